@@ -1,0 +1,49 @@
+/**
+ * Error codes are a contract: scripts match on them (`--json` output, API responses, exit codes).
+ * They are listed in README.md and never renamed.
+ */
+export const ErrorCode = {
+  /** Thrown when a second node opens a data dir that a running node holds. */
+  LEVEL_LOCKED: 'LEVEL_LOCKED',
+  /** Thrown when the data dir cannot be created or is not a directory. */
+  DATA_DIR_INVALID: 'DATA_DIR_INVALID',
+  /** Thrown by CLI commands when no node is running on the data dir. */
+  NO_NODE: 'NO_NODE',
+  /** Thrown when a peer name or id matches no known peer. */
+  PEER_NOT_FOUND: 'PEER_NOT_FOUND',
+  /** Thrown when a display name matches more than one peer. */
+  PEER_AMBIGUOUS: 'PEER_AMBIGUOUS',
+  /** Thrown when a string is not a valid multiaddr. */
+  INVALID_MULTIADDR: 'INVALID_MULTIADDR',
+  /** Thrown when a dial fails or times out. */
+  DIAL_FAILED: 'DIAL_FAILED',
+  /** Thrown when a message text is empty or larger than the protocol allows. */
+  INVALID_MESSAGE: 'INVALID_MESSAGE',
+  /** Thrown when a request argument is missing or malformed. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** Thrown when something unexpected fails inside the node. */
+  INTERNAL: 'INTERNAL'
+} as const
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** One error class for every expected failure; told apart by `code`. */
+export class P2pError extends Error {
+  override name = 'P2pError'
+  readonly code: ErrorCode
+  /** What the user can type or do instead, if there is something. */
+  readonly hint?: string
+  /** Extra machine-readable detail (e.g. candidate peers for PEER_AMBIGUOUS). */
+  readonly details?: unknown
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; details?: unknown; cause?: unknown } = {}) {
+    super(message, { cause: options.cause })
+    this.code = code
+    this.hint = options.hint
+    this.details = options.details
+  }
+}
+
+export function isP2pError(err: unknown): err is P2pError {
+  return err instanceof P2pError
+}

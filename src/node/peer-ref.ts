@@ -1,0 +1,77 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { ErrorCode, P2pError } from '../errors.ts'
+
+const P2P = 'p2p'
+
+/** Parse a multiaddr string, or throw INVALID_MULTIADDR with an example. */
+export function parseMultiaddr(text: string): Multiaddr {
+  try {
+    return multiaddr(text.trim())
+  } catch (err) {
+    throw new P2pError(ErrorCode.INVALID_MULTIADDR, `"${text}" is not a valid multiaddr`, {
+      hint: 'a multiaddr looks like /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW... (see p2pnode id on the other node)',
+      cause: err
+    })
+  }
+}
+
+/** The peer id in a multiaddr's /p2p/ part, if any. */
+export function peerIdOf(addr: Multiaddr): string | undefined {
+  return addr.getComponents().find((c) => c.name === P2P)?.value
+}
+
+/** The multiaddr without its /p2p/ part (what we store and dial as an address). */
+export function withoutPeerId(addr: Multiaddr): Multiaddr {
+  const components = addr.getComponents().filter((c) => c.name !== P2P)
+  return multiaddr(components)
+}
+
+export function isPeerId(text: string): boolean {
+  try {
+    peerIdFromString(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+export interface KnownPeer {
+  peerId: string
+  name: string
+}
+
+/** Shortest peer-id prefix we accept in place of a whole id. */
+const MIN_PREFIX = 8
+
+/**
+ * Find the one known peer meant by `ref`: an exact display name, else a case-insensitive one, else a unique peer-id
+ * prefix. Throws PEER_NOT_FOUND or PEER_AMBIGUOUS (with the candidates in `details`).
+ */
+export function matchPeerName(ref: string, known: KnownPeer[]): string {
+  const tries: Array<(p: KnownPeer) => boolean> = [
+    (p) => p.name === ref,
+    (p) => p.name.toLowerCase() === ref.toLowerCase(),
+    (p) => ref.length >= MIN_PREFIX && p.peerId.startsWith(ref)
+  ]
+  for (const test of tries) {
+    const hits = known.filter((p) => p.name !== '' || test === tries[2]).filter(test)
+    if (hits.length === 1) return hits[0].peerId
+    if (hits.length > 1) {
+      throw new P2pError(
+        ErrorCode.PEER_AMBIGUOUS,
+        `"${ref}" matches ${hits.length} peers: ${hits.map((p) => `${p.name || '(no name)'} ${p.peerId}`).join(', ')}`,
+        { hint: 'use the peer id instead of the name', details: hits }
+      )
+    }
+  }
+  const names = known.filter((p) => p.name !== '').map((p) => p.name)
+  throw new P2pError(
+    ErrorCode.PEER_NOT_FOUND,
+    `no known peer is called "${ref}"${names.length > 0 ? ` (known: ${names.join(', ')})` : ''}`,
+    {
+      hint: 'list peers with: p2pnode peers — or use a peer id or a multiaddr',
+      details: known.filter((p) => p.name !== '')
+    }
+  )
+}

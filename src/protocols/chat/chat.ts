@@ -1,0 +1,454 @@
+import { randomBytes } from 'node:crypto'
+import type { Connection, Logger, Startable, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import { TypedEventEmitter } from 'main-event'
+import {
+  ACK_TIMEOUT_MS,
+  HELLO_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
+  MAX_FRAME_BYTES,
+  MAX_IN_FLIGHT,
+  MAX_IN_FLIGHT_BYTES,
+  MAX_INBOUND_STREAMS,
+  MAX_TEXT_BYTES,
+  PROTOCOL
+} from './constants.ts'
+import { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
+import { byteLength, idFromHex, readAck, readHello, readMessage, sanitizeName, type WireMessage } from './frames.ts'
+import type { StoredMessage } from '../../store/index.ts'
+import type { ChatComponents, ChatEvents, ChatInit, ChatProtocol, ChatStore, LiveStatus, OutboxEntry } from './index.ts'
+import { Frame } from './pb/chat.ts'
+
+const DECODE_LIMITS = { limits: { ack: { ids: MAX_IN_FLIGHT } } }
+
+async function readFrame(lp: LengthPrefixedStream, options: { signal?: AbortSignal } = {}): Promise<Frame> {
+  return Frame.decode(await lp.read(options), DECODE_LIMITS)
+}
+
+function openFrames(stream: Stream): LengthPrefixedStream {
+  return lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+}
+
+function isEOF(err: unknown): boolean {
+  return (err as Error)?.name === 'UnexpectedEOFError'
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
+
+/**
+ * /chat/1.0: one long-lived stream per direction and peer. The opener greets and then writes messages; the
+ * acceptor greets back, stores each message and only then acks it. Everything we write goes through the store's
+ * outbox, so a message is sent when its peer is connected, in order, and again after any failure until acked.
+ */
+export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol, Startable {
+  private readonly components: ChatComponents
+  private readonly log: Logger
+  private readonly version: string
+  private readonly helloTimeout: number
+  private readonly ackTimeout: number
+  private readonly idleTimeout: number
+  private readonly retryDelay: number
+  private readonly sessions = new Map<string, OutboundSession>()
+  private readonly inbound = new Set<Stream>()
+  private readonly waiters = new Map<string, Set<() => void>>()
+  private name: string
+  private started = false
+
+  constructor(components: ChatComponents, init: ChatInit = {}) {
+    super()
+    this.components = components
+    this.log = components.logger.forComponent('p2pnode:chat')
+    this.name = sanitizeName(init.name ?? '')
+    this.version = init.version ?? 'p2pnode'
+    this.helloTimeout = init.helloTimeout ?? HELLO_TIMEOUT_MS
+    this.ackTimeout = init.ackTimeout ?? ACK_TIMEOUT_MS
+    this.idleTimeout = init.idleTimeout ?? IDLE_TIMEOUT_MS
+    this.retryDelay = init.retryDelay ?? 1000
+  }
+
+  readonly [Symbol.toStringTag] = 'p2pnode:chat'
+
+  async start(): Promise<void> {
+    await this.components.libp2p.handle(PROTOCOL, (stream, connection) => this.onInbound(stream, connection), {
+      maxInboundStreams: MAX_INBOUND_STREAMS,
+      maxOutboundStreams: MAX_INBOUND_STREAMS
+    })
+    this.started = true
+  }
+
+  async stop(): Promise<void> {
+    this.started = false
+    await this.components.libp2p.unhandle(PROTOCOL)
+    const sessions = [...this.sessions.values()]
+    for (const s of sessions) s.close()
+    for (const stream of this.inbound) stream.abort(new Error('node stopping'))
+    await Promise.allSettled(sessions.map((s) => s.done))
+  }
+
+  setName(name: string): void {
+    this.name = sanitizeName(name)
+  }
+
+  async send(peer: string, text: string, options: { replyTo?: string } = {}) {
+    checkText(text)
+    if (options.replyTo != null && !/^[0-9a-f]{32}$/.test(options.replyTo)) {
+      throw new TypeError('replyTo must be a message id (32 hex characters)')
+    }
+    const { message } = await this.components.store.addOutgoing({
+      id: randomBytes(16).toString('hex'),
+      peer,
+      from: this.components.libp2p.peerId.toString(),
+      text,
+      timestamp: Date.now(),
+      ...(options.replyTo != null ? { replyTo: options.replyTo } : {})
+    })
+    this.flush(peer)
+    return message
+  }
+
+  flush(peer: string): void {
+    if (!this.started || !this.isConnected(peer)) return
+    let session = this.sessions.get(peer)
+    if (session == null) {
+      session = new OutboundSession(this, peer)
+      this.sessions.set(peer, session)
+      const s = session
+      void s.done.then((retry) => {
+        if (this.sessions.get(peer) === s) this.sessions.delete(peer)
+        if (retry && this.started) setTimeout(() => this.flush(peer), this.retryDelay).unref()
+      })
+    }
+    session.kick()
+  }
+
+  liveStatus(peer: string, id: string): LiveStatus | undefined {
+    return this.sessions.get(peer)?.isInFlight(id) === true ? 'sent' : undefined
+  }
+
+  async waitForDelivery(peer: string, id: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const key = `${peer}/${id}`
+    const { promise, resolve } = Promise.withResolvers<boolean>()
+    const done = () => resolve(true)
+    const onAbort = () => resolve(false)
+    let set = this.waiters.get(key)
+    if (set == null) {
+      set = new Set()
+      this.waiters.set(key, set)
+    }
+    set.add(done)
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await promise
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort)
+      set.delete(done)
+      if (set.size === 0) this.waiters.delete(key)
+    }
+  }
+
+  // ---- used by sessions --------------------------------------------------------------------------------------
+
+  /** @internal */
+  get store(): ChatStore {
+    return this.components.store
+  }
+
+  /** @internal */
+  get logger(): Logger {
+    return this.log
+  }
+
+  /** @internal */
+  get timeouts() {
+    return { hello: this.helloTimeout, ack: this.ackTimeout }
+  }
+
+  /** @internal */
+  helloFrame(): Frame {
+    return { hello: { name: this.name, version: this.version } }
+  }
+
+  /** @internal */
+  async openStream(peer: string): Promise<Stream> {
+    return this.components.libp2p.dialProtocol(peerIdFromString(peer), PROTOCOL, {
+      signal: AbortSignal.timeout(this.helloTimeout)
+    })
+  }
+
+  /** @internal */
+  onHello(peer: string, name: string): void {
+    this.safeDispatchEvent('hello', { detail: { peer, name } })
+  }
+
+  /** @internal */
+  onDelivered(peer: string, ids: string[]): void {
+    for (const id of ids) {
+      for (const resolve of this.waiters.get(`${peer}/${id}`) ?? []) resolve()
+    }
+    this.safeDispatchEvent('delivered', { detail: { peer, ids } })
+  }
+
+  isConnected(peer: string): boolean {
+    return this.components.libp2p.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open')
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------------------------
+
+  private async onInbound(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    this.inbound.add(stream)
+    const frames = openFrames(stream)
+    try {
+      const hello = readHello(await readFrame(frames, { signal: AbortSignal.timeout(this.helloTimeout) }))
+      await frames.write(Frame.encode(this.helloFrame()))
+      this.onHello(peer, hello.name)
+      await new InboundSession(this, peer, frames).run()
+      await stream.close()
+    } catch (err) {
+      this.log.error('resetting chat stream from %s: %s', peer, errorText(err))
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      this.inbound.delete(stream)
+    }
+  }
+
+  /** @internal */
+  get idle(): number {
+    return this.idleTimeout
+  }
+
+  /** @internal */
+  get self(): string {
+    return this.components.libp2p.peerId.toString()
+  }
+
+  /** @internal */
+  onMessage(message: StoredMessage): void {
+    this.safeDispatchEvent('message', { detail: message })
+  }
+}
+
+/**
+ * The peer's side of a chat stream as we receive it: frames are read as they come and queued; whatever is queued
+ * is stored in one batch and acked in one frame. Under load that batches naturally; a lone message goes at once.
+ */
+class InboundSession {
+  private readonly chat: Chat
+  private readonly peer: string
+  private readonly frames: LengthPrefixedStream
+  private readonly queue: WireMessage[] = []
+  private wakeup = Promise.withResolvers<void>()
+  private ended = false
+
+  constructor(chat: Chat, peer: string, frames: LengthPrefixedStream) {
+    this.chat = chat
+    this.peer = peer
+    this.frames = frames
+  }
+
+  async run(): Promise<void> {
+    const reader = this.read().finally(() => {
+      this.ended = true
+      this.wakeup.resolve()
+    })
+    await Promise.all([reader, this.store()])
+  }
+
+  private async read(): Promise<void> {
+    const idle = new AbortController()
+    const timer = setTimeout(() => idle.abort(new ChatTimeoutError('idle')), this.chat.idle)
+    try {
+      for (;;) {
+        let frame: Frame
+        try {
+          frame = await readFrame(this.frames, { signal: idle.signal })
+        } catch (err) {
+          if (isEOF(err) || idle.signal.aborted) return
+          throw err
+        }
+        timer.refresh()
+        this.queue.push(readMessage(frame))
+        // An honest sender never has more than MAX_IN_FLIGHT messages unacknowledged.
+        if (this.queue.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many unacknowledged messages')
+        this.wakeup.resolve()
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async store(): Promise<void> {
+    const to = this.chat.self
+    for (;;) {
+      if (this.queue.length === 0) {
+        if (this.ended) return
+        await this.wakeup.promise
+        this.wakeup = Promise.withResolvers()
+        continue
+      }
+      const batch = this.queue.splice(0)
+      // Persist first, then ack: an ack is a promise that the message is on disk.
+      const added = await this.chat.store.addIncoming(batch.map((m) => ({ ...m, peer: this.peer, to })))
+      for (const message of added) this.chat.onMessage(message)
+      await this.frames.write(Frame.encode({ ack: { ids: batch.map((m) => idFromHex(m.id)) } }))
+    }
+  }
+}
+
+function checkText(text: string): void {
+  if (typeof text !== 'string' || text.length === 0) throw new RangeError('message text is empty')
+  if (byteLength(text) > MAX_TEXT_BYTES) {
+    throw new RangeError(`message text is ${byteLength(text)} bytes; the limit is ${MAX_TEXT_BYTES}`)
+  }
+}
+
+export { checkText }
+
+/**
+ * Our side of one chat stream to one peer: writes the outbox in order with a bounded window of unacknowledged
+ * messages, and retires messages as acks arrive. `done` resolves when the stream ends: true if it should be
+ * retried (it failed while the peer had messages waiting).
+ */
+class OutboundSession {
+  readonly done: Promise<boolean>
+  private readonly chat: Chat
+  private readonly peer: string
+  private readonly inFlight = new Map<string, { entry: OutboxEntry; size: number }>()
+  private inFlightBytes = 0
+  private lastSeq: string | undefined
+  private dirty = true
+  private open = true
+  private stream: Stream | undefined
+  private wakeup = Promise.withResolvers<void>()
+  private lastProgress = Date.now()
+
+  constructor(chat: Chat, peer: string) {
+    this.chat = chat
+    this.peer = peer
+    this.done = this.run()
+  }
+
+  kick(): void {
+    this.dirty = true
+    this.wakeup.resolve()
+  }
+
+  close(): void {
+    this.open = false
+    this.stream?.abort(new Error('closing'))
+    this.wakeup.resolve()
+  }
+
+  isInFlight(id: string): boolean {
+    return this.inFlight.has(id)
+  }
+
+  private async run(): Promise<boolean> {
+    const log = this.chat.logger
+    let watchdog: NodeJS.Timeout | undefined
+    try {
+      const stream = await this.chat.openStream(this.peer)
+      this.stream = stream
+      if (!this.open) {
+        stream.abort(new Error('closing'))
+        return false
+      }
+      const frames = openFrames(stream)
+      await frames.write(Frame.encode(this.chat.helloFrame()))
+      const hello = readHello(await readFrame(frames, { signal: AbortSignal.timeout(this.chat.timeouts.hello) }))
+      this.chat.onHello(this.peer, hello.name)
+      const ackTimeout = this.chat.timeouts.ack
+      watchdog = setInterval(
+        () => {
+          if (this.inFlight.size > 0 && Date.now() - this.lastProgress > ackTimeout) {
+            stream.abort(new ChatTimeoutError(`no ack from ${this.peer} for ${ackTimeout} ms`))
+          }
+        },
+        Math.min(ackTimeout / 4, 1000)
+      )
+      watchdog.unref()
+      const reader = this.readAcks(frames).finally(() => {
+        this.open = false
+        this.wakeup.resolve()
+      })
+      await Promise.all([this.pump(frames), reader])
+      if (stream.status === 'open') await stream.close()
+      return false
+    } catch (err) {
+      log.error('chat stream to %s ended: %s', this.peer, errorText(err))
+      this.stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      return this.chat.isConnected(this.peer)
+    } finally {
+      clearInterval(watchdog)
+      this.open = false
+    }
+  }
+
+  private async pump(frames: LengthPrefixedStream): Promise<void> {
+    while (this.open) {
+      const room = MAX_IN_FLIGHT - this.inFlight.size
+      if (!this.dirty || room <= 0 || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
+        await this.wakeup.promise
+        this.wakeup = Promise.withResolvers()
+        continue
+      }
+      this.dirty = false
+      const entries = await this.chat.store.outbox(this.peer, { afterSeq: this.lastSeq, limit: room })
+      if (entries.length === room) this.dirty = true
+      const batch: Uint8Array[] = []
+      for (const entry of entries) {
+        if (this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
+          this.dirty = true
+          break
+        }
+        const m = entry.message
+        const bytes = Frame.encode({
+          message: {
+            id: idFromHex(m.id),
+            timestamp: BigInt(m.timestamp),
+            text: m.text,
+            ...(m.replyTo != null ? { replyTo: idFromHex(m.replyTo) } : {})
+          }
+        })
+        if (this.inFlight.size === 0) this.lastProgress = Date.now()
+        this.inFlight.set(m.id, { entry, size: bytes.byteLength })
+        this.inFlightBytes += bytes.byteLength
+        this.lastSeq = entry.seq
+        batch.push(bytes)
+      }
+      if (!this.open) return
+      // One write for the lot: one yamux frame and one Noise message instead of one per chat message.
+      if (batch.length > 0) await frames.writeV(batch)
+    }
+  }
+
+  private async readAcks(frames: LengthPrefixedStream): Promise<void> {
+    for (;;) {
+      let frame: Frame
+      try {
+        frame = await readFrame(frames)
+      } catch (err) {
+        if (isEOF(err) || !this.open) return
+        throw err
+      }
+      const acked: OutboxEntry[] = []
+      for (const id of readAck(frame)) {
+        const f = this.inFlight.get(id)
+        if (f == null) continue // an ack for something we no longer wait for (a resend): harmless
+        this.inFlight.delete(id)
+        this.inFlightBytes -= f.size
+        acked.push(f.entry)
+      }
+      this.lastProgress = Date.now()
+      await this.chat.store.markDelivered(this.peer, acked)
+      this.chat.onDelivered(
+        this.peer,
+        acked.map((e) => e.message.id)
+      )
+      this.wakeup.resolve()
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { ID_BYTES, MAX_CLOCK_SKEW_MS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_TEXT_BYTES } from './constants.ts'
+import { ProtocolViolationError } from './errors.ts'
+import type { Ack, ChatMessage, Frame, Hello } from './pb/chat.ts'
+
+/** A checked incoming message, ids as hex. */
+export interface WireMessage {
+  id: string
+  timestamp: number
+  text: string
+  replyTo?: string
+}
+
+const encoder = new TextEncoder()
+
+export function byteLength(text: string): number {
+  return encoder.encode(text).byteLength
+}
+
+export function idToHex(id: Uint8Array): string {
+  return uint8ArrayToString(id, 'base16')
+}
+
+export function idFromHex(id: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(Buffer.from(id, 'hex'))
+}
+
+/** Which single field a frame carries; more or fewer than one is a violation. */
+function only<K extends keyof Frame>(frame: Frame, key: K): NonNullable<Frame[K]> {
+  const set = (['hello', 'message', 'ack'] as const).filter((k) => frame[k] != null)
+  if (set.length !== 1 || set[0] !== key) {
+    throw new ProtocolViolationError(`expected a ${key} frame, got ${set.length === 0 ? 'an empty frame' : set.join('+')}`)
+  }
+  return frame[key] as NonNullable<Frame[K]>
+}
+
+export function readHello(frame: Frame): Hello {
+  const hello = only(frame, 'hello')
+  if (byteLength(hello.name) > MAX_NAME_BYTES) throw new ProtocolViolationError('name too long')
+  if (byteLength(hello.version) > MAX_NAME_BYTES) throw new ProtocolViolationError('version too long')
+  return { name: sanitizeName(hello.name), version: hello.version }
+}
+
+export function readMessage(frame: Frame, now = Date.now()): WireMessage {
+  const msg: ChatMessage = only(frame, 'message')
+  if (msg.id.byteLength !== ID_BYTES) throw new ProtocolViolationError(`message id must be ${ID_BYTES} bytes`)
+  if (msg.replyTo != null && msg.replyTo.byteLength !== ID_BYTES) {
+    throw new ProtocolViolationError(`reply-to id must be ${ID_BYTES} bytes`)
+  }
+  if (byteLength(msg.text) > MAX_TEXT_BYTES) throw new ProtocolViolationError('text too long')
+  const timestamp = Number(msg.timestamp)
+  if (timestamp > now + MAX_CLOCK_SKEW_MS) throw new ProtocolViolationError('timestamp too far in the future')
+  return {
+    id: idToHex(msg.id),
+    timestamp,
+    text: msg.text,
+    ...(msg.replyTo != null ? { replyTo: idToHex(msg.replyTo) } : {})
+  }
+}
+
+export function readAck(frame: Frame): string[] {
+  const ack: Ack = only(frame, 'ack')
+  if (ack.ids.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many ids in one ack')
+  return ack.ids.map((id) => {
+    if (id.byteLength !== ID_BYTES) throw new ProtocolViolationError(`acked id must be ${ID_BYTES} bytes`)
+    return idToHex(id)
+  })
+}
+
+/** Display names are shown in terminals: no control characters, trimmed. */
+export function sanitizeName(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()
+}

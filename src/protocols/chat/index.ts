@@ -1,0 +1,84 @@
+/**
+ * /chat/1.0 — text messages between two peers, acknowledged after the receiver has stored them.
+ *
+ * @example
+ * ```ts
+ * const chat = createChat({ libp2p, store, logger: libp2p.logger }, { name: 'alice' })
+ * await chat.start()
+ * chat.addEventListener('message', (evt) => console.log(evt.detail.text))
+ * const msg = await chat.send(peerId, 'hello')  // stored as pending, sent as soon as the peer is connected
+ * ```
+ */
+import type { ComponentLogger, Libp2p } from '@libp2p/interface'
+import type { TypedEventTarget } from 'main-event'
+import type { NewIncomingMessage, NewOutgoingMessage, OutboxEntry, StoredMessage } from '../../store/index.ts'
+import { Chat } from './chat.ts'
+
+export type { OutboxEntry } from '../../store/index.ts'
+export { checkText } from './chat.ts'
+export * from './constants.ts'
+export { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
+
+/** What the protocol needs from storage (implemented by src/store's Store). */
+export interface ChatStore {
+  addOutgoing(msg: NewOutgoingMessage): Promise<OutboxEntry>
+  addIncoming(msgs: NewIncomingMessage[]): Promise<StoredMessage[]>
+  markDelivered(peer: string, entries: OutboxEntry[]): Promise<void>
+  outbox(peer: string, options?: { afterSeq?: string; limit?: number }): Promise<OutboxEntry[]>
+}
+
+export interface ChatComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerId'>
+  store: ChatStore
+  logger: ComponentLogger
+}
+
+export interface ChatInit {
+  /** Display name told to peers in the greeting. @default '' */
+  name?: string
+  /** Software version told to peers. @default 'p2pnode' */
+  version?: string
+  /** Time a peer has to greet after a stream opens, ms. @default 10000 */
+  helloTimeout?: number
+  /** Time an in-flight message may wait for its ack before the stream is reset and retried, ms. @default 30000 */
+  ackTimeout?: number
+  /** An inbound stream with no frame for this long is closed, ms. @default 600000 */
+  idleTimeout?: number
+  /** Wait before reopening a stream that failed while messages were waiting, ms. @default 1000 */
+  retryDelay?: number
+}
+
+/** Status that only the running node knows: `sent` = written to the stream, ack not yet received. */
+export type LiveStatus = 'sent'
+
+export interface ChatEvents {
+  /** A new message from a peer was stored (duplicates are not reported). */
+  message: CustomEvent<StoredMessage>
+  /** A peer greeted us (on either stream direction). */
+  hello: CustomEvent<{ peer: string; name: string }>
+  /** A peer acknowledged our messages. */
+  delivered: CustomEvent<{ peer: string; ids: string[] }>
+}
+
+export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Name told to peers from now on. */
+  setName(name: string): void
+  /**
+   * Store a message as pending and send it as soon as the peer is connected, after anything already waiting.
+   * Throws RangeError for empty or oversize text.
+   */
+  send(peer: string, text: string, options?: { replyTo?: string }): Promise<StoredMessage>
+  /** Send the peer's outbox now if it is connected (call on connect). */
+  flush(peer: string): void
+  /** `sent` while a message is on the wire unacknowledged, else undefined (use the stored status). */
+  liveStatus(peer: string, id: string): LiveStatus | undefined
+  /** Resolves true when the message is acked, false when the signal aborts first. */
+  waitForDelivery(peer: string, id: string, options?: { signal?: AbortSignal }): Promise<boolean>
+  isConnected(peer: string): boolean
+}
+
+export function createChat(components: ChatComponents, init: ChatInit = {}): ChatProtocol {
+  return new Chat(components, init)
+}

@@ -1,0 +1,15 @@
+import { Level } from 'level'
+import { type Db, Store } from './store.ts'
+
+export type { Db, OutboxEntry } from './store.ts'
+export { Store } from './store.ts'
+export type * from './types.ts'
+
+/**
+ * Open the node's LevelDB store at `path` (created if missing).
+ * Throws P2pError LEVEL_LOCKED when another process has it open.
+ */
+export async function openStore(path: string, secret: Uint8Array): Promise<Store> {
+  const db = new Level<string, string>(path, { createIfMissing: true }) as unknown as Db
+  return Store.open(db, secret)
+}

@@ -1,0 +1,344 @@
+import { createHmac } from 'node:crypto'
+import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level'
+import { ErrorCode, P2pError } from '../errors.ts'
+import type {
+  HistoryOptions,
+  NewIncomingMessage,
+  NewOutgoingMessage,
+  PeerRecord,
+  PeerUpdate,
+  StoredMessage
+} from './types.ts'
+
+/** Any abstract-level database with string keys and values (classic-level on disk, memory-level in tests). */
+export type Db = AbstractLevel<string | Buffer | Uint8Array, string, string>
+type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>
+
+/** A message waiting for its ack, with its place in the conversation. */
+export interface OutboxEntry {
+  seq: string
+  message: StoredMessage
+}
+
+interface OutboxValue {
+  peer: string
+  id: string
+}
+
+interface PendingOut {
+  msg: NewOutgoingMessage
+  resolve: (entry: OutboxEntry) => void
+  reject: (err: unknown) => void
+}
+
+/** A batch operation on any of our sublevels; abstract-level's types cannot mix value types in one batch. */
+type Op =
+  | { type: 'put'; sublevel: object; key: string; value: unknown }
+  | { type: 'del'; sublevel: object; key: string }
+
+/** Keys sort as text: a fixed-width hex counter keeps them in insertion order. */
+const SEQ_WIDTH = 14
+/** Separator between a peer hash and the rest of a key; '"' is the next character, the end of a peer's range. */
+const SEP = '!'
+const END = '"'
+/** Bound on the peer-hash cache, which a flood of peer ids could otherwise grow. */
+const HASH_CACHE_MAX = 10_000
+const DEFAULT_HISTORY_LIMIT = 50
+
+/**
+ * Everything p2pnode keeps: conversations, the outbox, peers, seen ids.
+ *
+ * Layout (one sublevel per concern; `H(x)` is HMAC-SHA256 of peer id x under the node's secret, hex):
+ * - `messages`  `H(peer)!seq` → StoredMessage          conversation order (seq is a local monotonic clock)
+ * - `ids`       `H(peer)!messageId` → seq              dedupe and lookups by id
+ * - `outbox`    `H(peer)!seq` → { peer, id }           our messages not yet acknowledged, in send order
+ * - `peers`     `H(peer)` → PeerRecord                 peers we met
+ * - `meta`      name → value                           node settings and the seq watermark
+ *
+ * Every change that touches more than one key is one atomic batch. The store knows nothing of libp2p.
+ */
+export class Store {
+  private readonly db: Db
+  private readonly secret: Uint8Array
+  private readonly messages: Sub<StoredMessage>
+  private readonly ids: Sub<string>
+  private readonly outboxDb: Sub<OutboxValue>
+  private readonly peers: Sub<PeerRecord>
+  private readonly meta: Sub<unknown>
+  private readonly hashes = new Map<string, string>()
+  /** Per-peer write chains: writes for one peer happen one after another, in call order. */
+  private readonly locks = new Map<string, Promise<unknown>>()
+  /** Outgoing messages waiting for the next group commit, per peer. */
+  private readonly outgoing = new Map<string, PendingOut[]>()
+  private clock = 0
+
+  private constructor(db: Db, secret: Uint8Array) {
+    this.db = db
+    this.secret = secret
+    this.messages = db.sublevel<string, StoredMessage>('messages', { valueEncoding: 'json' })
+    this.ids = db.sublevel<string, string>('ids', { valueEncoding: 'utf8' })
+    this.outboxDb = db.sublevel<string, OutboxValue>('outbox', { valueEncoding: 'json' })
+    this.peers = db.sublevel<string, PeerRecord>('peers', { valueEncoding: 'json' })
+    this.meta = db.sublevel<string, unknown>('meta', { valueEncoding: 'json' })
+  }
+
+  /**
+   * Open a store on an abstract-level database. `secret` keys the peer-id hashes (at least 16 bytes).
+   * Throws P2pError LEVEL_LOCKED when another process holds the database.
+   */
+  static async open(db: Db, secret: Uint8Array): Promise<Store> {
+    if (secret.byteLength < 16) throw new TypeError('secret must be at least 16 bytes')
+    try {
+      await db.open()
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      if (cause?.code === 'LEVEL_LOCKED') {
+        throw new P2pError(ErrorCode.LEVEL_LOCKED, 'the database is locked by another process', { cause: err })
+      }
+      throw err
+    }
+    const store = new Store(db, secret)
+    store.clock = ((await store.meta.get('clock')) as number | undefined) ?? 0
+    return store
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.locks.values()])
+    await this.db.close()
+  }
+
+  /** Keyed hash of a peer id: the only form in which peer ids appear in keys. */
+  peerKey(peerId: string): string {
+    let h = this.hashes.get(peerId)
+    if (h == null) {
+      h = createHmac('sha256', this.secret).update(peerId).digest('hex')
+      if (this.hashes.size >= HASH_CACHE_MAX) this.hashes.clear()
+      this.hashes.set(peerId, h)
+    }
+    return h
+  }
+
+  // ---- settings ----------------------------------------------------------------------------------------------
+
+  async getSetting<T>(name: string): Promise<T | undefined> {
+    return (await this.meta.get(`setting:${name}`)) as T | undefined
+  }
+
+  async setSetting(name: string, value: unknown): Promise<void> {
+    await this.meta.put(`setting:${name}`, value)
+  }
+
+  // ---- messages ----------------------------------------------------------------------------------------------
+
+  /**
+   * Store a message we write, as `pending`, and put it in the peer's outbox. Concurrent calls for one peer are
+   * committed together in one atomic batch (group commit), in call order.
+   */
+  async addOutgoing(msg: NewOutgoingMessage): Promise<OutboxEntry> {
+    const { promise, resolve, reject } = Promise.withResolvers<OutboxEntry>()
+    let queue = this.outgoing.get(msg.peer)
+    if (queue == null) {
+      queue = []
+      this.outgoing.set(msg.peer, queue)
+      void this.withLock(msg.peer, () => this.commitOutgoing(msg.peer))
+    }
+    queue.push({ msg, resolve, reject })
+    return promise
+  }
+
+  private async commitOutgoing(peer: string): Promise<void> {
+    const queue = this.outgoing.get(peer) ?? []
+    this.outgoing.delete(peer)
+    const ph = this.peerKey(peer)
+    const ops: Op[] = []
+    const entries = queue.map(({ msg }) => {
+      const seq = this.nextSeq()
+      const message: StoredMessage = {
+        id: msg.id,
+        peer: msg.peer,
+        from: msg.from,
+        to: msg.peer,
+        text: msg.text,
+        timestamp: msg.timestamp,
+        direction: 'out',
+        status: 'pending',
+        ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {})
+      }
+      ops.push(
+        { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
+        { type: 'put', sublevel: this.ids, key: ph + SEP + msg.id, value: seq },
+        { type: 'put', sublevel: this.outboxDb, key: ph + SEP + seq, value: { peer: msg.peer, id: msg.id } }
+      )
+      return { seq, message }
+    })
+    ops.push({ type: 'put', sublevel: this.meta, key: 'clock', value: this.clock })
+    try {
+      await this.write(ops)
+      queue.forEach((q, i) => q.resolve(entries[i]))
+    } catch (err) {
+      for (const q of queue) q.reject(err)
+    }
+  }
+
+  /**
+   * Store messages a peer sent us, in order, in one batch, and return the ones that are new. A message whose id
+   * from that peer is already stored (a resend after a lost ack) is skipped.
+   */
+  async addIncoming(msgs: NewIncomingMessage[]): Promise<StoredMessage[]> {
+    if (msgs.length === 0) return []
+    const peer = msgs[0].peer
+    if (msgs.some((m) => m.peer !== peer)) throw new TypeError('addIncoming takes messages from one peer')
+    return this.withLock(peer, async () => {
+      const ph = this.peerKey(peer)
+      const known = await this.ids.getMany(msgs.map((m) => ph + SEP + m.id))
+      const seen = new Set<string>()
+      const ops: Op[] = []
+      const added: StoredMessage[] = []
+      msgs.forEach((msg, i) => {
+        if (known[i] != null || seen.has(msg.id)) return
+        seen.add(msg.id)
+        const seq = this.nextSeq()
+        const message: StoredMessage = {
+          id: msg.id,
+          peer,
+          from: peer,
+          to: msg.to,
+          text: msg.text,
+          timestamp: msg.timestamp,
+          direction: 'in',
+          status: 'received',
+          ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {})
+        }
+        ops.push(
+          { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
+          { type: 'put', sublevel: this.ids, key: ph + SEP + msg.id, value: seq }
+        )
+        added.push(message)
+      })
+      if (added.length === 0) return added
+      ops.push({ type: 'put', sublevel: this.meta, key: 'clock', value: this.clock })
+      await this.write(ops)
+      return added
+    })
+  }
+
+  /** Mark outbox entries delivered and take them out of the outbox (one batch). */
+  async markDelivered(peer: string, entries: OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    await this.withLock(peer, async () => {
+      const ph = this.peerKey(peer)
+      await this.write(
+        entries.flatMap(({ seq, message }): Op[] => [
+          { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: { ...message, status: 'delivered' } },
+          { type: 'del', sublevel: this.outboxDb, key: ph + SEP + seq }
+        ])
+      )
+    })
+  }
+
+  /** The peer's unacknowledged messages, oldest first, starting after `afterSeq`. */
+  async outbox(peer: string, options: { afterSeq?: string; limit?: number } = {}): Promise<OutboxEntry[]> {
+    const ph = this.peerKey(peer)
+    const range = {
+      gt: options.afterSeq != null ? ph + SEP + options.afterSeq : ph + SEP,
+      lt: ph + END,
+      limit: options.limit ?? 256
+    }
+    const keys = await this.outboxDb.keys(range).all()
+    const values = await this.messages.getMany(keys)
+    const out: OutboxEntry[] = []
+    keys.forEach((key, i) => {
+      const message = values[i]
+      if (message != null) out.push({ seq: key.slice(ph.length + 1), message })
+    })
+    return out
+  }
+
+  /** Peer ids that have messages waiting in the outbox. */
+  async peersWithOutbox(): Promise<string[]> {
+    const peers: string[] = []
+    let from = ''
+    for (;;) {
+      const [entry] = await this.outboxDb.iterator({ gte: from, limit: 1 }).all()
+      if (entry == null) return peers
+      peers.push(entry[1].peer)
+      from = entry[0].slice(0, entry[0].indexOf(SEP)) + END
+    }
+  }
+
+  /** Number of messages in a peer's outbox. */
+  async outboxSize(peer: string): Promise<number> {
+    const ph = this.peerKey(peer)
+    return (await this.outboxDb.keys({ gt: ph + SEP, lt: ph + END }).all()).length
+  }
+
+  /** The last `limit` messages of a conversation, oldest first. */
+  async history(peer: string, options: HistoryOptions = {}): Promise<StoredMessage[]> {
+    const ph = this.peerKey(peer)
+    const limit = options.limit ?? DEFAULT_HISTORY_LIMIT
+    const values = await this.messages.values({ gt: ph + SEP, lt: ph + END, reverse: true, limit }).all()
+    return values.reverse()
+  }
+
+  /** A message by peer and id, or undefined. */
+  async getMessage(peer: string, id: string): Promise<StoredMessage | undefined> {
+    const ph = this.peerKey(peer)
+    const seq = await this.ids.get(ph + SEP + id)
+    return seq == null ? undefined : this.messages.get(ph + SEP + seq)
+  }
+
+  // ---- peers -------------------------------------------------------------------------------------------------
+
+  async getPeer(peerId: string): Promise<PeerRecord | undefined> {
+    return this.peers.get(this.peerKey(peerId))
+  }
+
+  /** Create or update what we know of a peer; returns the new record. */
+  async updatePeer(peerId: string, update: PeerUpdate): Promise<PeerRecord> {
+    return this.withLock(peerId, async () => {
+      const key = this.peerKey(peerId)
+      const now = update.seenAt ?? Date.now()
+      const prev = await this.peers.get(key)
+      const next: PeerRecord = {
+        peerId,
+        addrs: update.addrs ?? prev?.addrs ?? [],
+        firstSeen: prev?.firstSeen ?? now,
+        lastSeen: Math.max(prev?.lastSeen ?? 0, now),
+        chatted: (prev?.chatted ?? false) || (update.chatted ?? false)
+      }
+      const name = update.name ?? prev?.name
+      if (name != null) next.name = name
+      await this.peers.put(key, next)
+      return next
+    })
+  }
+
+  async listPeers(): Promise<PeerRecord[]> {
+    return this.peers.values().all()
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------------------
+
+  /** A local clock in µs that never goes back, even across restarts (the watermark is stored with each message). */
+  private nextSeq(): string {
+    this.clock = Math.max(Date.now() * 1000, this.clock + 1)
+    return this.clock.toString(16).padStart(SEQ_WIDTH, '0')
+  }
+
+  /** One atomic LevelDB batch. */
+  private async write(ops: Op[]): Promise<void> {
+    await this.db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, string>>)
+  }
+
+  private async withLock<T>(peer: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(peer) ?? Promise.resolve()
+    const run = prev.then(fn, fn)
+    const tail = run.catch(() => {})
+    this.locks.set(peer, tail)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(peer) === tail) this.locks.delete(peer)
+    }
+  }
+}
