@@ -1,0 +1,3 @@
+export { ApiClient } from './client.ts'
+export { startApiServer } from './server.ts'
+export type * from './types.ts'

@@ -1,0 +1,55 @@
+import { ErrorCode, isP2pError } from '../errors.ts'
+
+/** Exit status per error code: a contract for scripts, listed in README.md. */
+export const EXIT: Record<string, number> = {
+  OK: 0,
+  [ErrorCode.INTERNAL]: 1,
+  USAGE: 2,
+  [ErrorCode.INVALID_ARGUMENT]: 2,
+  [ErrorCode.INVALID_MESSAGE]: 2,
+  [ErrorCode.INVALID_MULTIADDR]: 2,
+  [ErrorCode.NO_NODE]: 3,
+  [ErrorCode.PEER_NOT_FOUND]: 4,
+  [ErrorCode.PEER_AMBIGUOUS]: 4,
+  [ErrorCode.DIAL_FAILED]: 5,
+  [ErrorCode.LEVEL_LOCKED]: 6,
+  [ErrorCode.DATA_DIR_INVALID]: 7
+}
+
+/** The CLI's only way to write: stdout for results, stderr for errors and notices. */
+export const out = {
+  line(text = ''): void {
+    process.stdout.write(`${text}\n`)
+  },
+  json(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value)}\n`)
+  },
+  notice(text: string): void {
+    process.stderr.write(`${text}\n`)
+  }
+}
+
+/** Print an error the way every command does, and return the exit status to use. */
+export function reportError(err: unknown, json: boolean): number {
+  if (isP2pError(err)) {
+    if (json) out.json({ error: { code: err.code, message: err.message, hint: err.hint, details: err.details } })
+    out.notice(`error: ${err.message}`)
+    if (err.hint != null) out.notice(`hint: ${err.hint}`)
+    return EXIT[err.code] ?? 1
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  if (json) out.json({ error: { code: ErrorCode.INTERNAL, message } })
+  out.notice(`error: ${message}`)
+  if (process.env.DEBUG != null && err instanceof Error) out.notice(err.stack ?? '')
+  return 1
+}
+
+export function formatTime(ms: number): string {
+  const d = new Date(ms)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+}
+
+export function shortId(peerId: string): string {
+  return peerId.length > 16 ? `${peerId.slice(0, 8)}…${peerId.slice(-6)}` : peerId
+}

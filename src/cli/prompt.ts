@@ -1,0 +1,104 @@
+import { createInterface, type Interface } from 'node:readline'
+import { isP2pError } from '../errors.ts'
+import type { P2pNode } from '../node/node.ts'
+import { formatHistory, formatPeers } from './commands.ts'
+
+const HELP = `Type a line to send it to the current conversation. Commands:
+  /peers                  peers seen on the network and known from before (● = connected)
+  /to <peer>              talk to <peer> (a name, a peer id or a multiaddr)
+  /msg <peer> <text>      send one message without switching
+  /history [peer]         recent messages with <peer> (default: the current conversation)
+  /dial <multiaddr>       connect to a node that is not on your network
+  /help                   this text
+  /quit                   stop the node (Ctrl+D and Ctrl+C too)`
+
+/**
+ * The interactive chat on a terminal: incoming messages appear live as `[name] text` above the input line.
+ * Uses the node in-process (same NodeApi as the CLI commands use over the socket).
+ */
+export function startPrompt(node: P2pNode, quit: () => void): Interface {
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
+  let current: string | undefined
+
+  const setPrompt = () => rl.setPrompt(current == null ? '> ' : `${node.displayName(current)}> `)
+  /** Print above the input line without losing what the user is typing. */
+  const print = (text: string) => {
+    process.stdout.write('\r\x1b[2K')
+    process.stdout.write(`${text}\n`)
+    rl.prompt(true)
+  }
+
+  node.addEventListener('message', (evt) => {
+    const { message } = evt.detail
+    print(`[${node.displayName(message.peer)}] ${message.text}`)
+  })
+  node.addEventListener('peer', (evt) => {
+    const { peerId, connected } = evt.detail
+    print(`* ${node.displayName(peerId)} ${connected ? 'is here' : 'left'}`)
+    if (peerId === current) setPrompt()
+  })
+
+  const send = async (peer: string, text: string) => {
+    const res = await node.send(peer, text, { waitMs: 0 })
+    if (res.status === 'pending') print(`  (${node.displayName(peer)} is offline: queued, sent when they are back)`)
+  }
+
+  const handle = async (line: string) => {
+    const text = line.trim()
+    if (text === '') return
+    if (!text.startsWith('/')) {
+      if (current == null) return print('no conversation yet: /to <peer> first (/peers lists them)')
+      return send(current, line)
+    }
+    const [cmd, ...rest] = text.split(/\s+/)
+    const arg = rest.join(' ')
+    switch (cmd) {
+      case '/help':
+        return print(HELP)
+      case '/quit':
+      case '/exit':
+        return quit()
+      case '/peers':
+        return print(formatPeers(await node.peers()))
+      case '/to':
+        if (arg === '') return print('usage: /to <peer>')
+        current = await node.resolvePeer(arg, { dial: true })
+        setPrompt()
+        return print(`talking to ${node.displayName(current)} (${current})`)
+      case '/msg': {
+        const [peer, ...words] = rest
+        if (peer == null || words.length === 0) return print('usage: /msg <peer> <text>')
+        const body = text.slice(text.indexOf(peer) + peer.length).trimStart()
+        return send(await node.resolvePeer(peer, { dial: true }), body)
+      }
+      case '/history': {
+        const peer = arg !== '' ? arg : current
+        if (peer == null) return print('usage: /history <peer> (or /to <peer> first)')
+        return print(formatHistory(await node.history(peer, { limit: 20 }), (id) => node.displayName(id)))
+      }
+      case '/dial': {
+        if (arg === '') return print('usage: /dial <multiaddr>')
+        const res = await node.dial(arg)
+        return print(`connected to ${res.name || '(no name)'} ${res.peerId}`)
+      }
+      default:
+        return print(`unknown command ${cmd} — /help lists them`)
+    }
+  }
+
+  // Lines are handled one at a time so that messages go out in the order typed.
+  let queue = Promise.resolve()
+  rl.on('line', (line) => {
+    queue = queue.then(() =>
+      handle(line).catch((err: unknown) => {
+        print(`error: ${(err as Error).message}${isP2pError(err) && err.hint != null ? `\nhint: ${err.hint}` : ''}`)
+      })
+    )
+  })
+  rl.on('SIGINT', quit)
+  rl.on('close', quit)
+  print('p2pnode interactive chat — /help for commands')
+  setPrompt()
+  rl.prompt()
+  return rl
+}
