@@ -27,7 +27,9 @@ function show<T>(options: CommonOptions, value: T, text: (v: T) => string): void
 
 export async function idCommand(options: CommonOptions): Promise<void> {
   const id = await withApi(options, (api) => api.id())
-  show(options, id, (v) => [`peer id: ${v.peerId}`, `name:    ${v.name}`, 'addresses:', ...v.addrs.map((a) => `  ${a}`)].join('\n'))
+  show(options, id, (v) =>
+    [`peer id: ${v.peerId}`, `name:    ${v.name}`, 'addresses:', ...v.addrs.map((a) => `  ${a}`)].join('\n')
+  )
 }
 
 export async function peersCommand(options: CommonOptions): Promise<void> {
@@ -36,10 +38,14 @@ export async function peersCommand(options: CommonOptions): Promise<void> {
 }
 
 export function formatPeers(peers: PeerInfo[]): string {
-  if (peers.length === 0) return 'no peers yet (others on your network appear by themselves; or: p2pnode dial <multiaddr>)'
+  if (peers.length === 0)
+    return 'no peers yet (others on your network appear by themselves; or: p2pnode dial <multiaddr>)'
   const width = Math.max(4, ...peers.map((p) => p.name.length))
   return peers
-    .map((p) => `${p.connected ? '●' : '○'} ${(p.name || '-').padEnd(width)}  ${p.peerId}${p.connected ? '' : '  (offline)'}`)
+    .map(
+      (p) =>
+        `${p.connected ? '●' : '○'} ${(p.name || '-').padEnd(width)}  ${p.peerId}${p.connected ? '' : '  (offline)'}`
+    )
     .join('\n')
 }
 
@@ -51,7 +57,9 @@ export async function dialCommand(multiaddr: string, options: CommonOptions): Pr
 export async function sendCommand(peer: string, text: string, options: CommonOptions): Promise<void> {
   const res = await withApi(options, (api) => api.send(peer, text))
   show(options, res, (v) =>
-    v.status === 'pending' ? `${v.status} ${v.id} (the peer is offline; it goes out when the peer is back)` : `${v.status} ${v.id}`
+    v.status === 'pending'
+      ? `${v.status} ${v.id} (the peer is offline; it goes out when the peer is back)`
+      : `${v.status} ${v.id}`
   )
 }
 

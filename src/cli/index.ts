@@ -20,7 +20,8 @@ function collect(value: string, previous: string[] = []): string[] {
 
 function positiveInt(value: string): number {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('expected a whole number from 1 to 10000')
+  if (!Number.isInteger(n) || n < 1 || n > 10_000)
+    throw new InvalidArgumentError('expected a whole number from 1 to 10000')
   return n
 }
 
@@ -29,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   let status = EXIT.OK
   let json = false
   const run =
-    <A extends unknown[]>(fn: (...args: A) => Promise<void | number>) =>
+    <A extends unknown[]>(fn: (...args: A) => Promise<unknown>) =>
     async (...args: A) => {
       const opts = args.find((a): a is CommonOptions => typeof a === 'object' && a !== null && !(a instanceof Command))
       json = opts?.json === true
@@ -63,7 +64,11 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--no-mdns', 'do not discover or answer peers on the local network'))
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
-    .action(run((opts: { data?: string; name?: string; listen?: string[]; dial?: string[]; mdns: boolean }) => startCommand(opts)))
+    .action(
+      run((opts: { data?: string; name?: string; listen?: string[]; dial?: string[]; mdns: boolean }) =>
+        startCommand(opts)
+      )
+    )
 
   command('id', 'this node: {"peerId","name","addrs"}').action(run((opts: CommonOptions) => idCommand(opts)))
   command('peers', 'peers discovered and known: [{"peerId","name","connected","addrs"}]').action(

@@ -40,7 +40,10 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
 
   const send = async (peer: string, text: string) => {
     const res = await node.send(peer, text, { waitMs: 0 })
-    if (res.status === 'pending') print(`  (${node.displayName(peer)} is offline: queued, sent when they are back)`)
+    // With waitMs 0 a message to a connected peer is still 'pending' (queued, not yet on the wire): not offline.
+    if (res.status === 'pending' && !node.chat.isConnected(peer)) {
+      print(`  (${node.displayName(peer)} is offline: queued, sent when they are back)`)
+    }
   }
 
   const handle = async (line: string) => {

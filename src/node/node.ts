@@ -180,7 +180,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     // mDNS reports every sighting; libp2p's peer:discovery only peers new to its peer store. Listening here
     // redials known peers that come back (restarted, or back on the network) without waiting for anything else.
     const mdnsService = (libp2p.services as Record<string, EventTarget | undefined>).mdns
-    mdnsService?.addEventListener('peer', (evt) => this.redial((evt as CustomEvent<{ id: PeerId }>).detail.id.toString()))
+    mdnsService?.addEventListener('peer', (evt) =>
+      this.redial((evt as CustomEvent<{ id: PeerId }>).detail.id.toString())
+    )
 
     for (const peerId of this.chatted) void this.redial(peerId)
     for (const addr of this.options.dial ?? []) {
@@ -293,7 +295,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     this.stopping ??= (async () => {
       clearInterval(this.reconnectTimer)
       await this.chat.stop().catch((err: Error) => this.log.error('stopping chat: %s', err.message))
-      await Promise.resolve(this.libp2p.stop()).catch((err: Error) => this.log.error('stopping libp2p: %s', err.message))
+      await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>
+        this.log.error('stopping libp2p: %s', err.message)
+      )
       await this.store.close()
       this.safeDispatchEvent('stopped')
     })()
@@ -309,7 +313,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   /** Resolve a peer id, display name or multiaddr to a peer id. */
   async resolvePeer(ref: string, options: { dial: boolean }): Promise<string> {
     const text = ref.trim()
-    if (text === '') throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'no peer given', { hint: 'p2pnode peers lists them' })
+    if (text === '')
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'no peer given', { hint: 'p2pnode peers lists them' })
     if (text.startsWith('/')) {
       const ma = parseMultiaddr(text)
       const peerId = peerIdOf(ma)

@@ -174,7 +174,7 @@ export class Store {
     ops.push({ type: 'put', sublevel: this.meta, key: 'clock', value: this.clock })
     try {
       await this.write(ops)
-      queue.forEach((q, i) => q.resolve(entries[i]))
+      for (const [i, q] of queue.entries()) q.resolve(entries[i])
     } catch (err) {
       for (const q of queue) q.reject(err)
     }

@@ -3,6 +3,7 @@ import type { Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
+import type { StoredMessage } from '../../store/index.ts'
 import {
   ACK_TIMEOUT_MS,
   HELLO_TIMEOUT_MS,
@@ -16,7 +17,6 @@ import {
 } from './constants.ts'
 import { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
 import { byteLength, idFromHex, readAck, readHello, readMessage, sanitizeName, type WireMessage } from './frames.ts'
-import type { StoredMessage } from '../../store/index.ts'
 import type { ChatComponents, ChatEvents, ChatInit, ChatProtocol, ChatStore, LiveStatus, OutboxEntry } from './index.ts'
 import { Frame } from './pb/chat.ts'
 

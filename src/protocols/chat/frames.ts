@@ -29,7 +29,9 @@ export function idFromHex(id: string): Uint8Array<ArrayBuffer> {
 function only<K extends keyof Frame>(frame: Frame, key: K): NonNullable<Frame[K]> {
   const set = (['hello', 'message', 'ack'] as const).filter((k) => frame[k] != null)
   if (set.length !== 1 || set[0] !== key) {
-    throw new ProtocolViolationError(`expected a ${key} frame, got ${set.length === 0 ? 'an empty frame' : set.join('+')}`)
+    throw new ProtocolViolationError(
+      `expected a ${key} frame, got ${set.length === 0 ? 'an empty frame' : set.join('+')}`
+    )
   }
   return frame[key] as NonNullable<Frame[K]>
 }

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { Level } from 'level'
+import { MemoryLevel } from 'memory-level'
+import { ErrorCode, isP2pError } from '../../src/errors.ts'
+import { type Db, openStore, Store } from '../../src/store/index.ts'
+import { cleanup, tempDir } from '../helpers/cli.ts'
+
+const SECRET = new Uint8Array(32).fill(7)
+const ALICE = '12D3KooWAlice'
+const BOB = '12D3KooWBob'
+
+function id(): string {
+  return randomBytes(16).toString('hex')
+}
+
+function outgoing(peer: string, text: string) {
+  return { id: id(), peer, from: ALICE, text, timestamp: Date.now() }
+}
+
+function incoming(peer: string, text: string, msgId = id()) {
+  return { id: msgId, peer, to: ALICE, text, timestamp: Date.now() }
+}
+
+/** The same contract for every database the store runs on. */
+function contract(name: string, makeDb: () => Promise<{ db: Db; done: () => Promise<void> }>) {
+  describe(`store contract (${name})`, () => {
+    let store: Store
+    let done: () => Promise<void>
+    let db: Db
+
+    before(async () => {
+      const made = await makeDb()
+      db = made.db
+      done = made.done
+      store = await Store.open(db, SECRET)
+    })
+    after(async () => {
+      await store.close()
+      await done()
+    })
+
+    it('stores outgoing messages as pending in the outbox, in order', async () => {
+      const sent = await Promise.all(['one', 'two', 'three'].map((t) => store.addOutgoing(outgoing(BOB, t))))
+      const box = await store.outbox(BOB)
+      assert.deepEqual(
+        box.map((e) => e.message.text),
+        ['one', 'two', 'three']
+      )
+      assert.ok(box.every((e) => e.message.status === 'pending' && e.message.direction === 'out'))
+      assert.deepEqual(
+        box.map((e) => e.seq),
+        sent.map((e) => e.seq)
+      )
+      assert.deepEqual(await store.peersWithOutbox(), [BOB])
+    })
+
+    it('pages the outbox after a seq and by limit', async () => {
+      const all = await store.outbox(BOB)
+      const page = await store.outbox(BOB, { afterSeq: all[0].seq, limit: 1 })
+      assert.equal(page.length, 1)
+      assert.equal(page[0].message.text, 'two')
+    })
+
+    it('marks delivered and leaves the outbox atomically', async () => {
+      const [first] = await store.outbox(BOB)
+      await store.markDelivered(BOB, [first])
+      assert.equal((await store.getMessage(BOB, first.message.id))?.status, 'delivered')
+      assert.deepEqual(
+        (await store.outbox(BOB)).map((e) => e.message.text),
+        ['two', 'three']
+      )
+      assert.equal(await store.outboxSize(BOB), 2)
+    })
+
+    it('stores incoming messages once, however often they arrive', async () => {
+      const dup = id()
+      const first = await store.addIncoming([incoming(BOB, 'hi', dup), incoming(BOB, 'hi again', dup)])
+      assert.equal(first.length, 1)
+      const second = await store.addIncoming([incoming(BOB, 'hi', dup)])
+      assert.equal(second.length, 0)
+      const texts = (await store.history(BOB, { limit: 100 })).map((m) => m.text)
+      assert.equal(texts.filter((t) => t === 'hi').length, 1)
+      assert.ok(!texts.includes('hi again'))
+    })
+
+    it('refuses to mix peers in one incoming batch', async () => {
+      await assert.rejects(store.addIncoming([incoming(BOB, 'a'), incoming(ALICE, 'b')]), TypeError)
+    })
+
+    it('returns history oldest first, limited to the most recent', async () => {
+      const h = await store.history(BOB, { limit: 2 })
+      assert.equal(h.length, 2)
+      assert.deepEqual(
+        h.map((m) => m.text),
+        ['three', 'hi']
+      )
+      assert.deepEqual(await store.history('12D3KooWNobody'), [])
+    })
+
+    it('keeps peers under keyed hashes, never the raw peer id', async () => {
+      await store.updatePeer(BOB, { name: 'bob', addrs: ['/ip4/127.0.0.1/tcp/1'] })
+      await store.updatePeer(BOB, { chatted: true })
+      const rec = await store.getPeer(BOB)
+      assert.equal(rec?.name, 'bob')
+      assert.equal(rec?.chatted, true)
+      assert.deepEqual(rec?.addrs, ['/ip4/127.0.0.1/tcp/1'])
+      const keys = await db.keys().all()
+      assert.ok(keys.length > 0)
+      for (const key of keys) assert.ok(!String(key).includes(BOB), `raw peer id in key ${key}`)
+      assert.equal(store.peerKey(BOB).length, 64)
+    })
+
+    it('remembers settings', async () => {
+      await store.setSetting('name', 'alice')
+      assert.equal(await store.getSetting('name'), 'alice')
+      assert.equal(await store.getSetting('missing'), undefined)
+    })
+  })
+}
+
+contract('memory-level', async () => {
+  const db = new MemoryLevel<string, string>() as unknown as Db
+  return { db, done: async () => {} }
+})
+
+contract('LevelDB on disk', async () => {
+  const dir = await tempDir()
+  const db = new Level<string, string>(dir) as unknown as Db
+  return { db, done: () => cleanup(dir) }
+})
+
+describe('store on disk', () => {
+  let dir: string
+  before(async () => {
+    dir = await tempDir()
+  })
+  after(() => cleanup(dir))
+
+  it('reports LEVEL_LOCKED when the database is already open', async () => {
+    const first = await openStore(`${dir}/db`, SECRET)
+    try {
+      await assert.rejects(openStore(`${dir}/db`, SECRET), (err: unknown) => {
+        assert.ok(isP2pError(err))
+        assert.equal(err.code, ErrorCode.LEVEL_LOCKED)
+        return true
+      })
+    } finally {
+      await first.close()
+    }
+  })
+
+  it('keeps the outbox and conversation order across a reopen', async () => {
+    let store = await openStore(`${dir}/db2`, SECRET)
+    await store.addOutgoing(outgoing(BOB, 'before restart'))
+    await store.close()
+    store = await openStore(`${dir}/db2`, SECRET)
+    await store.addOutgoing(outgoing(BOB, 'after restart'))
+    assert.deepEqual(
+      (await store.outbox(BOB)).map((e) => e.message.text),
+      ['before restart', 'after restart']
+    )
+    await store.close()
+  })
+
+  it('rejects a short secret', async () => {
+    await assert.rejects(openStore(`${dir}/db3`, new Uint8Array(4)), TypeError)
+  })
+})
