@@ -10,7 +10,6 @@ import {
   stopCommand
 } from './commands.ts'
 import { EXIT, reportError } from './output.ts'
-import { startCommand } from './start.ts'
 
 const DATA_HELP = 'data directory (default: $P2PNODE_HOME, else ~/.p2pnode)'
 
@@ -32,7 +31,9 @@ export async function main(argv: string[]): Promise<number> {
   const run =
     <A extends unknown[]>(fn: (...args: A) => Promise<unknown>) =>
     async (...args: A) => {
-      const opts = args.find((a): a is CommonOptions => typeof a === 'object' && a !== null && !(a instanceof Command))
+      const opts = args.find(
+        (a): a is CommonOptions => typeof a === 'object' && a !== null && !Array.isArray(a) && !(a instanceof Command)
+      )
       json = opts?.json === true
       const res = await fn(...args)
       if (typeof res === 'number') status = res
@@ -65,9 +66,11 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .action(
-      run((opts: { data?: string; name?: string; listen?: string[]; dial?: string[]; mdns: boolean }) =>
-        startCommand(opts)
-      )
+      run(async (opts: { data?: string; name?: string; listen?: string[]; dial?: string[]; mdns: boolean }) => {
+        // Loaded only here: the other commands stay quick because they never load libp2p.
+        const { startCommand } = await import('./start.ts')
+        return startCommand(opts)
+      })
     )
 
   command('id', 'this node: {"peerId","name","addrs"}').action(run((opts: CommonOptions) => idCommand(opts)))

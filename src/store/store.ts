@@ -20,10 +20,8 @@ export interface OutboxEntry {
   message: StoredMessage
 }
 
-interface OutboxValue {
-  peer: string
-  id: string
-}
+/** The outbox holds a copy of each waiting message, so that sending needs one range read. */
+type OutboxValue = StoredMessage
 
 interface PendingOut {
   msg: NewOutgoingMessage
@@ -51,7 +49,7 @@ const DEFAULT_HISTORY_LIMIT = 50
  * Layout (one sublevel per concern; `H(x)` is HMAC-SHA256 of peer id x under the node's secret, hex):
  * - `messages`  `H(peer)!seq` → StoredMessage          conversation order (seq is a local monotonic clock)
  * - `ids`       `H(peer)!messageId` → seq              dedupe and lookups by id
- * - `outbox`    `H(peer)!seq` → { peer, id }           our messages not yet acknowledged, in send order
+ * - `outbox`    `H(peer)!seq` → StoredMessage          our messages not yet acknowledged, in send order
  * - `peers`     `H(peer)` → PeerRecord                 peers we met
  * - `meta`      name → value                           node settings and the seq watermark
  *
@@ -167,7 +165,7 @@ export class Store {
       ops.push(
         { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
         { type: 'put', sublevel: this.ids, key: ph + SEP + msg.id, value: seq },
-        { type: 'put', sublevel: this.outboxDb, key: ph + SEP + seq, value: { peer: msg.peer, id: msg.id } }
+        { type: 'put', sublevel: this.outboxDb, key: ph + SEP + seq, value: message }
       )
       return { seq, message }
     })
@@ -244,14 +242,8 @@ export class Store {
       lt: ph + END,
       limit: options.limit ?? 256
     }
-    const keys = await this.outboxDb.keys(range).all()
-    const values = await this.messages.getMany(keys)
-    const out: OutboxEntry[] = []
-    keys.forEach((key, i) => {
-      const message = values[i]
-      if (message != null) out.push({ seq: key.slice(ph.length + 1), message })
-    })
-    return out
+    const entries = await this.outboxDb.iterator(range).all()
+    return entries.map(([key, message]) => ({ seq: key.slice(ph.length + 1), message }))
   }
 
   /** Peer ids that have messages waiting in the outbox. */

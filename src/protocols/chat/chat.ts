@@ -97,7 +97,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     if (options.replyTo != null && !/^[0-9a-f]{32}$/.test(options.replyTo)) {
       throw new TypeError('replyTo must be a message id (32 hex characters)')
     }
-    const { message } = await this.components.store.addOutgoing({
+    const entry = await this.components.store.addOutgoing({
       id: randomBytes(16).toString('hex'),
       peer,
       from: this.components.libp2p.peerId.toString(),
@@ -105,8 +105,10 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       timestamp: Date.now(),
       ...(options.replyTo != null ? { replyTo: options.replyTo } : {})
     })
-    this.flush(peer)
-    return message
+    const session = this.sessions.get(peer)
+    if (session != null) session.offer(entry)
+    else this.flush(peer)
+    return entry.message
   }
 
   flush(peer: string): void {
@@ -125,7 +127,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   }
 
   liveStatus(peer: string, id: string): LiveStatus | undefined {
-    return this.sessions.get(peer)?.isInFlight(id) === true ? 'sent' : undefined
+    return this.sessions.get(peer)?.liveStatus(id)
   }
 
   async waitForDelivery(peer: string, id: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
@@ -317,9 +319,16 @@ class OutboundSession {
   private readonly chat: Chat
   private readonly peer: string
   private readonly inFlight = new Map<string, { entry: OutboxEntry; size: number }>()
+  /** Acked, not yet marked delivered in our store. */
+  private readonly acking = new Set<string>()
   private inFlightBytes = 0
   private lastSeq: string | undefined
   private dirty = true
+  /** Entries handed over by send() while caught up with the outbox, in seq order. */
+  private handed: OutboxEntry[] = []
+  /** True once the outbox has been read to its end and nothing was stored since without being handed over. */
+  private caughtUp = false
+  private reading = false
   private open = true
   private stream: Stream | undefined
   private wakeup = Promise.withResolvers<void>()
@@ -331,8 +340,24 @@ class OutboundSession {
     this.done = this.run()
   }
 
+  /** Something may be waiting in the outbox: read it. */
   kick(): void {
     this.dirty = true
+    this.caughtUp = false
+    this.handed = []
+    this.wakeup.resolve()
+  }
+
+  /**
+   * A message just stored for this peer. When we have read the outbox to its end, it is the next one to send and
+   * is sent without reading it back; otherwise the outbox is read again.
+   */
+  offer(entry: OutboxEntry): void {
+    if (!this.caughtUp || this.reading || this.handed.length >= MAX_IN_FLIGHT) {
+      this.kick()
+      return
+    }
+    this.handed.push(entry)
     this.wakeup.resolve()
   }
 
@@ -342,8 +367,9 @@ class OutboundSession {
     this.wakeup.resolve()
   }
 
-  isInFlight(id: string): boolean {
-    return this.inFlight.has(id)
+  liveStatus(id: string): LiveStatus | undefined {
+    if (this.acking.has(id)) return 'delivered'
+    return this.inFlight.has(id) ? 'sent' : undefined
   }
 
   private async run(): Promise<boolean> {
@@ -390,18 +416,32 @@ class OutboundSession {
   private async pump(frames: LengthPrefixedStream): Promise<void> {
     while (this.open) {
       const room = MAX_IN_FLIGHT - this.inFlight.size
-      if (!this.dirty || room <= 0 || this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
+      const canSend = room > 0 && this.inFlightBytes < MAX_IN_FLIGHT_BYTES
+      let entries: OutboxEntry[]
+      if (canSend && this.handed.length > 0) {
+        entries = this.handed.splice(0, room)
+      } else if (canSend && this.dirty) {
+        this.dirty = false
+        this.reading = true
+        try {
+          entries = await this.chat.store.outbox(this.peer, { afterSeq: this.lastSeq, limit: room })
+        } finally {
+          this.reading = false
+        }
+        // Kicked while reading (dirty again): something may have landed after our read began.
+        this.caughtUp = entries.length < room && !this.dirty
+        if (entries.length === room) this.dirty = true
+      } else {
         await this.wakeup.promise
         this.wakeup = Promise.withResolvers()
         continue
       }
-      this.dirty = false
-      const entries = await this.chat.store.outbox(this.peer, { afterSeq: this.lastSeq, limit: room })
-      if (entries.length === room) this.dirty = true
       const batch: Uint8Array[] = []
       for (const entry of entries) {
+        if (this.lastSeq != null && entry.seq <= this.lastSeq) continue
         if (this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
-          this.dirty = true
+          // The rest stays in the outbox for the next read.
+          this.kick()
           break
         }
         const m = entry.message
@@ -440,14 +480,18 @@ class OutboundSession {
         if (f == null) continue // an ack for something we no longer wait for (a resend): harmless
         this.inFlight.delete(id)
         this.inFlightBytes -= f.size
+        this.acking.add(id)
         acked.push(f.entry)
       }
       this.lastProgress = Date.now()
-      await this.chat.store.markDelivered(this.peer, acked)
-      this.chat.onDelivered(
-        this.peer,
-        acked.map((e) => e.message.id)
-      )
+      const ids = acked.map((e) => e.message.id)
+      // The ack means the peer has the messages on disk: tell waiters now, then record it on our side.
+      this.chat.onDelivered(this.peer, ids)
+      try {
+        await this.chat.store.markDelivered(this.peer, acked)
+      } finally {
+        for (const id of ids) this.acking.delete(id)
+      }
       this.wakeup.resolve()
     }
   }

@@ -48,8 +48,11 @@ export interface ChatInit {
   retryDelay?: number
 }
 
-/** Status that only the running node knows: `sent` = written to the stream, ack not yet received. */
-export type LiveStatus = 'sent'
+/**
+ * Status that only the running node knows: `sent` = written to the stream, ack not yet received; `delivered` =
+ * acked, our own record of it still being written.
+ */
+export type LiveStatus = 'sent' | 'delivered'
 
 export interface ChatEvents {
   /** A new message from a peer was stored (duplicates are not reported). */
@@ -72,7 +75,7 @@ export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
   send(peer: string, text: string, options?: { replyTo?: string }): Promise<StoredMessage>
   /** Send the peer's outbox now if it is connected (call on connect). */
   flush(peer: string): void
-  /** `sent` while a message is on the wire unacknowledged, else undefined (use the stored status). */
+  /** The live status of one of our messages, or undefined when the stored status is current. */
   liveStatus(peer: string, id: string): LiveStatus | undefined
   /** Resolves true when the message is acked, false when the signal aborts first. */
   waitForDelivery(peer: string, id: string, options?: { signal?: AbortSignal }): Promise<boolean>

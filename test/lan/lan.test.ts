@@ -1,0 +1,249 @@
+/**
+ * Three "hosts" on one LAN: three network namespaces joined by a bridge (see /work/shared/docs/netns-lan.md).
+ * The nodes are started without --dial: they must find each other by mDNS alone, then chat pairwise and
+ * concurrently through the CLI, addressing each other by display name and by peer id.
+ *
+ * Needs root and iproute2; otherwise the suite is skipped with the reason.
+ */
+import assert from 'node:assert/strict'
+import { execFile, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { cleanup, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+
+const execFileP = promisify(execFile)
+
+interface IdJson {
+  peerId: string
+  name: string
+  addrs: string[]
+}
+
+interface PeerJson {
+  peerId: string
+  name: string
+  connected: boolean
+  addrs: string[]
+}
+
+interface SendJson {
+  id: string
+  status: string
+}
+
+interface HistoryJson {
+  id: string
+  from: string
+  to: string
+  text: string
+  timestamp: number
+  direction: 'in' | 'out'
+  status: string
+}
+
+/** Unique per run; short enough that every interface name stays within 15 characters. */
+const SUFFIX = `${(process.pid % 46_656).toString(36)}${randomBytes(2).toString('hex')}`.slice(0, 7)
+const BRIDGE = `p2pbr${SUFFIX}` // ≤ 12 chars
+const HOSTS = [
+  { name: 'alice', ns: `p2plan-${SUFFIX}-1`, veth: `p2pv${SUFFIX}1`, ip: '10.77.0.1' },
+  { name: 'bob', ns: `p2plan-${SUFFIX}-2`, veth: `p2pv${SUFFIX}2`, ip: '10.77.0.2' },
+  { name: 'carol', ns: `p2plan-${SUFFIX}-3`, veth: `p2pv${SUFFIX}3`, ip: '10.77.0.3' }
+]
+
+/** Run `ip ...` (bounded); throws with stderr on failure. */
+async function ip(...args: string[]): Promise<void> {
+  try {
+    await execFileP('ip', args, { timeout: 10_000 })
+  } catch (err) {
+    const e = err as Error & { stderr?: string }
+    throw new Error(`ip ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`)
+  }
+}
+
+/** Why this machine cannot run the suite, or undefined if it can. */
+function skipReason(): string | undefined {
+  if (process.platform !== 'linux') return 'LAN tests need Linux network namespaces'
+  if (process.getuid?.() !== 0) return 'LAN tests need root (to create network namespaces and a bridge)'
+  const v = spawnSync('ip', ['-V'], { timeout: 5000 })
+  if (v.error != null || v.status !== 0) return 'LAN tests need the `ip` command (apt-get install iproute2)'
+  // Root in a container may still lack CAP_SYS_ADMIN/CAP_NET_ADMIN: probe with a throwaway namespace.
+  const probe = `p2pprobe-${SUFFIX}`
+  const add = spawnSync('ip', ['netns', 'add', probe], { timeout: 5000, encoding: 'utf8' })
+  if (add.status !== 0)
+    return `LAN tests cannot create a network namespace: ${add.stderr?.trim() || add.error?.message}`
+  spawnSync('ip', ['netns', 'del', probe], { timeout: 5000 })
+  return undefined
+}
+
+const SKIP = skipReason()
+
+describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip: SKIP ?? false }, () => {
+  const nodes: NodeProcess[] = []
+  const dirs: string[] = []
+  const createdNs: string[] = []
+  let bridgeCreated = false
+  const tag = randomBytes(3).toString('hex')
+
+  const prefixOf = (i: number) => ['ip', 'netns', 'exec', HOSTS[i].ns]
+
+  before(async () => {
+    await ip('link', 'add', BRIDGE, 'type', 'bridge')
+    bridgeCreated = true
+    await ip('link', 'set', BRIDGE, 'up')
+    for (const h of HOSTS) {
+      await ip('netns', 'add', h.ns)
+      createdNs.push(h.ns)
+      await ip('link', 'add', h.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns)
+      await ip('link', 'set', h.veth, 'master', BRIDGE, 'up')
+      await ip('-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0')
+      await ip('-n', h.ns, 'link', 'set', 'eth0', 'up')
+      await ip('-n', h.ns, 'link', 'set', 'lo', 'up')
+      // Multicast (mDNS) leaves through the LAN interface.
+      await ip('-n', h.ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+    }
+    // Record each node as soon as it is up, so `after` stops it even if another one fails to start.
+    await Promise.all(
+      HOSTS.map(async (h, i) => {
+        const dir = await tempDir(`p2pnode-lan-${h.name}-`)
+        dirs.push(dir)
+        // No --dial: discovery is by mDNS alone.
+        nodes[i] = await NodeProcess.start(dir, ['--name', h.name, '--listen', `/ip4/${h.ip}/tcp/0`], {
+          prefix: prefixOf(i),
+          timeout: 30_000
+        })
+      })
+    )
+  })
+
+  after(async () => {
+    await Promise.allSettled(nodes.filter((n) => n != null).map((n) => n.stop()))
+    for (const ns of createdNs) await ip('netns', 'del', ns).catch(() => {})
+    if (bridgeCreated) await ip('link', 'del', BRIDGE).catch(() => {})
+    await cleanup(...dirs)
+  })
+
+  it('id --json reports peer id, name and the LAN address', async () => {
+    for (const [i, node] of nodes.entries()) {
+      const id = await node.json<IdJson>(['id'], { prefix: prefixOf(i) })
+      assert.deepEqual(Object.keys(id).sort(), ['addrs', 'name', 'peerId'])
+      assert.equal(id.peerId, node.peerId)
+      assert.equal(id.name, HOSTS[i].name)
+      assert.ok(Array.isArray(id.addrs) && id.addrs.every((a) => typeof a === 'string'))
+      assert.ok(
+        id.addrs.some((a) => a.startsWith(`/ip4/${HOSTS[i].ip}/tcp/`)),
+        `${HOSTS[i].name} should listen on ${HOSTS[i].ip}: ${id.addrs.join(' ')}`
+      )
+    }
+  })
+
+  it('each node finds the other two by mDNS alone, connected and named', async () => {
+    await Promise.all(
+      nodes.map((node, i) =>
+        waitFor(
+          async () => {
+            const peers = await node.json<PeerJson[]>(['peers'])
+            return nodes.every(
+              (other, j) =>
+                j === i || peers.some((p) => p.peerId === other.peerId && p.connected && p.name === HOSTS[j].name)
+            )
+          },
+          { timeout: 20_000, interval: 200, what: `${HOSTS[i].name} to see the other two connected and named` }
+        )
+      )
+    )
+    for (const [i, node] of nodes.entries()) {
+      const peers = await node.json<PeerJson[]>(['peers'])
+      assert.ok(Array.isArray(peers))
+      assert.equal(peers.length, 2, `${HOSTS[i].name} knows exactly two peers: ${JSON.stringify(peers)}`)
+      for (const p of peers) {
+        assert.deepEqual(Object.keys(p).sort(), ['addrs', 'connected', 'name', 'peerId'])
+        assert.equal(typeof p.peerId, 'string')
+        assert.equal(typeof p.name, 'string')
+        assert.equal(p.connected, true)
+        assert.ok(Array.isArray(p.addrs) && p.addrs.every((a) => typeof a === 'string'))
+        const j = nodes.findIndex((n) => n.peerId === p.peerId)
+        assert.ok(j >= 0 && j !== i, `unexpected peer ${p.peerId}`)
+        assert.equal(p.name, HOSTS[j].name)
+        assert.ok(
+          p.addrs.some((a) => a.startsWith(`/ip4/${HOSTS[j].ip}/tcp/`)),
+          `${HOSTS[i].name} should know ${HOSTS[j].name}'s LAN address: ${p.addrs.join(' ')}`
+        )
+      }
+    }
+  })
+
+  it('chats pairwise and concurrently, by display name and by peer id', async () => {
+    const PER_PAIR = 3
+    const pairs: Array<[number, number]> = []
+    for (let i = 0; i < nodes.length; i++) for (let j = 0; j < nodes.length; j++) if (i !== j) pairs.push([i, j])
+
+    const textOf = (i: number, j: number, k: number) => `${tag} ${HOSTS[i].name}->${HOSTS[j].name} #${k}`
+    // Alternate the addressing so every pair uses both, starting differently per pair.
+    const refOf = (p: number, j: number, k: number) => ((p + k) % 2 === 0 ? HOSTS[j].name : nodes[j].peerId)
+
+    const sent = new Map<string, string[]>() // "i,j" -> message ids, in order
+    await Promise.all(
+      pairs.map(async ([i, j], p) => {
+        const ids: string[] = []
+        for (let k = 0; k < PER_PAIR; k++) {
+          const res = await nodes[i].json<SendJson>(['send', refOf(p, j, k), textOf(i, j, k)])
+          assert.deepEqual(Object.keys(res).sort(), ['id', 'status'])
+          assert.match(res.id, /^[0-9a-f]{32}$/)
+          assert.equal(res.status, 'delivered', `${textOf(i, j, k)} via ${refOf(p, j, k)}`)
+          ids.push(res.id)
+        }
+        sent.set(`${i},${j}`, ids)
+      })
+    )
+
+    // Every node's history with every other node: exactly their messages in, ours out, once each, in order.
+    await Promise.all(
+      pairs.map(async ([i, j], p) => {
+        // Receiver j looks up sender i, by name or by peer id.
+        const ref = p % 2 === 0 ? HOSTS[i].name : nodes[i].peerId
+        const history = await nodes[j].json<HistoryJson[]>(['history', ref, '--limit', '100'])
+        assert.ok(Array.isArray(history))
+        const what = `${HOSTS[j].name}'s history with ${HOSTS[i].name}`
+        assert.equal(history.length, 2 * PER_PAIR, `${what}: ${JSON.stringify(history)}`)
+        for (const m of history) {
+          assert.deepEqual(Object.keys(m).sort(), ['direction', 'from', 'id', 'status', 'text', 'timestamp', 'to'])
+          assert.equal(typeof m.timestamp, 'number')
+        }
+
+        const incoming = history.filter((m) => m.direction === 'in')
+        assert.deepEqual(
+          incoming.map((m) => m.text),
+          Array.from({ length: PER_PAIR }, (_, k) => textOf(i, j, k)),
+          what
+        )
+        assert.deepEqual(
+          incoming.map((m) => m.id),
+          sent.get(`${i},${j}`)
+        )
+        for (const m of incoming) {
+          assert.equal(m.from, nodes[i].peerId)
+          assert.equal(m.to, nodes[j].peerId)
+          assert.equal(m.status, 'received')
+        }
+        for (let k = 1; k < incoming.length; k++) assert.ok(incoming[k].timestamp >= incoming[k - 1].timestamp)
+
+        const outgoing = history.filter((m) => m.direction === 'out')
+        assert.deepEqual(
+          outgoing.map((m) => m.text),
+          Array.from({ length: PER_PAIR }, (_, k) => textOf(j, i, k)),
+          what
+        )
+        assert.deepEqual(
+          outgoing.map((m) => m.id),
+          sent.get(`${j},${i}`)
+        )
+        for (const m of outgoing) {
+          assert.equal(m.from, nodes[j].peerId)
+          assert.equal(m.to, nodes[i].peerId)
+          assert.equal(m.status, 'delivered')
+        }
+      })
+    )
+  })
+})
