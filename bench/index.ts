@@ -30,7 +30,7 @@ function ms(n: number): string {
 }
 
 async function latencies(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < Math.min(200, n); i++) await fn() // warm-up
+  for (let i = 0; i < n; i++) await fn() // warm-up: JIT and LevelDB caches, so that figures are steady-state
   const out: number[] = []
   for (let i = 0; i < n; i++) {
     const t = performance.now()

@@ -19,21 +19,41 @@ const HELP = `Type a line to send it to the current conversation. Commands:
 export function startPrompt(node: P2pNode, quit: () => void): Interface {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
   let current: string | undefined
+  let closed = false
+  rl.on('close', () => {
+    closed = true
+  })
 
   const setPrompt = () => rl.setPrompt(current == null ? '> ' : `${node.displayName(current)}> `)
   /** Print above the input line without losing what the user is typing. */
   const print = (text: string) => {
     process.stdout.write('\r\x1b[2K')
     process.stdout.write(`${text}\n`)
-    rl.prompt(true)
+    // After /quit (or Ctrl+D) the node still reports peers leaving; prompting a closed readline throws.
+    if (!closed) rl.prompt(true)
   }
+
+  // Anything else written to the terminal (log lines on stderr) also goes above the input line.
+  const stderrWrite = process.stderr.write.bind(process.stderr)
+  process.stderr.write = ((...args: Parameters<typeof stderrWrite>) => {
+    if (closed) return stderrWrite(...args)
+    process.stdout.write('\r\x1b[2K')
+    const written = stderrWrite(...args)
+    rl.prompt(true)
+    return written
+  }) as typeof process.stderr.write
+  rl.on('close', () => {
+    process.stderr.write = stderrWrite
+  })
 
   node.addEventListener('message', (evt) => {
     const { message } = evt.detail
     print(`[${node.displayName(message.peer)}] ${message.text}`)
   })
   node.addEventListener('peer', (evt) => {
-    const { peerId, connected } = evt.detail
+    const { peerId, connected, name } = evt.detail
+    // A new peer is announced once its greeting has told us its name.
+    if (connected && name === '') return
     print(`* ${node.displayName(peerId)} ${connected ? 'is here' : 'left'}`)
     if (peerId === current) setPrompt()
   })
@@ -92,11 +112,16 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
   // Lines are handled one at a time so that messages go out in the order typed.
   let queue = Promise.resolve()
   rl.on('line', (line) => {
-    queue = queue.then(() =>
-      handle(line).catch((err: unknown) => {
-        print(`error: ${(err as Error).message}${isP2pError(err) && err.hint != null ? `\nhint: ${err.hint}` : ''}`)
+    queue = queue
+      .then(() =>
+        handle(line).catch((err: unknown) => {
+          print(`error: ${(err as Error).message}${isP2pError(err) && err.hint != null ? `\nhint: ${err.hint}` : ''}`)
+        })
+      )
+      .then(() => {
+        // readline does not prompt again by itself after a line: without this a sent message leaves no prompt.
+        if (!closed) rl.prompt(true)
       })
-    )
   })
   rl.on('SIGINT', quit)
   rl.on('close', quit)

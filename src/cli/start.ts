@@ -1,3 +1,4 @@
+import { enable } from '@libp2p/logger'
 import { startApiServer } from '../api/server.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import { P2pNode } from '../node/node.ts'
@@ -18,6 +19,8 @@ export interface StartOptions {
  */
 export async function startCommand(options: StartOptions): Promise<number> {
   const dataDir = resolveDataDir(options.data)
+  // Errors of our own components (a peer's malformed frame, a failed save) go to stderr unless DEBUG says otherwise.
+  if (process.env.DEBUG == null) enable('p2pnode:*:error')
   const node = await P2pNode.start({
     dataDir,
     name: options.name,

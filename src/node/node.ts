@@ -60,6 +60,8 @@ export interface NodeEvents {
 }
 
 const DIAL_TIMEOUT_MS = 10_000
+/** Our own mDNS service name: we find p2pnode nodes, not every libp2p program on the network. */
+const MDNS_SERVICE_TAG = '_p2pnode._udp.local'
 const MAX_BACKOFF_MS = 30_000
 
 /**
@@ -130,7 +132,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         services: {
           identify: identify(),
           ping: ping(),
-          ...(useMdns ? { mdns: mdns({ interval: options.mdnsInterval ?? 1000 }) } : {})
+          ...(useMdns ? { mdns: mdns({ interval: options.mdnsInterval ?? 1000, serviceTag: MDNS_SERVICE_TAG }) } : {})
         },
         start: false
       })

@@ -2,6 +2,11 @@ import assert from 'node:assert/strict'
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
 import type { HistoryEntry, IdInfo, PeerInfo, SendResult } from '../../src/api/types.ts'
 import { cleanup, cli, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
 
@@ -87,6 +92,19 @@ describe('p2pnode CLI: one node', () => {
       hist.map((m) => [m.text, m.status, m.direction]),
       [['see you later', 'pending', 'out']]
     )
+  })
+
+  it('logs a malformed frame from a peer on stderr and keeps serving', async () => {
+    const raw = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    try {
+      const addr = (await node.json<IdInfo>(['id'])).addrs[0]
+      const stream = await raw.dialProtocol(multiaddr(addr), '/chat/1.0')
+      stream.send(new Uint8Array([0x04, 0xde, 0xad, 0xbe, 0xef]))
+      await waitFor(() => /resetting chat stream from \S+/.test(node.stderr), { what: 'the reset to be logged' })
+      assert.equal((await node.json<IdInfo>(['id'])).peerId, node.peerId, 'still serving')
+    } finally {
+      await raw.stop()
+    }
   })
 
   it('prints help for every command', async () => {

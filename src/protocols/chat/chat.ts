@@ -23,7 +23,12 @@ import { Frame } from './pb/chat.ts'
 const DECODE_LIMITS = { limits: { ack: { ids: MAX_IN_FLIGHT } } }
 
 async function readFrame(lp: LengthPrefixedStream, options: { signal?: AbortSignal } = {}): Promise<Frame> {
-  return Frame.decode(await lp.read(options), DECODE_LIMITS)
+  const bytes = await lp.read(options)
+  try {
+    return Frame.decode(bytes, DECODE_LIMITS)
+  } catch (err) {
+    throw new ProtocolViolationError(`malformed frame of ${bytes.byteLength} bytes (${(err as Error).message})`)
+  }
 }
 
 function openFrames(stream: Stream): LengthPrefixedStream {
@@ -210,7 +215,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       await new InboundSession(this, peer, frames).run()
       await stream.close()
     } catch (err) {
-      this.log.error('resetting chat stream from %s: %s', peer, errorText(err))
+      // While stopping, our own stop() aborts the stream: that is no error worth reporting.
+      if (this.started) this.log.error('resetting chat stream from %s: %s', peer, errorText(err))
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     } finally {
       this.inbound.delete(stream)
@@ -329,6 +335,8 @@ class OutboundSession {
   /** True once the outbox has been read to its end and nothing was stored since without being handed over. */
   private caughtUp = false
   private reading = false
+  /** Closed by us (node stopping): its end is not an error. */
+  private closing = false
   private open = true
   private stream: Stream | undefined
   private wakeup = Promise.withResolvers<void>()
@@ -362,6 +370,7 @@ class OutboundSession {
   }
 
   close(): void {
+    this.closing = true
     this.open = false
     this.stream?.abort(new Error('closing'))
     this.wakeup.resolve()
@@ -404,8 +413,14 @@ class OutboundSession {
       if (stream.status === 'open') await stream.close()
       return false
     } catch (err) {
-      log.error('chat stream to %s ended: %s', this.peer, errorText(err))
       this.stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      if ((err as Error).name === 'UnsupportedProtocolError') {
+        // Another libp2p program, not a chat node: nothing to greet, nothing to retry.
+        log('%s does not speak %s', this.peer, PROTOCOL)
+        return false
+      }
+      if (this.closing) return false
+      log.error('chat stream to %s ended: %s', this.peer, errorText(err))
       return this.chat.isConnected(this.peer)
     } finally {
       clearInterval(watchdog)

@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict'
+import { execFile, execFileSync } from 'node:child_process'
+import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { BIN, cleanup, cli, cliJson, NODE, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+
+/**
+ * The interactive prompt (src/cli/prompt.ts) in a real terminal: alice runs `p2pnode start` inside a tmux pane,
+ * keys are typed with `send-keys` and the screen is read back with `capture-pane`. Bob is a plain background node.
+ */
+
+const run = promisify(execFile)
+
+function hasTmux(): boolean {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const SKIP = hasTmux() ? false : 'tmux is not installed (apt-get install tmux)'
+
+/** A private tmux server for this test run, so nothing touches the user's tmux or another run's. */
+const SOCKET = `p2p-test-${process.pid}`
+const SESSION = 'alice'
+
+async function tmux(...args: string[]): Promise<string> {
+  const { stdout } = await run('tmux', ['-L', SOCKET, ...args], { timeout: 10_000 })
+  return stdout
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", "'\\''")}'`
+}
+
+interface HistoryEntry {
+  id: string
+  from: string
+  to: string
+  text: string
+  timestamp: number
+  direction: 'in' | 'out'
+  status: string
+}
+
+interface PeerInfo {
+  peerId: string
+  name: string
+  connected: boolean
+}
+
+describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
+  let bob: NodeProcess | undefined
+  let bobDir = ''
+  let aliceDir = ''
+
+  /** The whole pane, scrollback included, with wrapped lines joined and trailing blank lines dropped. */
+  const screen = async (): Promise<string[]> => {
+    const text = await tmux('capture-pane', '-p', '-J', '-S', '-', '-t', SESSION)
+    const lines = text.split('\n').map((l) => l.trimEnd())
+    while (lines.length > 0 && lines.at(-1) === '') lines.pop()
+    return lines
+  }
+
+  /** What is on screen when a test fails: the assertion messages include it. */
+  const dump = async () =>
+    `\n--- alice's screen ---\n${(await screen().catch((e: Error) => [e.message])).join('\n')}\n---`
+
+  /** Type a line (literally, so `/` and spaces are not key names) and press Enter. */
+  const type = async (text: string, enter = true) => {
+    await tmux('send-keys', '-t', SESSION, '-l', text)
+    if (enter) await tmux('send-keys', '-t', SESSION, 'Enter')
+  }
+
+  /**
+   * Type `line` and wait until `expect` matches the output it produced (what appears from its echo on), so text
+   * from earlier commands cannot satisfy the check. Returns that output.
+   */
+  const command = async (line: string, expect: RegExp, timeout = 15_000): Promise<string> => {
+    const start = Math.max(0, (await screen()).length - 1) // the current prompt line is where the echo goes
+    await type(line)
+    return until(
+      `${expect} after typing ${JSON.stringify(line)}`,
+      async () => {
+        const out = (await screen()).slice(start).join('\n')
+        return expect.test(out) ? out : undefined
+      },
+      timeout
+    )
+  }
+
+  /** waitFor, with the screen in the error. */
+  const until = async <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeout = 15_000) => {
+    try {
+      return await waitFor(fn, { timeout, what })
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${await dump()}`)
+    }
+  }
+
+  const onScreen = (expect: RegExp, what: string) => until(what, async () => expect.test((await screen()).join('\n')))
+
+  /** The input line (trailing spaces dropped) becomes exactly `line`: prompt plus whatever is typed. */
+  const inputLineIs = (line: string, what: string) =>
+    until(`${what}: ${JSON.stringify(line)} as the last line`, async () => (await screen()).at(-1) === line, 5000)
+
+  const bobHistory = () => bob!.json<HistoryEntry[]>(['history', 'alice'])
+
+  /** Wait until bob has received `text` from alice. */
+  const bobGot = async (text: string) =>
+    waitFor(async () => (await bobHistory()).find((m) => m.direction === 'in' && m.text === text), {
+      timeout: 15_000,
+      what: `bob to receive ${JSON.stringify(text)}`
+    })
+
+  before(async () => {
+    bobDir = await tempDir('p2pnode-prompt-bob-')
+    aliceDir = await tempDir('p2pnode-prompt-alice-')
+    bob = await NodeProcess.start(bobDir, ['--name', 'bob', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'])
+    const { addrs } = await bob.json<{ addrs: string[] }>(['id'])
+    assert.ok(addrs.length > 0, 'bob has a listen address')
+
+    const cmd = [
+      NODE,
+      BIN,
+      'start',
+      '--data',
+      aliceDir,
+      '--name',
+      'alice',
+      '--no-mdns',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--dial',
+      addrs[0]
+    ]
+      .map(shellQuote)
+      .join(' ')
+    // The exit status is printed by a wrapping shell rather than read from #{pane_dead_status}: tmux built with
+    // libutempter can miss the SIGCHLD (tmux/tmux#311), leaving the pane dead with no status. remain-on-exit keeps
+    // the pane, and its output, after the process ends.
+    const script = `${cmd}; echo "[p2pnode exited with status $?]"`
+    await tmux(
+      'new-session',
+      '-d',
+      '-s',
+      SESSION,
+      '-x',
+      '200',
+      '-y',
+      '50',
+      'sh',
+      '-c',
+      script,
+      ';',
+      'set-option',
+      '-t',
+      SESSION,
+      'remain-on-exit',
+      'on'
+    )
+  })
+
+  after(async () => {
+    await run('tmux', ['-L', SOCKET, 'kill-server'], { timeout: 10_000 }).catch(() => {})
+    await bob?.stop().catch(() => {})
+    await cleanup(bobDir, aliceDir)
+  })
+
+  it('starts with the banner and a prompt, and sees bob connect', async () => {
+    await onScreen(/^ready 12D3KooW\S+$/m, 'the ready line')
+    await onScreen(/p2pnode interactive chat — \/help for commands/, 'the banner')
+    await onScreen(/^\* bob is here$/m, 'bob to connect')
+    await inputLineIs('>', 'the prompt')
+  })
+
+  it('/help lists the commands', async () => {
+    const out = await command('/help', /\/quit\s+stop the node/)
+    for (const c of ['/peers', '/to <peer>', '/msg <peer> <text>', '/history [peer]', '/dial <multiaddr>', '/help']) {
+      assert.ok(out.includes(c), `/help mentions ${c}:\n${out}`)
+    }
+  })
+
+  it('a plain line before /to says there is no conversation yet', async () => {
+    await command('hello nobody', /no conversation yet: \/to <peer> first/)
+  })
+
+  it('/peers shows bob, connected', async () => {
+    await command('/peers', new RegExp(`^● bob\\s+${bob!.peerId}$`, 'm'))
+  })
+
+  it('/to bob switches the conversation and a plain line is delivered to bob', async () => {
+    await command('/to bob', new RegExp(`^talking to bob \\(${bob!.peerId}\\)$`, 'm'))
+    await inputLineIs('bob>', 'the prompt names the conversation')
+    await command('hello bob from the prompt', /^bob> hello bob from the prompt$/m)
+    const got = await bobGot('hello bob from the prompt')
+    assert.equal(got.to, bob!.peerId)
+    // The prompt comes back after the line is sent (readline does not redraw it by itself).
+    await inputLineIs('bob>', 'the prompt after a sent line')
+    // bob is connected: the prompt must not claim the message was queued for an offline peer.
+    assert.doesNotMatch((await screen()).join('\n'), /is offline/, 'no "offline" notice for a connected peer')
+  })
+
+  it('a message from bob appears live as [bob] text', async () => {
+    const res = await bob!.run(['send', 'alice', 'hi from bob'])
+    assert.equal(res.code, 0, res.stderr)
+    await onScreen(/^\[bob\] hi from bob$/m, "[bob] hi from bob on alice's screen")
+    await inputLineIs('bob>', 'the prompt redrawn below the message')
+  })
+
+  it('an incoming message does not garble a half-typed line', async () => {
+    await type('half typed', false)
+    await onScreen(/^bob> half typed$/m, 'the half-typed line')
+    const res = await bob!.run(['send', 'alice', 'interrupting you'])
+    assert.equal(res.code, 0, res.stderr)
+    await onScreen(/^\[bob\] interrupting you$/m, 'the interrupting message')
+    await inputLineIs('bob> half typed', 'the half-typed line redrawn below the message')
+    await type(' and finished')
+    await bobGot('half typed and finished')
+  })
+
+  it('/msg bob <text> sends without switching', async () => {
+    await type('/msg bob  sent   with /msg')
+    // Whitespace inside the text is kept as typed.
+    await bobGot('sent   with /msg')
+    // Still talking to bob, and nothing printed but the echo of the line.
+    await inputLineIs('bob>', 'the prompt after /msg')
+    const lines = await screen()
+    assert.deepEqual(lines.slice(-2), ['bob> /msg bob  sent   with /msg', 'bob>'])
+  })
+
+  it('/history bob shows both directions', async () => {
+    const out = await command('/history bob', /me: sent {3}with \/msg {2}\[(sent|delivered)\]/)
+    assert.match(out, /me: hello bob from the prompt {2}\[(sent|delivered)\]/)
+    assert.match(out, /bob: hi from bob/)
+    assert.match(out, /bob: interrupting you/)
+    // Without an argument it is the current conversation.
+    await command('/history', /me: half typed and finished/)
+  })
+
+  it('errors are clear and the prompt keeps working', async () => {
+    await command('/frobnicate', /^unknown command \/frobnicate — \/help lists them$/m)
+    const out = await command('/to nobody', /^error: .*nobody.*$/m)
+    assert.match(out, /no known peer is called "nobody"/)
+    await command('/to', /^usage: \/to <peer>$/m)
+    await command('/msg bob', /^usage: \/msg <peer> <text>$/m)
+    // The failed /to did not change the conversation: a plain line still goes to bob.
+    await inputLineIs('bob>', 'still talking to bob')
+    await type('still here after errors')
+    await bobGot('still here after errors')
+  })
+
+  it('/quit stops the node', async () => {
+    const { peerId } = await cliJson<{ peerId: string }>(['id', '--data', aliceDir])
+    assert.match(peerId, /^12D3KooW/)
+    const quitOutput = await command('/quit', /^\[p2pnode exited with status \d+\]$/m, 20_000)
+    assert.match(quitOutput, /^\[p2pnode exited with status 0\]$/m)
+    // A clean exit: no stack trace, uncaught error or error log line on the way out.
+    assert.doesNotMatch(quitOutput, /ERR_|Uncaught|^\s+at |:error /m)
+    // Nothing answers on the data dir any more: NO_NODE is exit status 3.
+    const res = await cli(['id', '--data', aliceDir])
+    assert.equal(res.code, 3, `p2pnode id after /quit: ${res.stdout}${res.stderr}`)
+    // bob saw alice leave.
+    await until('bob to see alice offline', async () => {
+      const peers = await bob!.json<PeerInfo[]>(['peers'])
+      return peers.some((p) => p.name === 'alice' && !p.connected)
+    })
+  })
+})
