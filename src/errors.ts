@@ -21,6 +21,10 @@ export const ErrorCode = {
   INVALID_MESSAGE: 'INVALID_MESSAGE',
   /** Thrown when a request argument is missing or malformed. */
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** Thrown when a stored record fails its integrity check (edited outside p2pnode). */
+  RECORD_TAMPERED: 'RECORD_TAMPERED',
+  /** Thrown when an action needs a peer that is blocked (unblock it first). */
+  PEER_BLOCKED: 'PEER_BLOCKED',
   /** Thrown when something unexpected fails inside the node. */
   INTERNAL: 'INTERNAL'
 } as const

@@ -3,17 +3,32 @@ import { Client } from 'undici'
 import { ErrorCode, P2pError } from '../errors.ts'
 import type {
   ApiErrorBody,
+  ContactInfo,
+  ContactList,
   DialResult,
+  ExportResult,
   HistoryEntry,
+  HistoryQuery,
   IdInfo,
   NodeApi,
   PeerInfo,
+  PeerState,
+  SearchResult,
   SendOptions,
-  SendResult
+  SendResult,
+  VerifyResult,
+  Visibility
 } from './types.ts'
 
 /** Upper bound for one API call (a dial waits up to 10 s, a send up to its waitMs). */
 const REQUEST_TIMEOUT_MS = 70_000
+
+/** A query string of the defined values. */
+function query(params: Record<string, string | number | undefined>): URLSearchParams {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v != null) q.set(k, String(v))
+  return q
+}
 
 /** NodeApi over the node's unix socket. */
 export class ApiClient implements NodeApi {
@@ -47,10 +62,44 @@ export class ApiClient implements NodeApi {
     return this.call('POST', '/v1/messages', { peer, text, ...options })
   }
 
-  history(peer: string, options: { limit?: number } = {}): Promise<HistoryEntry[]> {
-    const q = new URLSearchParams({ peer })
-    if (options.limit != null) q.set('limit', String(options.limit))
-    return this.call('GET', `/v1/messages?${q}`)
+  history(peer: string, options: HistoryQuery = {}): Promise<HistoryEntry[]> {
+    return this.call('GET', `/v1/messages?${query({ peer, ...options })}`)
+  }
+
+  contacts(): Promise<ContactList> {
+    return this.call('GET', '/v1/contacts')
+  }
+
+  addContact(peer: string, options: { name?: string } = {}): Promise<ContactInfo> {
+    return this.call('POST', '/v1/contacts', { peer, ...options })
+  }
+
+  renameContact(peer: string, name: string): Promise<ContactInfo> {
+    return this.call('POST', '/v1/contacts/rename', { peer, name })
+  }
+
+  removeContact(peer: string): Promise<PeerState> {
+    return this.call('POST', '/v1/contacts/remove', { peer })
+  }
+
+  verify(peer: string): Promise<VerifyResult> {
+    return this.call('GET', `/v1/verify?${query({ peer })}`)
+  }
+
+  visibility(set?: Visibility): Promise<{ visibility: Visibility }> {
+    return set == null ? this.call('GET', '/v1/visibility') : this.call('POST', '/v1/visibility', { visibility: set })
+  }
+
+  setPeerState(peer: string, change: { blocked?: boolean; muted?: boolean }): Promise<PeerState> {
+    return this.call('POST', '/v1/peer-state', { peer, ...change })
+  }
+
+  search(q: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
+    return this.call('GET', `/v1/search?${query({ q, ...options })}`)
+  }
+
+  export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
+    return this.call('POST', '/v1/export', options)
   }
 
   /** Ask the node to stop and wait (up to 15 s) until it has. */

@@ -1,7 +1,7 @@
 import { chmod, rm } from 'node:fs/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { ErrorCode, isP2pError } from '../errors.ts'
-import type { ApiErrorBody, NodeApi } from './types.ts'
+import type { ApiErrorBody, NodeApi, Visibility } from './types.ts'
 
 const STATUS: Record<string, number> = {
   [ErrorCode.PEER_NOT_FOUND]: 404,
@@ -9,7 +9,9 @@ const STATUS: Record<string, number> = {
   [ErrorCode.INVALID_ARGUMENT]: 400,
   [ErrorCode.INVALID_MESSAGE]: 400,
   [ErrorCode.INVALID_MULTIADDR]: 400,
-  [ErrorCode.DIAL_FAILED]: 502
+  [ErrorCode.DIAL_FAILED]: 502,
+  [ErrorCode.PEER_BLOCKED]: 409,
+  [ErrorCode.RECORD_TAMPERED]: 409
 }
 
 /** Largest request body: one maximum-size message plus JSON escaping. */
@@ -62,17 +64,71 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
     },
     async (req) => api.send(req.body.peer, req.body.text, { replyTo: req.body.replyTo, waitMs: req.body.waitMs })
   )
-  app.get<{ Querystring: { peer: string; limit?: number } }>(
+  app.get<{ Querystring: { peer: string; limit?: number; before?: number; after?: number } }>(
     '/v1/messages',
     {
       schema: {
         querystring: obj(
-          { peer: { type: 'string', minLength: 1 }, limit: { type: 'integer', minimum: 1, maximum: 10000 } },
+          {
+            peer: { type: 'string', minLength: 1 },
+            limit: { type: 'integer', minimum: 1, maximum: 10000 },
+            before: { type: 'integer', minimum: 0 },
+            after: { type: 'integer', minimum: 0 }
+          },
           ['peer']
         )
       }
     },
-    async (req) => api.history(req.query.peer, { limit: req.query.limit })
+    async (req) => api.history(req.query.peer, req.query)
+  )
+  const peerBody = (extra: Record<string, object> = {}, required: string[] = []) => ({
+    schema: { body: obj({ peer: { type: 'string', minLength: 1 }, ...extra }, ['peer', ...required]) }
+  })
+  const name = { type: 'string', minLength: 1, maxLength: 256 }
+  app.get('/v1/contacts', async () => api.contacts())
+  app.post<{ Body: { peer: string; name?: string } }>('/v1/contacts', peerBody({ name }), async (req) =>
+    api.addContact(req.body.peer, { name: req.body.name })
+  )
+  app.post<{ Body: { peer: string; name: string } }>('/v1/contacts/rename', peerBody({ name }, ['name']), async (req) =>
+    api.renameContact(req.body.peer, req.body.name)
+  )
+  app.post<{ Body: { peer: string } }>('/v1/contacts/remove', peerBody(), async (req) => api.removeContact(req.body.peer))
+  app.post<{ Body: { peer: string; blocked?: boolean; muted?: boolean } }>(
+    '/v1/peer-state',
+    peerBody({ blocked: { type: 'boolean' }, muted: { type: 'boolean' } }),
+    async (req) => api.setPeerState(req.body.peer, { blocked: req.body.blocked, muted: req.body.muted })
+  )
+  app.get<{ Querystring: { peer: string } }>(
+    '/v1/verify',
+    { schema: { querystring: obj({ peer: { type: 'string', minLength: 1 } }, ['peer']) } },
+    async (req) => api.verify(req.query.peer)
+  )
+  app.get('/v1/visibility', async () => api.visibility())
+  app.post<{ Body: { visibility: Visibility } }>(
+    '/v1/visibility',
+    { schema: { body: obj({ visibility: { type: 'string' } }, ['visibility']) } },
+    async (req) => api.visibility(req.body.visibility)
+  )
+  app.get<{ Querystring: { q: string; peer?: string; limit?: number } }>(
+    '/v1/search',
+    {
+      schema: {
+        querystring: obj(
+          {
+            q: { type: 'string', minLength: 1, maxLength: 1024 },
+            peer: { type: 'string', minLength: 1 },
+            limit: { type: 'integer', minimum: 1, maximum: 10000 }
+          },
+          ['q']
+        )
+      }
+    },
+    async (req) => api.search(req.query.q, { peer: req.query.peer, limit: req.query.limit })
+  )
+  app.post<{ Body: { out: string; anonymize?: boolean } }>(
+    '/v1/export',
+    { schema: { body: obj({ out: { type: 'string', minLength: 1 }, anonymize: { type: 'boolean' } }, ['out']) } },
+    async (req) => api.export(req.body)
   )
   app.post('/v1/stop', async (_req, reply) => {
     // Answer first, then stop: the caller waits for the socket to go away.

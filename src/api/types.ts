@@ -41,6 +41,70 @@ export interface HistoryEntry {
   replyTo?: string
 }
 
+export interface HistoryQuery {
+  limit?: number
+  /** Only messages sent before this time (ms since the epoch). */
+  before?: number
+  /** Only messages sent after this time (ms since the epoch). */
+  after?: number
+}
+
+export type Visibility = 'everyone' | 'contacts' | 'hidden'
+
+export interface ContactInfo {
+  peerId: string
+  /** Local name if set, else the peer's own name. */
+  name: string
+  /** Our name for the peer, if set. */
+  localName?: string
+  /** The name the peer tells us. */
+  peerName?: string
+  addrs: string[]
+  firstSeen: number
+  lastSeen: number
+  connected: boolean
+  blocked: boolean
+  muted: boolean
+}
+
+export interface ContactList {
+  contacts: ContactInfo[]
+  /** Records that failed their integrity check (reported, not used). */
+  tampered: Array<{ key: string; claimedPeerId?: string }>
+}
+
+export interface PeerState {
+  peerId: string
+  name: string
+  contact: boolean
+  blocked: boolean
+  muted: boolean
+}
+
+export interface SearchResult {
+  id: string
+  peer: string
+  text: string
+  timestamp: number
+  direction: 'in' | 'out'
+}
+
+export interface VerifyResult {
+  peerId: string
+  name: string
+  /** The same on both ends: compare it in person or over another channel. */
+  safetyNumber: string
+}
+
+export interface ExportResult {
+  /** Absolute path of the JSONL file. */
+  out: string
+  /** Absolute path of the data card (Markdown). */
+  card: string
+  messages: number
+  anonymized: boolean
+}
+
 export interface SendOptions {
   replyTo?: string
   /** How long to wait for the ack when the peer is connected, ms (0: return at once). @default 2000 */
@@ -54,8 +118,23 @@ export interface NodeApi {
   /** `peer` is a peer id, a display name, or a multiaddr. */
   send(peer: string, text: string, options?: SendOptions): Promise<SendResult>
   /** Oldest first; the last `limit` messages (default 50). */
-  history(peer: string, options?: { limit?: number }): Promise<HistoryEntry[]>
+  history(peer: string, options?: HistoryQuery): Promise<HistoryEntry[]>
   stop(): Promise<void>
+
+  contacts(): Promise<ContactList>
+  /** `peer` may be a multiaddr (dialled to learn the id if it has no /p2p/ part). */
+  addContact(peer: string, options?: { name?: string }): Promise<ContactInfo>
+  renameContact(peer: string, name: string): Promise<ContactInfo>
+  removeContact(peer: string): Promise<PeerState>
+  verify(peer: string): Promise<VerifyResult>
+  /** Set (if given) and return the visibility. */
+  visibility(set?: Visibility): Promise<{ visibility: Visibility }>
+  /** Block, unblock, mute or unmute a peer. */
+  setPeerState(peer: string, change: { blocked?: boolean; muted?: boolean }): Promise<PeerState>
+  /** Newest first. */
+  search(query: string, options?: { peer?: string; limit?: number }): Promise<SearchResult[]>
+  /** Write every message as JSONL to `out` (an absolute path) with a data card beside it. */
+  export(options: { out: string; anonymize?: boolean }): Promise<ExportResult>
 }
 
 /** How errors cross the API: HTTP status plus this body. */

@@ -20,7 +20,7 @@ export async function withApi<T>(options: CommonOptions, fn: (api: NodeApi) => P
 }
 
 /** Print `value` as JSON with --json, else as text. */
-function show<T>(options: CommonOptions, value: T, text: (v: T) => string): void {
+export function show<T>(options: CommonOptions, value: T, text: (v: T) => string): void {
   if (options.json === true) out.json(value)
   else out.line(text(value))
 }
@@ -63,9 +63,13 @@ export async function sendCommand(peer: string, text: string, options: CommonOpt
   )
 }
 
-export async function historyCommand(peer: string, options: CommonOptions & { limit?: number }): Promise<void> {
+export async function historyCommand(
+  peer: string,
+  options: CommonOptions & { limit?: number; before?: number; after?: number }
+): Promise<void> {
+  const query = { limit: options.limit, before: options.before, after: options.after }
   const [res, peers] = await withApi(options, (api) =>
-    Promise.all([api.history(peer, { limit: options.limit }), options.json === true ? [] : api.peers()])
+    Promise.all([api.history(peer, query), options.json === true ? [] : api.peers()])
   )
   const names = new Map(peers.map((p) => [p.peerId, p.name]))
   show(options, res, (v) => formatHistory(v, (id) => names.get(id) || shortId(id)))

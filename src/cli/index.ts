@@ -10,11 +10,45 @@ import {
   stopCommand
 } from './commands.ts'
 import { EXIT, reportError } from './output.ts'
+import {
+  contactsAdd,
+  contactsList,
+  contactsRemove,
+  contactsRename,
+  exportCommand,
+  peerStateCommand,
+  searchCommand,
+  verifyCommand,
+  visibilityCommand
+} from './people.ts'
 
 const DATA_HELP = 'data directory (default: $P2PNODE_HOME, else ~/.p2pnode)'
 
+interface StartFlags {
+  data?: string
+  name?: string
+  listen?: string[]
+  dial?: string[]
+  mdns: boolean
+  visibility?: 'everyone' | 'contacts' | 'hidden'
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value]
+}
+
+/** A time for --before/--after: ms since the epoch, or a date/time such as 2026-11-21 or 2026-11-21T09:30. */
+function time(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Date.parse(value)
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a date such as 2026-11-21T09:30, or ms since the epoch')
+  return n
+}
+
+function visibilityLevel(value: string): string {
+  if (!['everyone', 'contacts', 'hidden'].includes(value)) {
+    throw new InvalidArgumentError('expected one of: everyone, contacts, hidden')
+  }
+  return value
 }
 
 function positiveInt(value: string): number {
@@ -44,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
+    .enablePositionalOptions()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
 
   const command = (name: string, description: string) =>
@@ -63,10 +98,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--listen <multiaddr>', 'listen address, repeatable (default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--dial <multiaddr>', 'dial this address on start, repeatable', collect)
     .addOption(new Option('--no-mdns', 'do not discover or answer peers on the local network'))
+    .option('--visibility <level>', 'everyone|contacts|hidden (remembered; see p2pnode visibility)', visibilityLevel)
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .action(
-      run(async (opts: { data?: string; name?: string; listen?: string[]; dial?: string[]; mdns: boolean }) => {
+      run(async (opts: StartFlags) => {
         // Loaded only here: the other commands stay quick because they never load libp2p.
         const { startCommand } = await import('./start.ts')
         return startCommand(opts)
@@ -87,7 +123,63 @@ export async function main(argv: string[]): Promise<number> {
   command('history', 'messages with a peer, oldest first')
     .argument('<peer>', 'peer id, display name or multiaddr')
     .option('--limit <n>', 'the last N messages (default 50)', positiveInt)
+    .option('--before <time>', 'only messages sent before this time (date or ms since the epoch)', time)
+    .option('--after <time>', 'only messages sent after this time (date or ms since the epoch)', time)
     .action(run((peer: string, opts: CommonOptions & { limit?: number }) => historyCommand(peer, opts)))
+
+  // Positional options: `contacts add X --data DIR` gives --data to `add`, not to `contacts`.
+  const contacts = command('contacts', 'your address book: list, or add/rename/rm')
+    .enablePositionalOptions()
+    .action(run((opts: CommonOptions) => contactsList(opts)))
+  const sub = (name: string, description: string) =>
+    contacts
+      .command(name)
+      .description(description)
+      .option('--data <dir>', DATA_HELP)
+      .option('--json', 'print machine-readable JSON')
+      .exitOverride()
+      .showHelpAfterError('(add --help for usage)')
+  sub('add', 'add a peer (id, name or multiaddr) to your contacts')
+    .argument('<peer>', 'peer id, display name or multiaddr')
+    .option('--name <name>', 'your own name for the contact (shown instead of theirs)')
+    .action(run((peer: string, opts: CommonOptions & { name?: string }) => contactsAdd(peer, opts)))
+  sub('rename', 'give a contact your own name')
+    .argument('<peer>', 'peer id or display name')
+    .argument('<name>', 'new name')
+    .action(run((peer: string, name: string, opts: CommonOptions) => contactsRename(peer, name, opts)))
+  sub('rm', 'remove a contact (its messages are kept)')
+    .argument('<peer>', 'peer id or display name')
+    .action(run((peer: string, opts: CommonOptions) => contactsRemove(peer, opts)))
+
+  command('verify', 'print the safety number you and a peer can compare (the same on both ends)')
+    .argument('<peer>', 'peer id or display name')
+    .action(run((peer: string, opts: CommonOptions) => verifyCommand(peer, opts)))
+  command('visibility', 'show or set who can find and reach you: everyone | contacts | hidden (takes effect at once)')
+    .argument('[level]', 'everyone, contacts or hidden', visibilityLevel)
+    .action(run((level: string | undefined, opts: CommonOptions) => visibilityCommand(level, opts)))
+  for (const [name, change, description] of [
+    ['block', { blocked: true }, 'refuse all contact with a peer: no connection either way, nothing they send is stored'],
+    ['unblock', { blocked: false }, 'lift a block'],
+    ['mute', { muted: true }, "store a peer's messages without showing them live"],
+    ['unmute', { muted: false }, 'show them live again']
+  ] as const) {
+    command(name, description)
+      .argument('<peer>', 'peer id or display name')
+      .action(run((peer: string, opts: CommonOptions) => peerStateCommand(peer, change, opts)))
+  }
+  command('search', 'find messages by words or word beginnings, newest first (case and accents ignored)')
+    .argument('<query...>', 'words; each must start a word of the message')
+    .option('--peer <peer>', 'only messages with this peer')
+    .option('--limit <n>', 'at most N results (default 20)', positiveInt)
+    .action(
+      run((query: string[], opts: CommonOptions & { peer?: string; limit?: number }) =>
+        searchCommand(query.join(' '), opts)
+      )
+    )
+  command('export', 'write every message as JSON Lines, with a data card')
+    .option('--out <file>', 'write to FILE (and FILE.card.md) instead of stdout')
+    .option('--anonymize', 'pseudonymize peers and ids, remove personal data from text, round times to the hour')
+    .action(run((opts: CommonOptions & { out?: string; anonymize?: boolean }) => exportCommand(opts)))
   command('stop', 'stop the node running on the data dir').action(run((opts: CommonOptions) => stopCommand(opts)))
 
   try {

@@ -47,7 +47,8 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
   })
 
   node.addEventListener('message', (evt) => {
-    const { message } = evt.detail
+    const { message, muted } = evt.detail
+    if (muted) return
     print(`[${node.displayName(message.peer)}] ${message.text}`)
   })
   node.addEventListener('peer', (evt) => {

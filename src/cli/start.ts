@@ -11,6 +11,7 @@ export interface StartOptions {
   listen?: string[]
   dial?: string[]
   mdns?: boolean
+  visibility?: 'everyone' | 'contacts' | 'hidden'
 }
 
 /**
@@ -26,7 +27,8 @@ export async function startCommand(options: StartOptions): Promise<number> {
     name: options.name,
     listen: options.listen,
     dial: options.dial,
-    mdns: options.mdns
+    mdns: options.mdns,
+    visibility: options.visibility
   })
   let api: Awaited<ReturnType<typeof startApiServer>>
   try {

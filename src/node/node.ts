@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { isAbsolute } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -10,21 +11,32 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { TypedEventEmitter } from 'main-event'
 import type {
+  ContactInfo,
+  ContactList,
   DialResult,
+  ExportResult,
   HistoryEntry,
+  HistoryQuery,
   IdInfo,
   MessageStatus,
   NodeApi,
   PeerInfo,
+  PeerState,
+  SearchResult,
   SendOptions,
-  SendResult
+  SendResult,
+  VerifyResult
 } from '../api/types.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { type ChatInit, type ChatProtocol, checkText, createChat } from '../protocols/chat/index.ts'
-import { openStore, type Store, type StoredMessage } from '../store/index.ts'
+import { exportMessages } from '../export/index.ts'
+import { sanitizeName } from '../protocols/chat/frames.ts'
+import { openStore, type PeerRecord, type PeerUpdate, type Store, type StoredMessage } from '../store/index.ts'
 import { dataPaths, ensureDataDir } from './data-dir.ts'
 import { loadIdentity, loadSecret } from './identity.ts'
 import { isPeerId, matchPeerName, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
+import { isVisibility, Policy, type Visibility } from './policy.ts'
+import { safetyNumber } from './safety-number.ts'
 import { VERSION } from './version.ts'
 
 export interface NodeOptions {
@@ -44,13 +56,15 @@ export interface NodeOptions {
   reconnectInterval?: number
   /** How long `dial` and `send` wait for a peer's greeting, ms. @default 3000 */
   helloWait?: number
+  /** Who may find and reach us; remembered. @default the remembered one, else 'everyone' */
+  visibility?: Visibility
   /** Protocol timeouts (tests shorten them). */
   chat?: Pick<ChatInit, 'ackTimeout' | 'helloTimeout' | 'idleTimeout' | 'retryDelay'>
 }
 
 export interface NodeEvents {
   /** A new message arrived and was stored. */
-  message: CustomEvent<{ message: StoredMessage; name: string }>
+  message: CustomEvent<{ message: StoredMessage; name: string; muted: boolean }>
   /** Our messages were acknowledged. */
   delivered: CustomEvent<{ peer: string; ids: string[] }>
   /** A peer connected (with its name once greeted) or disconnected. */
@@ -60,6 +74,16 @@ export interface NodeEvents {
 }
 
 const DIAL_TIMEOUT_MS = 10_000
+const MAX_NAME_BYTES = 64
+
+/** A display name given by the user: trimmed, no control characters, 1–64 bytes. */
+function checkName(name: string): string {
+  const clean = sanitizeName(name)
+  if (clean === '' || Buffer.byteLength(clean) > MAX_NAME_BYTES) {
+    throw new P2pError(ErrorCode.INVALID_ARGUMENT, `a name must be 1 to ${MAX_NAME_BYTES} bytes of printable text`)
+  }
+  return clean
+}
 /** Our own mDNS service name: we find p2pnode nodes, not every libp2p program on the network. */
 const MDNS_SERVICE_TAG = '_p2pnode._udp.local'
 const MAX_BACKOFF_MS = 30_000
@@ -75,7 +99,12 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   readonly dataDir: string
   private readonly log: Logger
   private readonly options: NodeOptions
+  readonly policy: Policy
+  /** Display names: our local name for a peer if we gave one, else the name it told us. */
   private readonly names = new Map<string, string>()
+  /** Names peers told us (kept apart from local names so that both resolve). */
+  private readonly ownNames = new Map<string, string>()
+  private readonly localNames = new Map<string, string>()
   private readonly chatted = new Set<string>()
   private readonly dialing = new Set<string>()
   private readonly backoff = new Map<string, { failures: number; until: number }>()
@@ -83,16 +112,17 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   private name: string
   private stopping: Promise<void> | undefined
 
-  private constructor(libp2p: Libp2p, store: Store, options: NodeOptions, name: string) {
+  private constructor(libp2p: Libp2p, store: Store, options: NodeOptions, name: string, policy: Policy) {
     super()
     this.libp2p = libp2p
     this.store = store
+    this.policy = policy
     this.options = options
     this.dataDir = options.dataDir
     this.name = name
     this.log = libp2p.logger.forComponent('p2pnode:node')
     this.chat = createChat(
-      { libp2p, store, logger: libp2p.logger },
+      { libp2p, store, logger: libp2p.logger, isBlocked: (peer) => policy.isBlocked(peer) },
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
   }
@@ -123,8 +153,15 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       const name = options.name ?? (await store.getSetting<string>('name')) ?? hostname()
       if (options.name != null) await store.setSetting('name', options.name)
       const useMdns = options.mdns ?? true
+      const visibility = options.visibility ?? (await store.getSetting<Visibility>('visibility')) ?? 'everyone'
+      if (!isVisibility(visibility)) throw new TypeError(`unknown visibility ${visibility}`)
+      if (options.visibility != null) await store.setSetting('visibility', options.visibility)
+      const policy = new Policy(visibility)
+      const { peers, tampered } = await store.peers.list()
+      for (const record of peers) policy.apply(record)
       libp2p = await createLibp2p({
         privateKey,
+        connectionGater: policy.gater(),
         addresses: { listen: options.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
         transports: [tcp()],
         connectionEncrypters: [noise()],
@@ -132,12 +169,21 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         services: {
           identify: identify(),
           ping: ping(),
-          ...(useMdns ? { mdns: mdns({ interval: options.mdnsInterval ?? 1000, serviceTag: MDNS_SERVICE_TAG }) } : {})
+          ...(useMdns
+            ? {
+                mdns: mdns({
+                  interval: options.mdnsInterval ?? 1000,
+                  serviceTag: MDNS_SERVICE_TAG,
+                  broadcast: policy.discoverable
+                })
+              }
+            : {})
         },
         start: false
       })
-      const node = new P2pNode(libp2p, store, options, name)
-      await node.startServices()
+      const node = new P2pNode(libp2p, store, options, name, policy)
+      for (const t of tampered) node.log.error('peer record %s failed its integrity check; ignored', t.key)
+      await node.startServices(peers)
       return node
     } catch (err) {
       await Promise.resolve(libp2p?.stop()).catch(() => {})
@@ -152,9 +198,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     }
   }
 
-  private async startServices(): Promise<void> {
-    for (const record of await this.store.listPeers()) {
-      if (record.name != null) this.names.set(record.peerId, record.name)
+  private async startServices(records: PeerRecord[]): Promise<void> {
+    for (const record of records) {
+      this.learn(record)
       if (record.chatted) this.chatted.add(record.peerId)
     }
     const libp2p = this.libp2p
@@ -173,7 +219,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     this.chat.addEventListener('message', (evt) => {
       const message = evt.detail
       this.markChatted(message.peer)
-      this.safeDispatchEvent('message', { detail: { message, name: this.names.get(message.peer) ?? '' } })
+      this.safeDispatchEvent('message', {
+        detail: { message, name: this.names.get(message.peer) ?? '', muted: this.policy.isMuted(message.peer) }
+      })
     })
     this.chat.addEventListener('delivered', (evt) => this.safeDispatchEvent('delivered', { detail: evt.detail }))
 
@@ -187,6 +235,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     )
 
     for (const peerId of this.chatted) void this.redial(peerId)
+    for (const r of records) if (r.contact) void this.redial(r.peerId)
     for (const addr of this.options.dial ?? []) {
       this.dial(addr).catch((err: Error) => this.log.error('dial %s failed: %s', addr, err.message))
     }
@@ -207,8 +256,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   async peers(): Promise<PeerInfo[]> {
     const self = this.libp2p.peerId.toString()
     const out = new Map<string, PeerInfo>()
-    for (const r of await this.store.listPeers()) {
-      out.set(r.peerId, { peerId: r.peerId, name: r.name ?? '', connected: false, addrs: r.addrs })
+    for (const r of (await this.store.peers.list()).peers) {
+      out.set(r.peerId, { peerId: r.peerId, name: r.localName ?? r.name ?? '', connected: false, addrs: r.addrs })
     }
     for (const p of await this.libp2p.peerStore.all()) {
       const peerId = p.id.toString()
@@ -255,6 +304,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     if (peer === this.libp2p.peerId.toString()) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot message yourself')
     }
+    if (this.policy.isBlocked(peer)) {
+      throw new P2pError(ErrorCode.PEER_BLOCKED, `${this.displayName(peer)} is blocked`, {
+        hint: `unblock first: p2pnode unblock ${peer}`
+      })
+    }
     let message: StoredMessage
     try {
       message = await this.chat.send(peer, text, { replyTo: options.replyTo })
@@ -274,13 +328,13 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     return { id: message.id, status: this.statusOf(message) }
   }
 
-  async history(ref: string, options: { limit?: number } = {}): Promise<HistoryEntry[]> {
+  async history(ref: string, options: HistoryQuery = {}): Promise<HistoryEntry[]> {
     const limit = options.limit ?? 50
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
     }
     const peer = await this.resolvePeer(ref, { dial: false })
-    return (await this.store.history(peer, { limit })).map((m) => ({
+    return (await this.store.history(peer, { limit, before: options.before, after: options.after })).map((m) => ({
       id: m.id,
       from: m.from,
       to: m.to,
@@ -290,6 +344,173 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       status: this.statusOf(m),
       ...(m.replyTo != null ? { replyTo: m.replyTo } : {})
     }))
+  }
+
+  // ---- contacts, visibility, blocking, search, export --------------------------------------------------------
+
+  async contacts(): Promise<ContactList> {
+    const { peers, tampered } = await this.store.peers.list()
+    const contacts = peers
+      .filter((r) => r.contact)
+      .map((r) => this.contactInfo(r))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
+    return { contacts, tampered }
+  }
+
+  async addContact(ref: string, options: { name?: string } = {}): Promise<ContactInfo> {
+    const peer = await this.resolvePeer(ref, { dial: true })
+    this.notSelf(peer, 'add yourself as a contact')
+    const localName = options.name != null ? checkName(options.name) : undefined
+    const record = await this.updateRecord(peer, { contact: true, ...(localName != null ? { localName } : {}) })
+    void this.redial(peer, { force: true })
+    return this.contactInfo(record)
+  }
+
+  async renameContact(ref: string, name: string): Promise<ContactInfo> {
+    const peer = await this.resolvePeer(ref, { dial: false })
+    const localName = checkName(name)
+    const prev = await this.store.peers.get(peer)
+    if (prev?.contact !== true) {
+      throw new P2pError(ErrorCode.PEER_NOT_FOUND, `${this.displayName(peer)} is not a contact`, {
+        hint: `add it first: p2pnode contacts add ${peer} --name ${JSON.stringify(localName)}`
+      })
+    }
+    return this.contactInfo(await this.updateRecord(peer, { localName }))
+  }
+
+  async removeContact(ref: string): Promise<PeerState> {
+    const peer = await this.resolvePeer(ref, { dial: false })
+    let record: PeerRecord | undefined
+    try {
+      record = await this.updateRecord(peer, { contact: false, localName: null })
+    } catch (err) {
+      if (!isP2pError(err) || err.code !== ErrorCode.RECORD_TAMPERED) throw err
+      // A record that fails its check is dropped, not repaired: only the user can say what it should be.
+      await this.store.peers.remove(peer)
+      this.learn({ peerId: peer, addrs: [], firstSeen: 0, lastSeen: 0, chatted: false, contact: false, blocked: false, muted: false })
+    }
+    await this.enforcePolicy()
+    return this.peerState(peer, record)
+  }
+
+  async verify(ref: string): Promise<VerifyResult> {
+    const peer = await this.resolvePeer(ref, { dial: false })
+    this.notSelf(peer, 'verify yourself')
+    return {
+      peerId: peer,
+      name: this.names.get(peer) ?? '',
+      safetyNumber: safetyNumber(this.libp2p.peerId.toString(), peer)
+    }
+  }
+
+  async visibility(set?: Visibility): Promise<{ visibility: Visibility }> {
+    if (set != null) {
+      if (!isVisibility(set)) {
+        throw new P2pError(ErrorCode.INVALID_ARGUMENT, `unknown visibility "${set}"`, {
+          hint: 'one of: p2pnode visibility everyone|contacts|hidden'
+        })
+      }
+      await this.store.setSetting('visibility', set)
+      this.policy.visibility = set
+      const mdnsService = (this.libp2p.services as Record<string, { broadcast?: boolean } | undefined>).mdns
+      if (mdnsService != null) mdnsService.broadcast = this.policy.discoverable
+      await this.enforcePolicy()
+      // Back in the open: deliver what waited, and meet known peers again.
+      if (set !== 'hidden') {
+        void this.redialWaiting()
+        for (const peerId of this.chatted) void this.redial(peerId, { force: true })
+      }
+    }
+    return { visibility: this.policy.visibility }
+  }
+
+  async setPeerState(ref: string, change: { blocked?: boolean; muted?: boolean }): Promise<PeerState> {
+    const peer = await this.resolvePeer(ref, { dial: false })
+    this.notSelf(peer, 'block or mute yourself')
+    const record = await this.updateRecord(peer, change)
+    if (change.blocked === true) await this.enforcePolicy()
+    if (change.blocked === false) void this.redial(peer, { force: true })
+    return this.peerState(peer, record)
+  }
+
+  async search(query: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
+    if (query.trim() === '') throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the search query is empty')
+    const limit = options.limit ?? 20
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
+    }
+    const peer = options.peer != null ? await this.resolvePeer(options.peer, { dial: false }) : undefined
+    return this.store.search(query, { peer, limit })
+  }
+
+  async export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
+    if (!isAbsolute(options.out)) throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the export path must be absolute')
+    const { peers } = await this.store.peers.list()
+    const names = [this.name, ...peers.flatMap((p) => [p.name ?? '', p.localName ?? ''])]
+    try {
+      const res = await exportMessages(this.store.messagesAll(), {
+        out: options.out,
+        anonymize: options.anonymize === true,
+        names
+      })
+      return { ...res, anonymized: options.anonymize === true }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') {
+        throw new P2pError(ErrorCode.INVALID_ARGUMENT, `cannot write ${options.out} (${code})`, {
+          hint: 'choose a file in a directory you can write to: --out FILE'
+        })
+      }
+      throw err
+    }
+  }
+
+  /** Close connections the policy no longer allows (after a block, or a visibility change). */
+  private async enforcePolicy(): Promise<void> {
+    const drop = new Set(
+      this.libp2p
+        .getConnections()
+        .map((c) => c.remotePeer)
+        .filter((p) => !this.policy.allows(p.toString()))
+    )
+    await Promise.all([...drop].map((p) => this.libp2p.hangUp(p).catch(() => {})))
+  }
+
+  private async updateRecord(peer: string, update: PeerUpdate): Promise<PeerRecord> {
+    const record = await this.store.peers.update(peer, update)
+    this.learn(record)
+    return record
+  }
+
+  private contactInfo(r: PeerRecord): ContactInfo {
+    return {
+      peerId: r.peerId,
+      name: r.localName ?? r.name ?? '',
+      ...(r.localName != null ? { localName: r.localName } : {}),
+      ...(r.name != null ? { peerName: r.name } : {}),
+      addrs: r.addrs,
+      firstSeen: r.firstSeen,
+      lastSeen: r.lastSeen,
+      connected: this.chat.isConnected(r.peerId),
+      blocked: r.blocked,
+      muted: r.muted
+    }
+  }
+
+  private peerState(peer: string, r: PeerRecord | undefined): PeerState {
+    return {
+      peerId: peer,
+      name: this.names.get(peer) ?? '',
+      contact: r?.contact ?? false,
+      blocked: r?.blocked ?? false,
+      muted: r?.muted ?? false
+    }
+  }
+
+  private notSelf(peer: string, what: string): void {
+    if (peer === this.libp2p.peerId.toString()) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `that is this node: you cannot ${what}`)
+    }
   }
 
   /** Stop everything; idempotent. */
@@ -334,6 +555,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     }
     if (isPeerId(text)) return peerIdFromString(text).toString()
     const known = (await this.peers()).map((p) => ({ peerId: p.peerId, name: p.name }))
+    // A contact renamed locally still answers to the name it tells us.
+    for (const [peerId, name] of this.ownNames) if (name !== this.names.get(peerId)) known.push({ peerId, name })
     return matchPeerName(text, known)
   }
 
@@ -348,12 +571,23 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   }
 
   private onHello(peerId: string, name: string): void {
-    const changed = this.names.get(peerId) !== name
-    this.names.set(peerId, name)
-    if (changed) {
-      void this.remember(peerId, { name })
-      this.safeDispatchEvent('peer', { detail: { peerId, name, connected: this.chat.isConnected(peerId) } })
-    }
+    if (this.ownNames.get(peerId) === name) return
+    this.ownNames.set(peerId, name)
+    if (!this.localNames.has(peerId)) this.names.set(peerId, name)
+    void this.remember(peerId, { name })
+    this.safeDispatchEvent('peer', {
+      detail: { peerId, name: this.names.get(peerId) ?? name, connected: this.chat.isConnected(peerId) }
+    })
+  }
+
+  /** Take what a peer record says about names and policy. */
+  private learn(record: PeerRecord): void {
+    if (record.name != null) this.ownNames.set(record.peerId, record.name)
+    if (record.localName != null) this.localNames.set(record.peerId, record.localName)
+    else this.localNames.delete(record.peerId)
+    const display = record.localName ?? record.name
+    if (display != null) this.names.set(record.peerId, display)
+    this.policy.apply(record)
   }
 
   private markChatted(peerId: string): void {
@@ -364,7 +598,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
 
   private async remember(peerId: string, update: { name?: string; addrs?: string[]; chatted?: boolean }) {
     try {
-      await this.store.updatePeer(peerId, update)
+      await this.store.peers.update(peerId, update)
     } catch (err) {
       this.log.error('could not save peer %s: %s', peerId, (err as Error).message)
     }
@@ -373,12 +607,12 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   /** Dial a peer we know or just saw, unless connected, already dialling, or backing off after failures. */
   private async redial(peerId: string, options: { force?: boolean } = {}): Promise<void> {
     if (this.stopping != null || peerId === this.libp2p.peerId.toString()) return
-    if (this.chat.isConnected(peerId) || this.dialing.has(peerId)) return
+    if (this.chat.isConnected(peerId) || this.dialing.has(peerId) || !this.policy.allows(peerId)) return
     const b = this.backoff.get(peerId)
     if (b != null && Date.now() < b.until && options.force !== true) return
     this.dialing.add(peerId)
     try {
-      const record = await this.store.getPeer(peerId)
+      const record = await this.store.peers.get(peerId).catch(() => undefined)
       const id = peerIdFromString(peerId)
       if (record != null && record.addrs.length > 0) {
         const multiaddrs = record.addrs.flatMap((a) => {

@@ -55,7 +55,9 @@ export function matchPeerName(ref: string, known: KnownPeer[]): string {
     (p) => ref.length >= MIN_PREFIX && p.peerId.startsWith(ref)
   ]
   for (const test of tries) {
-    const hits = known.filter((p) => p.name !== '' || test === tries[2]).filter(test)
+    const hits = [
+      ...new Map(known.filter((p) => p.name !== '' || test === tries[2]).filter(test).map((p) => [p.peerId, p])).values()
+    ]
     if (hits.length === 1) return hits[0].peerId
     if (hits.length > 1) {
       throw new P2pError(

@@ -1,12 +1,17 @@
 import { createHmac } from 'node:crypto'
 import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { ErrorCode, P2pError } from '../errors.ts'
+import { KeyedLock } from './lock.ts'
+import { PeerBook } from './peers.ts'
+import type { SealedRecord } from './records.ts'
+import { matchesAll, tokenize } from './text-index.ts'
 import type {
   HistoryOptions,
   NewIncomingMessage,
   NewOutgoingMessage,
   PeerRecord,
-  PeerUpdate,
+  SearchHit,
+  SearchOptions,
   StoredMessage
 } from './types.ts'
 
@@ -42,6 +47,13 @@ const END = '"'
 /** Bound on the peer-hash cache, which a flood of peer ids could otherwise grow. */
 const HASH_CACHE_MAX = 10_000
 const DEFAULT_HISTORY_LIMIT = 50
+const DEFAULT_SEARCH_LIMIT = 20
+/** Most vocabulary words one search term may expand to (a one-letter prefix could match thousands). */
+const MAX_EXPANSIONS = 256
+/** Most index entries one search examines: bounds the time of a search whatever the data. */
+const MAX_SEARCH_CANDIDATES = 200_000
+/** Tolerated difference between a sender's clock and ours when filtering history by time. */
+const CLOCK_SKEW_MS = 3600_000
 
 /**
  * Everything p2pnode keeps: conversations, the outbox, peers, seen ids.
@@ -50,7 +62,9 @@ const DEFAULT_HISTORY_LIMIT = 50
  * - `messages`  `H(peer)!seq` → StoredMessage          conversation order (seq is a local monotonic clock)
  * - `ids`       `H(peer)!messageId` → seq              dedupe and lookups by id
  * - `outbox`    `H(peer)!seq` → StoredMessage          our messages not yet acknowledged, in send order
- * - `peers`     `H(peer)` → PeerRecord                 peers we met
+ * - `peers`     `H(peer)` → { record, digest }         peers we met, contacts (see PeerBook)
+ * - `words`     `word!seq` → `H(peer)!seq`             inverted index: normalized word → message
+ * - `vocab`     `word` → ''                            every indexed word, for prefix expansion
  * - `meta`      name → value                           node settings and the seq watermark
  *
  * Every change that touches more than one key is one atomic batch. The store knows nothing of libp2p.
@@ -61,11 +75,13 @@ export class Store {
   private readonly messages: Sub<StoredMessage>
   private readonly ids: Sub<string>
   private readonly outboxDb: Sub<OutboxValue>
-  private readonly peers: Sub<PeerRecord>
+  readonly peers: PeerBook
+  private readonly words: Sub<string>
+  private readonly vocab: Sub<string>
   private readonly meta: Sub<unknown>
   private readonly hashes = new Map<string, string>()
   /** Per-peer write chains: writes for one peer happen one after another, in call order. */
-  private readonly locks = new Map<string, Promise<unknown>>()
+  private readonly lock = new KeyedLock()
   /** Outgoing messages waiting for the next group commit, per peer. */
   private readonly outgoing = new Map<string, PendingOut[]>()
   private clock = 0
@@ -76,7 +92,13 @@ export class Store {
     this.messages = db.sublevel<string, StoredMessage>('messages', { valueEncoding: 'json' })
     this.ids = db.sublevel<string, string>('ids', { valueEncoding: 'utf8' })
     this.outboxDb = db.sublevel<string, OutboxValue>('outbox', { valueEncoding: 'json' })
-    this.peers = db.sublevel<string, PeerRecord>('peers', { valueEncoding: 'json' })
+    this.peers = new PeerBook(
+      db.sublevel<string, SealedRecord<PeerRecord>>('peers', { valueEncoding: 'json' }),
+      secret,
+      (peerId) => this.peerKey(peerId)
+    )
+    this.words = db.sublevel<string, string>('words', { valueEncoding: 'utf8' })
+    this.vocab = db.sublevel<string, string>('vocab', { valueEncoding: 'utf8' })
     this.meta = db.sublevel<string, unknown>('meta', { valueEncoding: 'json' })
   }
 
@@ -101,7 +123,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.locks.values()])
+    await this.lock.idle()
     await this.db.close()
   }
 
@@ -138,7 +160,7 @@ export class Store {
     if (queue == null) {
       queue = []
       this.outgoing.set(msg.peer, queue)
-      void this.withLock(msg.peer, () => this.commitOutgoing(msg.peer))
+      void this.lock.run(msg.peer, () => this.commitOutgoing(msg.peer))
     }
     queue.push({ msg, resolve, reject })
     return promise
@@ -165,7 +187,8 @@ export class Store {
       ops.push(
         { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
         { type: 'put', sublevel: this.ids, key: ph + SEP + msg.id, value: seq },
-        { type: 'put', sublevel: this.outboxDb, key: ph + SEP + seq, value: message }
+        { type: 'put', sublevel: this.outboxDb, key: ph + SEP + seq, value: message },
+        ...this.indexOps(ph, seq, message.text)
       )
       return { seq, message }
     })
@@ -186,7 +209,7 @@ export class Store {
     if (msgs.length === 0) return []
     const peer = msgs[0].peer
     if (msgs.some((m) => m.peer !== peer)) throw new TypeError('addIncoming takes messages from one peer')
-    return this.withLock(peer, async () => {
+    return this.lock.run(peer, async () => {
       const ph = this.peerKey(peer)
       const known = await this.ids.getMany(msgs.map((m) => ph + SEP + m.id))
       const seen = new Set<string>()
@@ -209,7 +232,8 @@ export class Store {
         }
         ops.push(
           { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
-          { type: 'put', sublevel: this.ids, key: ph + SEP + msg.id, value: seq }
+          { type: 'put', sublevel: this.ids, key: ph + SEP + msg.id, value: seq },
+          ...this.indexOps(ph, seq, message.text)
         )
         added.push(message)
       })
@@ -223,7 +247,7 @@ export class Store {
   /** Mark outbox entries delivered and take them out of the outbox (one batch). */
   async markDelivered(peer: string, entries: OutboxEntry[]): Promise<void> {
     if (entries.length === 0) return
-    await this.withLock(peer, async () => {
+    await this.lock.run(peer, async () => {
       const ph = this.peerKey(peer)
       await this.write(
         entries.flatMap(({ seq, message }): Op[] => [
@@ -264,12 +288,78 @@ export class Store {
     return (await this.outboxDb.keys({ gt: ph + SEP, lt: ph + END }).all()).length
   }
 
-  /** The last `limit` messages of a conversation, oldest first. */
+  /**
+   * The last `limit` messages of a conversation, oldest first, optionally only those sent before/after a time
+   * (the sender's timestamp, the time shown).
+   */
   async history(peer: string, options: HistoryOptions = {}): Promise<StoredMessage[]> {
     const ph = this.peerKey(peer)
     const limit = options.limit ?? DEFAULT_HISTORY_LIMIT
-    const values = await this.messages.values({ gt: ph + SEP, lt: ph + END, reverse: true, limit }).all()
-    return values.reverse()
+    const { before, after } = options
+    if (before == null && after == null) {
+      const values = await this.messages.values({ gt: ph + SEP, lt: ph + END, reverse: true, limit }).all()
+      return values.reverse()
+    }
+    // A message is stored (seq) no earlier than it was sent, give or take clock skew: messages sent after `after`
+    // are all in the seq range from `after - skew`, so the scan can start there.
+    const from = after != null ? ph + SEP + seqOf(after - CLOCK_SKEW_MS) : ph + SEP
+    const out: StoredMessage[] = []
+    for await (const m of this.messages.values({ gt: from, lt: ph + END, reverse: true })) {
+      if ((before == null || m.timestamp < before) && (after == null || m.timestamp > after)) out.push(m)
+      if (out.length >= limit) break
+    }
+    return out.reverse()
+  }
+
+  /**
+   * Messages whose words start with every term of `query` (case- and accent-insensitive), newest first.
+   * Terms are expanded through the vocabulary; the term with the fewest expansions drives the scan and the others
+   * are checked on the message itself.
+   */
+  async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
+    const terms = tokenize(query)
+    if (terms.length === 0) return []
+    const limit = options.limit ?? DEFAULT_SEARCH_LIMIT
+    const onlyPeer = options.peer != null ? this.peerKey(options.peer) + SEP : undefined
+    const expansions = await Promise.all(
+      terms.map((t) => this.vocab.keys({ gte: t, lt: `${t}\uffff`, limit: MAX_EXPANSIONS }).all())
+    )
+    if (expansions.some((e) => e.length === 0)) return []
+    const driver = expansions.reduce((best, e, i) => (e.length < expansions[best].length ? i : best), 0)
+    const others = terms.filter((_, i) => i !== driver)
+    const postings = new NewestFirst(
+      expansions[driver].map((word) => this.words.iterator({ gt: word + SEP, lt: word + END, reverse: true }))
+    )
+    const hits: SearchHit[] = []
+    const seen = new Set<string>()
+    try {
+      for (let examined = 0; hits.length < limit && examined < MAX_SEARCH_CANDIDATES; ) {
+        const batch: string[] = []
+        while (batch.length < 64) {
+          const key = await postings.next()
+          if (key == null) break
+          if (seen.has(key) || (onlyPeer != null && !key.startsWith(onlyPeer))) continue
+          seen.add(key)
+          batch.push(key)
+        }
+        if (batch.length === 0) break
+        examined += batch.length
+        const messages = await this.messages.getMany(batch)
+        for (const m of messages) {
+          if (m == null || (others.length > 0 && !matchesAll(tokenize(m.text), others))) continue
+          hits.push({ id: m.id, peer: m.peer, text: m.text, timestamp: m.timestamp, direction: m.direction })
+          if (hits.length >= limit) break
+        }
+      }
+    } finally {
+      await postings.close()
+    }
+    return hits
+  }
+
+  /** Every stored message, conversation by conversation, oldest first within each (for export). */
+  messagesAll(): AsyncIterable<StoredMessage> {
+    return this.messages.values()
   }
 
   /** A message by peer and id, or undefined. */
@@ -277,36 +367,6 @@ export class Store {
     const ph = this.peerKey(peer)
     const seq = await this.ids.get(ph + SEP + id)
     return seq == null ? undefined : this.messages.get(ph + SEP + seq)
-  }
-
-  // ---- peers -------------------------------------------------------------------------------------------------
-
-  async getPeer(peerId: string): Promise<PeerRecord | undefined> {
-    return this.peers.get(this.peerKey(peerId))
-  }
-
-  /** Create or update what we know of a peer; returns the new record. */
-  async updatePeer(peerId: string, update: PeerUpdate): Promise<PeerRecord> {
-    return this.withLock(peerId, async () => {
-      const key = this.peerKey(peerId)
-      const now = update.seenAt ?? Date.now()
-      const prev = await this.peers.get(key)
-      const next: PeerRecord = {
-        peerId,
-        addrs: update.addrs ?? prev?.addrs ?? [],
-        firstSeen: prev?.firstSeen ?? now,
-        lastSeen: Math.max(prev?.lastSeen ?? 0, now),
-        chatted: (prev?.chatted ?? false) || (update.chatted ?? false)
-      }
-      const name = update.name ?? prev?.name
-      if (name != null) next.name = name
-      await this.peers.put(key, next)
-      return next
-    })
-  }
-
-  async listPeers(): Promise<PeerRecord[]> {
-    return this.peers.values().all()
   }
 
   // ---- internals ---------------------------------------------------------------------------------------------
@@ -317,20 +377,57 @@ export class Store {
     return this.clock.toString(16).padStart(SEQ_WIDTH, '0')
   }
 
+
+  /** Index entries for a message's words, written in the same batch as the message. */
+  private indexOps(ph: string, seq: string, text: string): Op[] {
+    return tokenize(text).flatMap((word): Op[] => [
+      { type: 'put', sublevel: this.words, key: word + SEP + seq, value: ph + SEP + seq },
+      { type: 'put', sublevel: this.vocab, key: word, value: '' }
+    ])
+  }
+
   /** One atomic LevelDB batch. */
   private async write(ops: Op[]): Promise<void> {
     await this.db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, string>>)
   }
+}
 
-  private async withLock<T>(peer: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(peer) ?? Promise.resolve()
-    const run = prev.then(fn, fn)
-    const tail = run.catch(() => {})
-    this.locks.set(peer, tail)
-    try {
-      return await run
-    } finally {
-      if (this.locks.get(peer) === tail) this.locks.delete(peer)
+/** The seq key of a time in ms (seq is a µs clock). */
+function seqOf(ms: number): string {
+  return Math.max(0, Math.floor(ms * 1000))
+    .toString(16)
+    .padStart(SEQ_WIDTH, '0')
+}
+
+type PostingIterator = ReturnType<Sub<string>['iterator']>
+
+/** Merges several newest-first posting iterators into one newest-first stream of message keys. */
+class NewestFirst {
+  private readonly sources: Array<{ it: PostingIterator; buf: Array<[string, string]>; done: boolean }>
+
+  constructor(iterators: PostingIterator[]) {
+    this.sources = iterators.map((it) => ({ it, buf: [], done: false }))
+  }
+
+  /** The next message key (`H(peer)!seq`), newest first, or undefined at the end. */
+  async next(): Promise<string | undefined> {
+    let best: (typeof this.sources)[number] | undefined
+    for (const s of this.sources) {
+      if (s.buf.length === 0 && !s.done) {
+        s.buf = (await s.it.nextv(32)) as Array<[string, string]>
+        if (s.buf.length === 0) s.done = true
+      }
+      if (s.buf.length > 0 && (best == null || seqPart(s.buf[0][0]) > seqPart(best.buf[0][0]))) best = s
     }
+    return best?.buf.shift()?.[1]
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.it.close()))
   }
 }
+
+function seqPart(postingKey: string): string {
+  return postingKey.slice(postingKey.indexOf(SEP) + 1)
+}
+

@@ -45,27 +45,69 @@ export interface NewIncomingMessage {
   replyTo?: string
 }
 
-/** What we know of a peer we have met. Stored under a keyed hash of its id, never under the id itself. */
+/**
+ * What we know of a peer: met on the network, chatted with, or added as a contact. Stored under a keyed hash of
+ * its id (never the id itself) with a digest that is checked on every read.
+ */
 export interface PeerRecord {
   peerId: string
   /** The name the peer told us in its greeting. */
   name?: string
+  /** Our own name for the peer (contacts); shown instead of `name`. */
+  localName?: string
   /** Last known addresses (multiaddr strings). */
   addrs: string[]
   firstSeen: number
   lastSeen: number
   /** True once a message went either way: such peers are redialled when seen or after a restart. */
   chatted: boolean
+  /** In the address book. */
+  contact: boolean
+  /** No connection either way; nothing they send is stored. */
+  blocked: boolean
+  /** Messages are stored but not shown live. */
+  muted: boolean
 }
 
 export interface PeerUpdate {
   name?: string
+  /** A string sets our name for the peer; null removes it. */
+  localName?: string | null
   addrs?: string[]
   chatted?: boolean
+  contact?: boolean
+  blocked?: boolean
+  muted?: boolean
   seenAt?: number
+}
+
+/** A peer record that failed its integrity check: reported, never used. */
+export interface TamperedRecord {
+  /** The storage key (a hash: the peer id it claims to be for cannot be trusted). */
+  key: string
+  claimedPeerId?: string
 }
 
 export interface HistoryOptions {
   /** Most recent N messages (returned oldest first). Default 50. */
   limit?: number
+  /** Only messages sent before this time (ms since the epoch, sender's clock). */
+  before?: number
+  /** Only messages sent after this time (ms since the epoch, sender's clock). */
+  after?: number
+}
+
+export interface SearchOptions {
+  /** Only messages with this peer. */
+  peer?: string
+  /** At most N results (newest first). Default 20. */
+  limit?: number
+}
+
+export interface SearchHit {
+  id: string
+  peer: string
+  text: string
+  timestamp: number
+  direction: Direction
 }

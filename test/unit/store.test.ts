@@ -100,9 +100,9 @@ function contract(name: string, makeDb: () => Promise<{ db: Db; done: () => Prom
     })
 
     it('keeps peers under keyed hashes, never the raw peer id', async () => {
-      await store.updatePeer(BOB, { name: 'bob', addrs: ['/ip4/127.0.0.1/tcp/1'] })
-      await store.updatePeer(BOB, { chatted: true })
-      const rec = await store.getPeer(BOB)
+      await store.peers.update(BOB, { name: 'bob', addrs: ['/ip4/127.0.0.1/tcp/1'] })
+      await store.peers.update(BOB, { chatted: true })
+      const rec = await store.peers.get(BOB)
       assert.equal(rec?.name, 'bob')
       assert.equal(rec?.chatted, true)
       assert.deepEqual(rec?.addrs, ['/ip4/127.0.0.1/tcp/1'])

@@ -206,6 +206,11 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
 
   private async onInbound(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
+    if (this.components.isBlocked?.(peer) === true) {
+      // The connection gater keeps blocked peers out; this is the last line if one got in before the block.
+      stream.abort(new Error('blocked'))
+      return
+    }
     this.inbound.add(stream)
     const frames = openFrames(stream)
     try {

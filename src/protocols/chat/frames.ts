@@ -71,6 +71,6 @@ export function readAck(frame: Frame): string[] {
 
 /** Display names are shown in terminals: no control characters, trimmed. */
 export function sanitizeName(name: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+  // Control characters are stripped on purpose (names are printed in terminals).
   return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()
 }

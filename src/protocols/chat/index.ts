@@ -31,6 +31,8 @@ export interface ChatComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerId'>
   store: ChatStore
   logger: ComponentLogger
+  /** Messages from blocked peers are refused (stream reset, nothing stored). @default never blocked */
+  isBlocked?: (peer: string) => boolean
 }
 
 export interface ChatInit {

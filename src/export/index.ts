@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { rename, rm, writeFile } from 'node:fs/promises'
+import { once } from 'node:events'
+import type { StoredMessage } from '../store/index.ts'
+import { Anonymizer, PLACEHOLDERS, type ScrubKind } from './anonymize.ts'
+
+export { Anonymizer } from './anonymize.ts'
+
+export interface ExportOptions {
+  /** Absolute path of the JSONL file to write (replaced if it exists, atomically). */
+  out: string
+  anonymize: boolean
+  /** Names to remove from text when anonymizing (ours and peers'). */
+  names: string[]
+}
+
+export interface ExportSummary {
+  out: string
+  card: string
+  messages: number
+}
+
+/**
+ * Write messages as JSONL, one message a line, plus a data card (`<out>.card.md`). Both are written to temporary
+ * files (mode 0600) and renamed into place, so a failed export never leaves half a file.
+ */
+export async function exportMessages(messages: AsyncIterable<StoredMessage>, options: ExportOptions): Promise<ExportSummary> {
+  const anon = options.anonymize ? new Anonymizer(options.names) : undefined
+  const tmp = `${options.out}.${randomBytes(6).toString('hex')}.tmp`
+  const file = createWriteStream(tmp, { mode: 0o600 })
+  const conversations = new Set<string>()
+  let count = 0
+  let first = Number.POSITIVE_INFINITY
+  let last = 0
+  try {
+    for await (const m of messages) {
+      const line = anon == null ? plain(m) : anonymized(m, anon)
+      conversations.add(m.peer)
+      first = Math.min(first, m.timestamp)
+      last = Math.max(last, m.timestamp)
+      count++
+      if (!file.write(`${JSON.stringify(line)}\n`)) await once(file, 'drain')
+    }
+    file.end()
+    await once(file, 'close')
+    await rename(tmp, options.out)
+  } catch (err) {
+    file.destroy()
+    await rm(tmp, { force: true })
+    throw err
+  }
+  const card = `${options.out}.card.md`
+  const text = dataCard({ count, conversations: conversations.size, first, last, anon })
+  await writeFile(`${card}.tmp`, text, { mode: 0o600 })
+  await rename(`${card}.tmp`, card)
+  return { out: options.out, card, messages: count }
+}
+
+function plain(m: StoredMessage) {
+  return {
+    id: m.id,
+    peer: m.peer,
+    from: m.from,
+    to: m.to,
+    direction: m.direction,
+    text: m.text,
+    timestamp: m.timestamp,
+    status: m.status,
+    ...(m.replyTo != null ? { replyTo: m.replyTo } : {})
+  }
+}
+
+function anonymized(m: StoredMessage, anon: Anonymizer) {
+  return {
+    id: anon.id(m.id),
+    conversation: anon.peer(m.peer),
+    from: anon.peer(m.from),
+    to: anon.peer(m.to),
+    direction: m.direction,
+    text: anon.text(m.text),
+    timestamp: anon.time(m.timestamp),
+    status: m.status,
+    ...(m.replyTo != null ? { replyTo: anon.id(m.replyTo) } : {})
+  }
+}
+
+function day(ms: number): string {
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString().slice(0, 10) : '-'
+}
+
+function dataCard(s: { count: number; conversations: number; first: number; last: number; anon?: Anonymizer }): string {
+  const fields = s.anon
+    ? [
+        '`id`: message id, replaced by a keyed hash (salt fresh for this export)',
+        '`conversation`, `from`, `to`: peers as pseudonyms `peer-<12 hex>` (stable within this export only)',
+        '`direction`: `in` or `out`, seen from the exporting node',
+        '`text`: message text with personal data replaced by placeholders (below)',
+        '`timestamp`: sender clock, ms since the epoch, rounded down to the hour',
+        '`status`: `pending`, `delivered` or `received`',
+        '`replyTo`: id (hashed like `id`) of the message replied to, if any'
+      ]
+    : [
+        '`id`, `peer`, `from`, `to`: message id and peer ids',
+        '`direction`, `text`, `timestamp` (ms since the epoch), `status`, `replyTo`'
+      ]
+  const lines = [
+    '# p2pnode message export — data card',
+    '',
+    `- Messages: ${s.count}`,
+    `- Conversations: ${s.conversations}`,
+    `- Span: ${day(s.first)} to ${day(s.last)}`,
+    `- Anonymized: ${s.anon ? 'yes' : 'no'}`,
+    `- Format: JSON Lines, one message a line`,
+    '',
+    '## Fields',
+    '',
+    ...fields.map((f) => `- ${f}`),
+    ''
+  ]
+  if (s.anon) {
+    lines.push(
+      '## Removed',
+      '',
+      '- Peer ids and display names: replaced by pseudonyms; peer names and local names in text by `[NAME]`',
+      '- File names: dropped',
+      '- Timestamps: rounded down to the hour',
+      '- In text (count of replacements):',
+      ...(Object.keys(PLACEHOLDERS) as ScrubKind[]).map((k) => `  - ${PLACEHOLDERS[k]}: ${s.anon?.counts[k] ?? 0}`),
+      '',
+      'Pattern matching is not perfect: names the node does not know, and personal data written in unusual forms,',
+      'can remain in text. Review before sharing.',
+      ''
+    )
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,78 @@
+import type { ConnectionGater, PeerId } from '@libp2p/interface'
+import type { PeerRecord } from '../store/index.ts'
+
+/**
+ * Who may be seen and reached.
+ * - `everyone`: answer mDNS, accept anyone not blocked (default).
+ * - `contacts`: do not answer mDNS; connect (both ways) only with contacts.
+ * - `hidden`: do not answer mDNS, accept no connection, dial nobody: messages wait until you switch back.
+ */
+export type Visibility = 'everyone' | 'contacts' | 'hidden'
+
+export const VISIBILITIES: readonly Visibility[] = ['everyone', 'contacts', 'hidden']
+
+export function isVisibility(value: unknown): value is Visibility {
+  return typeof value === 'string' && (VISIBILITIES as readonly string[]).includes(value)
+}
+
+/**
+ * The node's connection policy, kept in memory (from the peer book) so that the connection gater can answer
+ * synchronously on every connection. Changes apply to new connections at once; the node closes existing ones.
+ */
+export class Policy {
+  visibility: Visibility
+  private readonly contacts = new Set<string>()
+  private readonly blocked = new Set<string>()
+  private readonly muted = new Set<string>()
+
+  constructor(visibility: Visibility = 'everyone') {
+    this.visibility = visibility
+  }
+
+  /** Take a peer record's contact/blocked/muted state. */
+  apply(record: Pick<PeerRecord, 'peerId' | 'contact' | 'blocked' | 'muted'>): void {
+    const set = (s: Set<string>, on: boolean) => (on ? s.add(record.peerId) : s.delete(record.peerId))
+    set(this.contacts, record.contact)
+    set(this.blocked, record.blocked)
+    set(this.muted, record.muted)
+  }
+
+  isBlocked(peerId: string): boolean {
+    return this.blocked.has(peerId)
+  }
+
+  isMuted(peerId: string): boolean {
+    return this.muted.has(peerId)
+  }
+
+  isContact(peerId: string): boolean {
+    return this.contacts.has(peerId)
+  }
+
+  /** May we be connected to this peer now (either direction)? */
+  allows(peerId: string): boolean {
+    if (this.blocked.has(peerId)) return false
+    if (this.visibility === 'hidden') return false
+    if (this.visibility === 'contacts') return this.contacts.has(peerId)
+    return true
+  }
+
+  /** Should mDNS answer queries (be discoverable)? */
+  get discoverable(): boolean {
+    return this.visibility === 'everyone'
+  }
+
+  /** The libp2p connection gater that enforces this policy, inbound and outbound. */
+  gater(): ConnectionGater {
+    const deny = (peerId: PeerId) => !this.allows(peerId.toString())
+    return {
+      denyDialPeer: deny,
+      denyDialMultiaddr: () => this.visibility === 'hidden',
+      denyInboundConnection: () => this.visibility === 'hidden',
+      denyInboundEncryptedConnection: deny,
+      denyOutboundEncryptedConnection: deny,
+      denyInboundUpgradedConnection: deny,
+      denyOutboundUpgradedConnection: deny
+    }
+  }
+}
