@@ -280,18 +280,23 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
 
   async dial(addr: string): Promise<DialResult> {
     const ma = parseMultiaddr(addr)
+    const failed = (reason: string, cause?: unknown) =>
+      new P2pError(ErrorCode.DIAL_FAILED, `could not reach ${addr}: ${reason}`, {
+        hint: 'check that the other node is running and the address is right (p2pnode id on that node)',
+        cause
+      })
     let peerId: string
     try {
       const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
       peerId = conn.remotePeer.toString()
     } catch (err) {
-      throw new P2pError(ErrorCode.DIAL_FAILED, `could not reach ${addr}: ${(err as Error).message}`, {
-        hint: 'check that the other node is running and the address is right (p2pnode id on that node)',
-        cause: err
-      })
+      throw failed((err as Error).message, err)
     }
+    const name = await this.nameOf(peerId)
+    // A peer that refuses us (blocked, hidden, contacts only) closes the connection right after the handshake.
+    if (!this.chat.isConnected(peerId)) throw failed('the peer closed the connection')
     await this.remember(peerId, { addrs: [withoutPeerId(ma).toString()] })
-    return { peerId, name: await this.nameOf(peerId) }
+    return { peerId, name }
   }
 
   async send(ref: string, text: string, options: SendOptions = {}): Promise<SendResult> {
@@ -446,7 +451,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   async export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
     if (!isAbsolute(options.out)) throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the export path must be absolute')
     const { peers } = await this.store.peers.list()
-    const names = [this.name, ...peers.flatMap((p) => [p.name ?? '', p.localName ?? ''])]
+    const names = [this.name, ...peers.flatMap((p) => [p.name ?? '', p.localName ?? '', ...(p.formerNames ?? [])])]
     try {
       const res = await exportMessages(this.store.messagesAll(), {
         out: options.out,
@@ -651,23 +656,27 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     return m.status
   }
 
-  /** The peer's name, waiting briefly for its greeting if it has not arrived yet. */
+  /** The peer's name, once it has greeted us on the current connection (waits briefly for that). */
   private async nameOf(peerId: string): Promise<string> {
-    const known = this.names.get(peerId)
-    if (known != null) return known
+    if (this.chat.greeted(peerId)) return this.names.get(peerId) ?? ''
     const signal = AbortSignal.timeout(this.options.helloWait ?? 3000)
     return new Promise<string>((resolve) => {
       const onHello = (evt: CustomEvent<{ peer: string; name: string }>) => {
         if (evt.detail.peer !== peerId) return
-        done(evt.detail.name)
+        done(this.names.get(peerId) ?? evt.detail.name)
       }
       const onAbort = () => done(this.names.get(peerId) ?? '')
+      const onGone = (evt: CustomEvent<PeerId>) => {
+        if (evt.detail.toString() === peerId) onAbort()
+      }
       const done = (name: string) => {
         this.chat.removeEventListener('hello', onHello)
+        this.libp2p.removeEventListener('peer:disconnect', onGone)
         signal.removeEventListener('abort', onAbort)
         resolve(name)
       }
       this.chat.addEventListener('hello', onHello)
+      this.libp2p.addEventListener('peer:disconnect', onGone)
       signal.addEventListener('abort', onAbort)
     })
   }

@@ -7,6 +7,9 @@ import type { PeerRecord, PeerUpdate, TamperedRecord } from './types.ts'
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the parent database type does not matter here
 type PeerSub = AbstractSublevel<any, string | Buffer | Uint8Array, string, SealedRecord<PeerRecord>>
 
+/** Past names kept per peer (for anonymized exports): bounded, a peer could rename itself endlessly. */
+const MAX_FORMER_NAMES = 10
+
 /**
  * The peer book: everyone we met, chatted with, or keep as a contact (with blocked/muted state).
  * Keys are keyed hashes of peer ids; each value carries a digest checked on every read, so a record edited on
@@ -56,6 +59,9 @@ export class PeerBook {
       if (name != null) next.name = name
       const localName = update.localName === null ? undefined : (update.localName ?? prev?.localName)
       if (localName != null) next.localName = localName
+      const dropped = [prev?.name, prev?.localName].filter((n): n is string => n != null && n !== name && n !== localName)
+      const former = [...new Set([...dropped, ...(prev?.formerNames ?? [])])].slice(0, MAX_FORMER_NAMES)
+      if (former.length > 0) next.formerNames = former
       await this.sub.put(key, this.sealer.seal(key, next))
       return next
     })

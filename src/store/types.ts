@@ -55,6 +55,8 @@ export interface PeerRecord {
   name?: string
   /** Our own name for the peer (contacts); shown instead of `name`. */
   localName?: string
+  /** Names the peer had before (its own and ours), newest first: old messages may still mention them. */
+  formerNames?: string[]
   /** Last known addresses (multiaddr strings). */
   addrs: string[]
   firstSeen: number

@@ -118,6 +118,7 @@ export class NodeProcess {
       })
     })
     const node = new NodeProcess(child, dataDir, peerId, exited)
+    node.stderr = stderr
     child.stderr?.on('data', (d) => (node.stderr += d))
     return node
   }

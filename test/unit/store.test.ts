@@ -112,6 +112,56 @@ function contract(name: string, makeDb: () => Promise<{ db: Db; done: () => Prom
       assert.equal(store.peerKey(BOB).length, 64)
     })
 
+    it('finds words and word beginnings, any case or accent, newest first', async () => {
+      const carol = '12D3KooWCarol'
+      await store.addIncoming([incoming(carol, 'Le café est fermé'), incoming(carol, 'CAFÉ crème ce matin')])
+      await store.addOutgoing(outgoing(carol, 'cafeteria later?'))
+      await store.addOutgoing(outgoing(BOB, 'a cafe for bob'))
+      const texts = async (q: string, peer?: string) => (await store.search(q, { peer })).map((h) => h.text)
+      assert.deepEqual(await texts('FERME'), ['Le café est fermé'])
+      assert.deepEqual(await texts('crème', carol), ['CAFÉ crème ce matin'])
+      assert.deepEqual(await texts('CAF', carol), ['cafeteria later?', 'CAFÉ crème ce matin', 'Le café est fermé'])
+      assert.deepEqual(await texts('creme caf'), ['CAFÉ crème ce matin'])
+      assert.deepEqual(await texts('cafe bob'), ['a cafe for bob'])
+      assert.deepEqual(await texts('nothing'), [])
+      assert.deepEqual(await texts('!!!'), [])
+      assert.equal((await store.search('caf', { limit: 2 })).length, 2)
+      const [hit] = await store.search('fermé')
+      assert.deepEqual(Object.keys(hit).sort(), ['direction', 'id', 'peer', 'text', 'timestamp'])
+      assert.equal(hit.peer, carol)
+    })
+
+    it('filters history by the time messages were sent', async () => {
+      const dave = '12D3KooWDave'
+      const t = Date.UTC(2026, 5, 1)
+      for (const [i, text] of ['early', 'middle', 'late'].entries()) {
+        await store.addIncoming([{ ...incoming(dave, text), timestamp: t + i * 60_000 }])
+      }
+      const texts = async (o: object) => (await store.history(dave, o)).map((m) => m.text)
+      assert.deepEqual(await texts({ before: t + 60_000 }), ['early'])
+      assert.deepEqual(await texts({ after: t }), ['middle', 'late'])
+      assert.deepEqual(await texts({ after: t, before: t + 120_000 }), ['middle'])
+      assert.deepEqual(await texts({ after: t, limit: 1 }), ['late'])
+    })
+
+    it('reports a peer record edited outside the store instead of using it', async () => {
+      const eve = '12D3KooWEve'
+      await store.peers.update(eve, { name: 'eve', contact: true })
+      const key = store.peerKey(eve)
+      const peersDb = db.sublevel<string, { record: { blocked: boolean }; digest: string }>('peers', {
+        valueEncoding: 'json'
+      })
+      const sealed = await peersDb.get(key)
+      assert.ok(sealed != null)
+      await peersDb.put(key, { ...sealed, record: { ...sealed.record, blocked: true } })
+      await assert.rejects(store.peers.get(eve), (err: Error & { code?: string }) => err.code === 'RECORD_TAMPERED')
+      const { peers, tampered } = await store.peers.list()
+      assert.ok(!peers.some((p) => p.peerId === eve))
+      assert.deepEqual(tampered.map((t) => t.key), [key])
+      await store.peers.remove(eve)
+      assert.deepEqual((await store.peers.list()).tampered, [])
+    })
+
     it('remembers settings', async () => {
       await store.setSetting('name', 'alice')
       assert.equal(await store.getSetting('name'), 'alice')

@@ -131,6 +131,10 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     session.kick()
   }
 
+  greeted(peer: string): boolean {
+    return this.sessions.get(peer)?.greeted === true && this.isConnected(peer)
+  }
+
   liveStatus(peer: string, id: string): LiveStatus | undefined {
     return this.sessions.get(peer)?.liveStatus(id)
   }
@@ -340,6 +344,8 @@ class OutboundSession {
   /** True once the outbox has been read to its end and nothing was stored since without being handed over. */
   private caughtUp = false
   private reading = false
+  /** The peer answered our greeting on this stream. */
+  greeted = false
   /** Closed by us (node stopping): its end is not an error. */
   private closing = false
   private open = true
@@ -399,6 +405,7 @@ class OutboundSession {
       const frames = openFrames(stream)
       await frames.write(Frame.encode(this.chat.helloFrame()))
       const hello = readHello(await readFrame(frames, { signal: AbortSignal.timeout(this.chat.timeouts.hello) }))
+      this.greeted = true
       this.chat.onHello(this.peer, hello.name)
       const ackTimeout = this.chat.timeouts.ack
       watchdog = setInterval(
@@ -430,6 +437,7 @@ class OutboundSession {
     } finally {
       clearInterval(watchdog)
       this.open = false
+      this.greeted = false
     }
   }
 

@@ -82,6 +82,8 @@ export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
   /** Resolves true when the message is acked, false when the signal aborts first. */
   waitForDelivery(peer: string, id: string, options?: { signal?: AbortSignal }): Promise<boolean>
   isConnected(peer: string): boolean
+  /** True while we are connected and the peer has answered our greeting. */
+  greeted(peer: string): boolean
 }
 
 export function createChat(components: ChatComponents, init: ChatInit = {}): ChatProtocol {
