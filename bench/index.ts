@@ -8,6 +8,7 @@ import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { P2pNode } from '../src/node/index.ts'
 import { BIN, cleanup, NODE, tempDir } from '../test/helpers/cli.ts'
+import { benchSearch } from './search.ts'
 
 const ECHO = '/bench/echo/1.0'
 const LATENCY_N = 2000
@@ -207,6 +208,17 @@ async function main(): Promise<void> {
       target: '≤ 100 MB'
     }
   )
+
+  const search = await benchSearch()
+  rows.push({
+    metric: `search, ${search.messages.toLocaleString('en')} messages (loaded in ${search.loadSeconds.toFixed(0)} s)`,
+    value: '',
+    baseline: `${ms(search.historyP50)} (history, last 20)`,
+    target: ''
+  })
+  for (const r of search.rows) {
+    rows.push({ metric: `  ${r.query} p50 / p99`, value: `${ms(r.p50)} / ${ms(r.p99)}`, baseline: '', target: 'p50 ≤ 20 ms' })
+  }
 
   const w = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length))
   const line = (r: Row) =>

@@ -11,9 +11,11 @@ export const EXIT: Record<string, number> = {
   [ErrorCode.NO_NODE]: 3,
   [ErrorCode.PEER_NOT_FOUND]: 4,
   [ErrorCode.PEER_AMBIGUOUS]: 4,
+  [ErrorCode.PEER_BLOCKED]: 4,
   [ErrorCode.DIAL_FAILED]: 5,
   [ErrorCode.LEVEL_LOCKED]: 6,
-  [ErrorCode.DATA_DIR_INVALID]: 7
+  [ErrorCode.DATA_DIR_INVALID]: 7,
+  [ErrorCode.RECORD_TAMPERED]: 8
 }
 
 /** The CLI's only way to write: stdout for results, stderr for errors and notices. */

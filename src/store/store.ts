@@ -50,6 +50,8 @@ const DEFAULT_HISTORY_LIMIT = 50
 const DEFAULT_SEARCH_LIMIT = 20
 /** Most vocabulary words one search term may expand to (a one-letter prefix could match thousands). */
 const MAX_EXPANSIONS = 256
+/** Bound on the recently-written-words cache. */
+const VOCAB_CACHE_MAX = 100_000
 /** Most index entries one search examines: bounds the time of a search whatever the data. */
 const MAX_SEARCH_CANDIDATES = 200_000
 /** Tolerated difference between a sender's clock and ours when filtering history by time. */
@@ -64,6 +66,7 @@ const CLOCK_SKEW_MS = 3600_000
  * - `outbox`    `H(peer)!seq` → StoredMessage          our messages not yet acknowledged, in send order
  * - `peers`     `H(peer)` → { record, digest }         peers we met, contacts (see PeerBook)
  * - `words`     `word!seq` → `H(peer)!seq`             inverted index: normalized word → message
+ * - `pwords`    `H(peer)!word!seq` → `H(peer)!seq`     the same per conversation (search --peer)
  * - `vocab`     `word` → ''                            every indexed word, for prefix expansion
  * - `meta`      name → value                           node settings and the seq watermark
  *
@@ -77,6 +80,9 @@ export class Store {
   private readonly outboxDb: Sub<OutboxValue>
   readonly peers: PeerBook
   private readonly words: Sub<string>
+  private readonly peerWords: Sub<string>
+  /** Words written to the vocabulary lately: most messages repeat words, so most vocabulary puts are skipped. */
+  private readonly vocabSeen = new Set<string>()
   private readonly vocab: Sub<string>
   private readonly meta: Sub<unknown>
   private readonly hashes = new Map<string, string>()
@@ -98,6 +104,7 @@ export class Store {
       (peerId) => this.peerKey(peerId)
     )
     this.words = db.sublevel<string, string>('words', { valueEncoding: 'utf8' })
+    this.peerWords = db.sublevel<string, string>('pwords', { valueEncoding: 'utf8' })
     this.vocab = db.sublevel<string, string>('vocab', { valueEncoding: 'utf8' })
     this.meta = db.sublevel<string, unknown>('meta', { valueEncoding: 'json' })
   }
@@ -320,15 +327,19 @@ export class Store {
     const terms = tokenize(query)
     if (terms.length === 0) return []
     const limit = options.limit ?? DEFAULT_SEARCH_LIMIT
-    const onlyPeer = options.peer != null ? this.peerKey(options.peer) + SEP : undefined
+    const ph = options.peer != null ? this.peerKey(options.peer) : undefined
     const expansions = await Promise.all(
       terms.map((t) => this.vocab.keys({ gte: t, lt: `${t}\uffff`, limit: MAX_EXPANSIONS }).all())
     )
     if (expansions.some((e) => e.length === 0)) return []
     const driver = expansions.reduce((best, e, i) => (e.length < expansions[best].length ? i : best), 0)
     const others = terms.filter((_, i) => i !== driver)
+    // With --peer, the conversation's own postings: no scanning past other conversations' messages.
     const postings = new NewestFirst(
-      expansions[driver].map((word) => this.words.iterator({ gt: word + SEP, lt: word + END, reverse: true }))
+      expansions[driver].map((word) => {
+        const prefix = ph != null ? ph + SEP + word : word
+        return (ph != null ? this.peerWords : this.words).iterator({ gt: prefix + SEP, lt: prefix + END, reverse: true })
+      })
     )
     const hits: SearchHit[] = []
     const seen = new Set<string>()
@@ -338,7 +349,7 @@ export class Store {
         while (batch.length < 64) {
           const key = await postings.next()
           if (key == null) break
-          if (seen.has(key) || (onlyPeer != null && !key.startsWith(onlyPeer))) continue
+          if (seen.has(key)) continue
           seen.add(key)
           batch.push(key)
         }
@@ -380,10 +391,20 @@ export class Store {
 
   /** Index entries for a message's words, written in the same batch as the message. */
   private indexOps(ph: string, seq: string, text: string): Op[] {
-    return tokenize(text).flatMap((word): Op[] => [
-      { type: 'put', sublevel: this.words, key: word + SEP + seq, value: ph + SEP + seq },
-      { type: 'put', sublevel: this.vocab, key: word, value: '' }
-    ])
+    const ops: Op[] = []
+    const message = ph + SEP + seq
+    for (const word of tokenize(text)) {
+      ops.push(
+        { type: 'put', sublevel: this.words, key: word + SEP + seq, value: message },
+        { type: 'put', sublevel: this.peerWords, key: ph + SEP + word + SEP + seq, value: message }
+      )
+      if (!this.vocabSeen.has(word)) {
+        if (this.vocabSeen.size >= VOCAB_CACHE_MAX) this.vocabSeen.clear()
+        this.vocabSeen.add(word)
+        ops.push({ type: 'put', sublevel: this.vocab, key: word, value: '' })
+      }
+    }
+    return ops
   }
 
   /** One atomic LevelDB batch. */
