@@ -81,14 +81,14 @@ export async function main(argv: string[]): Promise<number> {
     .enablePositionalOptions()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
 
-  const command = (name: string, description: string) =>
-    program
-      .command(name)
-      .description(description)
+  /** The options and error handling every command shares. */
+  const common = (cmd: Command) =>
+    cmd
       .option('--data <dir>', DATA_HELP)
       .option('--json', 'print machine-readable JSON')
       .exitOverride()
       .showHelpAfterError('(add --help for usage)')
+  const command = (name: string, description: string) => common(program.command(name).description(description))
 
   program
     .command('start')
@@ -131,14 +131,7 @@ export async function main(argv: string[]): Promise<number> {
   const contacts = command('contacts', 'your address book: list, or add/rename/rm')
     .enablePositionalOptions()
     .action(run((opts: CommonOptions) => contactsList(opts)))
-  const sub = (name: string, description: string) =>
-    contacts
-      .command(name)
-      .description(description)
-      .option('--data <dir>', DATA_HELP)
-      .option('--json', 'print machine-readable JSON')
-      .exitOverride()
-      .showHelpAfterError('(add --help for usage)')
+  const sub = (name: string, description: string) => common(contacts.command(name).description(description))
   sub('add', 'add a peer (id, name or multiaddr) to your contacts')
     .argument('<peer>', 'peer id, display name or multiaddr')
     .option('--name <name>', 'your own name for the contact (shown instead of theirs)')

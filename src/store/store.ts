@@ -191,12 +191,12 @@ export class Store {
         status: 'pending',
         ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {})
       }
-      ops.push(
-        { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
-        { type: 'put', sublevel: this.ids, key: ph + SEP + msg.id, value: seq },
-        { type: 'put', sublevel: this.outboxDb, key: ph + SEP + seq, value: message },
-        ...this.indexOps(ph, seq, message.text)
-      )
+      ops.push(...this.messageOps(ph, seq, message), {
+        type: 'put',
+        sublevel: this.outboxDb,
+        key: ph + SEP + seq,
+        value: message
+      })
       return { seq, message }
     })
     ops.push({ type: 'put', sublevel: this.meta, key: 'clock', value: this.clock })
@@ -237,11 +237,7 @@ export class Store {
           status: 'received',
           ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {})
         }
-        ops.push(
-          { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
-          { type: 'put', sublevel: this.ids, key: ph + SEP + msg.id, value: seq },
-          ...this.indexOps(ph, seq, message.text)
-        )
+        ops.push(...this.messageOps(ph, seq, message))
         added.push(message)
       })
       if (added.length === 0) return added
@@ -388,6 +384,15 @@ export class Store {
     return this.clock.toString(16).padStart(SEQ_WIDTH, '0')
   }
 
+
+  /** A new message, its id and its index entries: always written together. */
+  private messageOps(ph: string, seq: string, message: StoredMessage): Op[] {
+    return [
+      { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
+      { type: 'put', sublevel: this.ids, key: ph + SEP + message.id, value: seq },
+      ...this.indexOps(ph, seq, message.text)
+    ]
+  }
 
   /** Index entries for a message's words, written in the same batch as the message. */
   private indexOps(ph: string, seq: string, text: string): Op[] {

@@ -164,15 +164,19 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
       until(EVE, CAROL, { connected: true, named: true }, 'to find and connect to'),
       until(CAROL, EVE, { connected: true, named: true }, 'to find and connect to'),
       until(ALICE, EVE, {}, 'to hear mDNS answers from'),
+      until(ALICE, CAROL, {}, 'to hear mDNS answers from'),
       until(BOB, EVE, {}, 'to hear mDNS answers from'),
       until(BOB, CAROL, {}, 'to hear mDNS answers from')
     ])
-    // Now, for several mDNS rounds: eve never learns of alice or bob; carol never of bob; nobody reaches bob.
+    // Now, for several mDNS rounds: eve never learns of alice or bob; carol never of bob; alice and bob, who
+    // hear everyone else, never hear each other; nobody reaches bob.
     await holds(WINDOW_MS, async () => {
       await Promise.all([
         unseen(EVE, ALICE),
         unseen(EVE, BOB),
         unseen(CAROL, BOB),
+        unseen(ALICE, BOB),
+        unseen(BOB, ALICE),
         (async () => {
           const alicePeers = await peersOf(ALICE)
           const eve = alicePeers.find((p) => p.peerId === nodes[EVE].peerId)
@@ -291,8 +295,26 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
     one(hc, queued.c2b, { direction: 'out', status: 'delivered', text: `${tag} carol->bob (queued)` })
     one(hc, queued.b2c, { direction: 'in', status: 'received', text: `${tag} bob->carol (queued)` })
 
-    // The control for the earlier "never found": now visible, bob is found by the stranger, by mDNS alone.
+    // The control for the earlier "never found": bob now answers mDNS. alice (contacts-only) dials no stranger
+    // and lets none in, so she can only know bob from his mDNS answers; eve and he connect.
+    await until(ALICE, BOB, { connected: false }, 'to hear mDNS answers from')
     await until(EVE, BOB, { connected: true, named: true }, 'to find and connect to')
+  })
+
+  it('switching is immediate: everyone → hidden drops every connection', async () => {
+    assert.ok(await lists(BOB, CAROL, { connected: true }), 'bob starts connected to carol')
+    assert.deepEqual(await visibility(BOB, 'hidden'), { visibility: 'hidden' })
+    await waitFor(async () => (await peersOf(BOB)).every((p) => !p.connected), {
+      timeout: SOON_MS,
+      interval: 200,
+      what: 'bob, hidden again, to be connected to nobody'
+    })
+    await holds(2000, async () => {
+      const peers = await peersOf(BOB)
+      assert.ok(peers.every((p) => !p.connected), `hidden bob stays unconnected: ${JSON.stringify(peers)}`)
+      // Hidden bob still hears the LAN, but alice (contacts-only) does not answer it.
+      await unseen(BOB, ALICE)
+    })
   })
 
   it('switching is immediate: contacts-only → hidden drops the contact, → everyone delivers and is found', async () => {
@@ -333,7 +355,9 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
     one(ha, c2a.id, { direction: 'in', status: 'received' })
     one(hc, a2c.id, { direction: 'in', status: 'received' })
 
-    // The control for the earlier "never found": alice, visible now, is found and reached by the stranger.
+    // The control for the earlier "never found": alice now answers mDNS. Hidden bob, who dials nobody and lets
+    // nobody in, can only know her from those answers; the stranger eve finds and reaches her.
+    await until(BOB, ALICE, { connected: false }, 'to hear mDNS answers from')
     await until(EVE, ALICE, { connected: true, named: true }, 'to find and connect to')
   })
 })
