@@ -36,6 +36,7 @@ import { dataPaths, ensureDataDir } from './data-dir.ts'
 import { loadIdentity, loadSecret } from './identity.ts'
 import { isPeerId, matchPeerName, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
+import { Redialer } from './redialer.ts'
 import { safetyNumber } from './safety-number.ts'
 import { VERSION } from './version.ts'
 
@@ -86,7 +87,6 @@ function checkName(name: string): string {
 }
 /** Our own mDNS service name: we find p2pnode nodes, not every libp2p program on the network. */
 const MDNS_SERVICE_TAG = '_p2pnode._udp.local'
-const MAX_BACKOFF_MS = 30_000
 
 /**
  * The composition root: one libp2p node, one store, the chat protocol, and the policies that tie them together
@@ -106,9 +106,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   private readonly ownNames = new Map<string, string>()
   private readonly localNames = new Map<string, string>()
   private readonly chatted = new Set<string>()
-  private readonly dialing = new Set<string>()
-  private readonly backoff = new Map<string, { failures: number; until: number }>()
-  private reconnectTimer: NodeJS.Timeout | undefined
+  private readonly redialer: Redialer
   private name: string
   private stopping: Promise<void> | undefined
 
@@ -125,6 +123,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       { libp2p, store, logger: libp2p.logger, isBlocked: (peer) => policy.isBlocked(peer) },
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
+    this.redialer = new Redialer({ libp2p, store, chat: this.chat, policy, log: this.log })
   }
 
   /**
@@ -204,7 +203,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       if (record.chatted) this.chatted.add(record.peerId)
     }
     const libp2p = this.libp2p
-    libp2p.addEventListener('peer:discovery', (evt) => this.redial(evt.detail.id.toString()))
+    libp2p.addEventListener('peer:discovery', (evt) => this.redialer.redial(evt.detail.id.toString()))
     libp2p.addEventListener('peer:connect', (evt) => this.onConnect(evt.detail))
     libp2p.addEventListener('peer:disconnect', (evt) => {
       const peerId = evt.detail.toString()
@@ -231,16 +230,15 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     // redials known peers that come back (restarted, or back on the network) without waiting for anything else.
     const mdnsService = (libp2p.services as Record<string, EventTarget | undefined>).mdns
     mdnsService?.addEventListener('peer', (evt) =>
-      this.redial((evt as CustomEvent<{ id: PeerId }>).detail.id.toString())
+      this.redialer.redial((evt as CustomEvent<{ id: PeerId }>).detail.id.toString())
     )
 
-    for (const peerId of this.chatted) void this.redial(peerId)
-    for (const r of records) if (r.contact) void this.redial(r.peerId)
+    for (const peerId of this.chatted) void this.redialer.redial(peerId)
+    for (const r of records) if (r.contact) void this.redialer.redial(r.peerId)
     for (const addr of this.options.dial ?? []) {
       this.dial(addr).catch((err: Error) => this.log.error('dial %s failed: %s', addr, err.message))
     }
-    this.reconnectTimer = setInterval(() => void this.redialWaiting(), this.options.reconnectInterval ?? 3000)
-    this.reconnectTimer.unref()
+    this.redialer.start(this.options.reconnectInterval ?? 3000)
   }
 
   // ---- NodeApi -----------------------------------------------------------------------------------------------
@@ -367,7 +365,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     this.notSelf(peer, 'add yourself as a contact')
     const localName = options.name != null ? checkName(options.name) : undefined
     const record = await this.updateRecord(peer, { contact: true, ...(localName != null ? { localName } : {}) })
-    void this.redial(peer, { force: true })
+    void this.redialer.redial(peer, { force: true })
     return this.contactInfo(record)
   }
 
@@ -422,8 +420,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       await this.enforcePolicy()
       // Back in the open: deliver what waited, and meet known peers again.
       if (set !== 'hidden') {
-        void this.redialWaiting()
-        for (const peerId of this.chatted) void this.redial(peerId, { force: true })
+        void this.redialer.redialWaiting()
+        for (const peerId of this.chatted) void this.redialer.redial(peerId, { force: true })
       }
     }
     return { visibility: this.policy.visibility }
@@ -434,7 +432,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     this.notSelf(peer, 'block or mute yourself')
     const record = await this.updateRecord(peer, change)
     if (change.blocked === true) await this.enforcePolicy()
-    if (change.blocked === false) void this.redial(peer, { force: true })
+    if (change.blocked === false) void this.redialer.redial(peer, { force: true })
     return this.peerState(peer, record)
   }
 
@@ -521,7 +519,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   /** Stop everything; idempotent. */
   async stop(): Promise<void> {
     this.stopping ??= (async () => {
-      clearInterval(this.reconnectTimer)
+      this.redialer.stop()
       await this.chat.stop().catch((err: Error) => this.log.error('stopping chat: %s', err.message))
       await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>
         this.log.error('stopping libp2p: %s', err.message)
@@ -555,7 +553,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         return (await this.dial(text)).peerId
       }
       await this.remember(peerId, { addrs: [withoutPeerId(ma).toString()] })
-      if (options.dial) void this.redial(peerId, { force: true })
+      if (options.dial) void this.redialer.redial(peerId, { force: true })
       return peerId
     }
     if (isPeerId(text)) return peerIdFromString(text).toString()
@@ -569,7 +567,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
 
   private onConnect(peer: PeerId): void {
     const peerId = peer.toString()
-    this.backoff.delete(peerId)
+    this.redialer.connected(peerId)
     // Greets the peer (names are exchanged on the chat stream) and sends anything waiting for it.
     this.chat.flush(peerId)
     this.safeDispatchEvent('peer', { detail: { peerId, name: this.names.get(peerId) ?? '', connected: true } })
@@ -606,48 +604,6 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       await this.store.peers.update(peerId, update)
     } catch (err) {
       this.log.error('could not save peer %s: %s', peerId, (err as Error).message)
-    }
-  }
-
-  /** Dial a peer we know or just saw, unless connected, already dialling, or backing off after failures. */
-  private async redial(peerId: string, options: { force?: boolean } = {}): Promise<void> {
-    if (this.stopping != null || peerId === this.libp2p.peerId.toString()) return
-    if (this.chat.isConnected(peerId) || this.dialing.has(peerId) || !this.policy.allows(peerId)) return
-    const b = this.backoff.get(peerId)
-    if (b != null && Date.now() < b.until && options.force !== true) return
-    this.dialing.add(peerId)
-    try {
-      const record = await this.store.peers.get(peerId).catch(() => undefined)
-      const id = peerIdFromString(peerId)
-      if (record != null && record.addrs.length > 0) {
-        const multiaddrs = record.addrs.flatMap((a) => {
-          try {
-            return [parseMultiaddr(a)]
-          } catch {
-            return []
-          }
-        })
-        await this.libp2p.peerStore.merge(id, { multiaddrs })
-      }
-      await this.libp2p.dial(id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-      this.backoff.delete(peerId)
-    } catch (err) {
-      const failures = (b?.failures ?? 0) + 1
-      this.backoff.set(peerId, { failures, until: Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures) })
-      this.log('redial %s failed (%d): %s', peerId, failures, (err as Error).message)
-    } finally {
-      this.dialing.delete(peerId)
-    }
-  }
-
-  private async redialWaiting(): Promise<void> {
-    try {
-      for (const peerId of await this.store.peersWithOutbox()) {
-        if (this.chat.isConnected(peerId)) this.chat.flush(peerId)
-        else void this.redial(peerId)
-      }
-    } catch (err) {
-      this.log.error('reconnect pass failed: %s', (err as Error).message)
     }
   }
 

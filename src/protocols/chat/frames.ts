@@ -1,7 +1,16 @@
+import type { Stream } from '@libp2p/interface'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
-import { ID_BYTES, MAX_CLOCK_SKEW_MS, MAX_IN_FLIGHT, MAX_NAME_BYTES, MAX_TEXT_BYTES } from './constants.ts'
+import {
+  ID_BYTES,
+  MAX_CLOCK_SKEW_MS,
+  MAX_FRAME_BYTES,
+  MAX_IN_FLIGHT,
+  MAX_NAME_BYTES,
+  MAX_TEXT_BYTES
+} from './constants.ts'
 import { ProtocolViolationError } from './errors.ts'
-import type { Ack, ChatMessage, Frame, Hello } from './pb/chat.ts'
+import { type Ack, type ChatMessage, Frame, type Hello } from './pb/chat.ts'
 
 /** A checked incoming message, ids as hex. */
 export interface WireMessage {
@@ -73,4 +82,32 @@ export function readAck(frame: Frame): string[] {
 export function sanitizeName(name: string): string {
   // Control characters are stripped on purpose (names are printed in terminals).
   return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()
+}
+
+// ---- stream helpers -------------------------------------------------------------------------------------------
+
+const DECODE_LIMITS = { limits: { ack: { ids: MAX_IN_FLIGHT } } }
+
+/** Read one frame; anything that does not decode is a protocol violation. */
+export async function readFrame(lp: LengthPrefixedStream, options: { signal?: AbortSignal } = {}): Promise<Frame> {
+  const bytes = await lp.read(options)
+  try {
+    return Frame.decode(bytes, DECODE_LIMITS)
+  } catch (err) {
+    throw new ProtocolViolationError(`malformed frame of ${bytes.byteLength} bytes (${(err as Error).message})`)
+  }
+}
+
+/** Length-prefixed frames on a chat stream, bounded to the largest legal frame. */
+export function openFrames(stream: Stream): LengthPrefixedStream {
+  return lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+}
+
+/** The remote closed the stream (at a frame boundary or not). */
+export function isEOF(err: unknown): boolean {
+  return (err as Error)?.name === 'UnexpectedEOFError'
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
 }

@@ -1,0 +1,97 @@
+import type { Libp2p, Logger } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { ChatProtocol } from '../protocols/chat/index.ts'
+import type { Store } from '../store/index.ts'
+import { parseMultiaddr } from './peer-ref.ts'
+import type { Policy } from './policy.ts'
+
+const DIAL_TIMEOUT_MS = 10_000
+/** Longest wait between tries for an unreachable peer. */
+const MAX_BACKOFF_MS = 30_000
+
+export interface RedialerComponents {
+  libp2p: Pick<Libp2p, 'dial' | 'peerId' | 'peerStore'>
+  store: Pick<Store, 'peers' | 'peersWithOutbox'>
+  chat: Pick<ChatProtocol, 'isConnected' | 'flush'>
+  policy: Pick<Policy, 'allows'>
+  log: Logger
+}
+
+/**
+ * Keeps us connected to the peers that matter: dials a peer when it is seen or known, at its last known
+ * addresses, with exponential back-off for unreachable ones; and every `interval` retries peers that have
+ * messages waiting for them.
+ */
+export class Redialer {
+  private readonly c: RedialerComponents
+  private readonly dialing = new Set<string>()
+  private readonly backoff = new Map<string, { failures: number; until: number }>()
+  private timer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor(components: RedialerComponents) {
+    this.c = components
+  }
+
+  start(interval: number): void {
+    this.timer = setInterval(() => void this.redialWaiting(), interval)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearInterval(this.timer)
+  }
+
+  /** A peer connected: forget its failures. */
+  connected(peerId: string): void {
+    this.backoff.delete(peerId)
+  }
+
+  /**
+   * Dial a peer unless connected, already dialling, not allowed by the policy, or backing off after failures
+   * (`force` ignores the back-off: the user asked, or the peer was just unblocked).
+   */
+  async redial(peerId: string, options: { force?: boolean } = {}): Promise<void> {
+    const { libp2p, chat, policy, store, log } = this.c
+    if (this.stopped || peerId === libp2p.peerId.toString()) return
+    if (chat.isConnected(peerId) || this.dialing.has(peerId) || !policy.allows(peerId)) return
+    const b = this.backoff.get(peerId)
+    if (b != null && Date.now() < b.until && options.force !== true) return
+    this.dialing.add(peerId)
+    try {
+      const record = await store.peers.get(peerId).catch(() => undefined)
+      const id = peerIdFromString(peerId)
+      if (record != null && record.addrs.length > 0) {
+        const multiaddrs = record.addrs.flatMap((a) => {
+          try {
+            return [parseMultiaddr(a)]
+          } catch {
+            return []
+          }
+        })
+        await libp2p.peerStore.merge(id, { multiaddrs })
+      }
+      await libp2p.dial(id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      this.backoff.delete(peerId)
+    } catch (err) {
+      const failures = (b?.failures ?? 0) + 1
+      this.backoff.set(peerId, { failures, until: Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures) })
+      log('redial %s failed (%d): %s', peerId, failures, (err as Error).message)
+    } finally {
+      this.dialing.delete(peerId)
+    }
+  }
+
+  /** Send what waits to connected peers, and dial the others. */
+  async redialWaiting(): Promise<void> {
+    try {
+      for (const peerId of await this.c.store.peersWithOutbox()) {
+        if (this.c.chat.isConnected(peerId)) this.c.chat.flush(peerId)
+        else void this.redial(peerId)
+      }
+    } catch (err) {
+      this.c.log.error('reconnect pass failed: %s', (err as Error).message)
+    }
+  }
+}

@@ -1,0 +1,276 @@
+import type { Stream } from '@libp2p/interface'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { Chat } from './chat.ts'
+import { MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from './constants.ts'
+import { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
+import { errorText, idFromHex, isEOF, openFrames, readAck, readFrame, readHello, readMessage, type WireMessage } from './frames.ts'
+import type { LiveStatus, OutboxEntry } from './index.ts'
+import { Frame } from './pb/chat.ts'
+
+/**
+ * The peer's side of a chat stream as we receive it: frames are read as they come and queued; whatever is queued
+ * is stored in one batch and acked in one frame. Under load that batches naturally; a lone message goes at once.
+ */
+export class InboundSession {
+  private readonly chat: Chat
+  private readonly peer: string
+  private readonly frames: LengthPrefixedStream
+  private readonly queue: WireMessage[] = []
+  private wakeup = Promise.withResolvers<void>()
+  private ended = false
+
+  constructor(chat: Chat, peer: string, frames: LengthPrefixedStream) {
+    this.chat = chat
+    this.peer = peer
+    this.frames = frames
+  }
+
+  async run(): Promise<void> {
+    const reader = this.read().finally(() => {
+      this.ended = true
+      this.wakeup.resolve()
+    })
+    await Promise.all([reader, this.store()])
+  }
+
+  private async read(): Promise<void> {
+    const idle = new AbortController()
+    const timer = setTimeout(() => idle.abort(new ChatTimeoutError('idle')), this.chat.idle)
+    try {
+      for (;;) {
+        let frame: Frame
+        try {
+          frame = await readFrame(this.frames, { signal: idle.signal })
+        } catch (err) {
+          if (isEOF(err) || idle.signal.aborted) return
+          throw err
+        }
+        timer.refresh()
+        this.queue.push(readMessage(frame))
+        // An honest sender never has more than MAX_IN_FLIGHT messages unacknowledged.
+        if (this.queue.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many unacknowledged messages')
+        this.wakeup.resolve()
+      }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async store(): Promise<void> {
+    const to = this.chat.self
+    for (;;) {
+      if (this.queue.length === 0) {
+        if (this.ended) return
+        await this.wakeup.promise
+        this.wakeup = Promise.withResolvers()
+        continue
+      }
+      const batch = this.queue.splice(0)
+      // Persist first, then ack: an ack is a promise that the message is on disk.
+      const added = await this.chat.store.addIncoming(batch.map((m) => ({ ...m, peer: this.peer, to })))
+      for (const message of added) this.chat.onMessage(message)
+      await this.frames.write(Frame.encode({ ack: { ids: batch.map((m) => idFromHex(m.id)) } }))
+    }
+  }
+}
+
+/**
+ * Our side of one chat stream to one peer: writes the outbox in order with a bounded window of unacknowledged
+ * messages, and retires messages as acks arrive. `done` resolves when the stream ends: true if it should be
+ * retried (it failed while the peer had messages waiting).
+ */
+export class OutboundSession {
+  readonly done: Promise<boolean>
+  private readonly chat: Chat
+  private readonly peer: string
+  private readonly inFlight = new Map<string, { entry: OutboxEntry; size: number }>()
+  /** Acked, not yet marked delivered in our store. */
+  private readonly acking = new Set<string>()
+  private inFlightBytes = 0
+  private lastSeq: string | undefined
+  private dirty = true
+  /** Entries handed over by send() while caught up with the outbox, in seq order. */
+  private handed: OutboxEntry[] = []
+  /** True once the outbox has been read to its end and nothing was stored since without being handed over. */
+  private caughtUp = false
+  private reading = false
+  /** The peer answered our greeting on this stream. */
+  greeted = false
+  /** Closed by us (node stopping): its end is not an error. */
+  private closing = false
+  private open = true
+  private stream: Stream | undefined
+  private wakeup = Promise.withResolvers<void>()
+  private lastProgress = Date.now()
+
+  constructor(chat: Chat, peer: string) {
+    this.chat = chat
+    this.peer = peer
+    this.done = this.run()
+  }
+
+  /** Something may be waiting in the outbox: read it. */
+  kick(): void {
+    this.dirty = true
+    this.caughtUp = false
+    this.handed = []
+    this.wakeup.resolve()
+  }
+
+  /**
+   * A message just stored for this peer. When we have read the outbox to its end, it is the next one to send and
+   * is sent without reading it back; otherwise the outbox is read again.
+   */
+  offer(entry: OutboxEntry): void {
+    if (!this.caughtUp || this.reading || this.handed.length >= MAX_IN_FLIGHT) {
+      this.kick()
+      return
+    }
+    this.handed.push(entry)
+    this.wakeup.resolve()
+  }
+
+  close(): void {
+    this.closing = true
+    this.open = false
+    this.stream?.abort(new Error('closing'))
+    this.wakeup.resolve()
+  }
+
+  liveStatus(id: string): LiveStatus | undefined {
+    if (this.acking.has(id)) return 'delivered'
+    return this.inFlight.has(id) ? 'sent' : undefined
+  }
+
+  private async run(): Promise<boolean> {
+    const log = this.chat.logger
+    let watchdog: NodeJS.Timeout | undefined
+    try {
+      const stream = await this.chat.openStream(this.peer)
+      this.stream = stream
+      if (!this.open) {
+        stream.abort(new Error('closing'))
+        return false
+      }
+      const frames = openFrames(stream)
+      await frames.write(Frame.encode(this.chat.helloFrame()))
+      const hello = readHello(await readFrame(frames, { signal: AbortSignal.timeout(this.chat.timeouts.hello) }))
+      this.greeted = true
+      this.chat.onHello(this.peer, hello.name)
+      const ackTimeout = this.chat.timeouts.ack
+      watchdog = setInterval(
+        () => {
+          if (this.inFlight.size > 0 && Date.now() - this.lastProgress > ackTimeout) {
+            stream.abort(new ChatTimeoutError(`no ack from ${this.peer} for ${ackTimeout} ms`))
+          }
+        },
+        Math.min(ackTimeout / 4, 1000)
+      )
+      watchdog.unref()
+      const reader = this.readAcks(frames).finally(() => {
+        this.open = false
+        this.wakeup.resolve()
+      })
+      await Promise.all([this.pump(frames), reader])
+      if (stream.status === 'open') await stream.close()
+      return false
+    } catch (err) {
+      this.stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      if ((err as Error).name === 'UnsupportedProtocolError') {
+        // Another libp2p program, not a chat node: nothing to greet, nothing to retry.
+        log('%s does not speak %s', this.peer, PROTOCOL)
+        return false
+      }
+      if (this.closing) return false
+      log.error('chat stream to %s ended: %s', this.peer, errorText(err))
+      return this.chat.isConnected(this.peer)
+    } finally {
+      clearInterval(watchdog)
+      this.open = false
+      this.greeted = false
+    }
+  }
+
+  private async pump(frames: LengthPrefixedStream): Promise<void> {
+    while (this.open) {
+      const room = MAX_IN_FLIGHT - this.inFlight.size
+      const canSend = room > 0 && this.inFlightBytes < MAX_IN_FLIGHT_BYTES
+      let entries: OutboxEntry[]
+      if (canSend && this.handed.length > 0) {
+        entries = this.handed.splice(0, room)
+      } else if (canSend && this.dirty) {
+        this.dirty = false
+        this.reading = true
+        try {
+          entries = await this.chat.store.outbox(this.peer, { afterSeq: this.lastSeq, limit: room })
+        } finally {
+          this.reading = false
+        }
+        // Kicked while reading (dirty again): something may have landed after our read began.
+        this.caughtUp = entries.length < room && !this.dirty
+        if (entries.length === room) this.dirty = true
+      } else {
+        await this.wakeup.promise
+        this.wakeup = Promise.withResolvers()
+        continue
+      }
+      const batch: Uint8Array[] = []
+      for (const entry of entries) {
+        if (this.lastSeq != null && entry.seq <= this.lastSeq) continue
+        if (this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
+          // The rest stays in the outbox for the next read.
+          this.kick()
+          break
+        }
+        const m = entry.message
+        const bytes = Frame.encode({
+          message: {
+            id: idFromHex(m.id),
+            timestamp: BigInt(m.timestamp),
+            text: m.text,
+            ...(m.replyTo != null ? { replyTo: idFromHex(m.replyTo) } : {})
+          }
+        })
+        if (this.inFlight.size === 0) this.lastProgress = Date.now()
+        this.inFlight.set(m.id, { entry, size: bytes.byteLength })
+        this.inFlightBytes += bytes.byteLength
+        this.lastSeq = entry.seq
+        batch.push(bytes)
+      }
+      if (!this.open) return
+      // One write for the lot: one yamux frame and one Noise message instead of one per chat message.
+      if (batch.length > 0) await frames.writeV(batch)
+    }
+  }
+
+  private async readAcks(frames: LengthPrefixedStream): Promise<void> {
+    for (;;) {
+      let frame: Frame
+      try {
+        frame = await readFrame(frames)
+      } catch (err) {
+        if (isEOF(err) || !this.open) return
+        throw err
+      }
+      const acked: OutboxEntry[] = []
+      for (const id of readAck(frame)) {
+        const f = this.inFlight.get(id)
+        if (f == null) continue // an ack for something we no longer wait for (a resend): harmless
+        this.inFlight.delete(id)
+        this.inFlightBytes -= f.size
+        this.acking.add(id)
+        acked.push(f.entry)
+      }
+      this.lastProgress = Date.now()
+      const ids = acked.map((e) => e.message.id)
+      // The ack means the peer has the messages on disk: tell waiters now, then record it on our side.
+      this.chat.onDelivered(this.peer, ids)
+      try {
+        await this.chat.store.markDelivered(this.peer, acked)
+      } finally {
+        for (const id of ids) this.acking.delete(id)
+      }
+      this.wakeup.resolve()
+    }
+  }
+}
