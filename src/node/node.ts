@@ -278,6 +278,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
 
   async dial(addr: string): Promise<DialResult> {
     const ma = parseMultiaddr(addr)
+    if (this.policy.visibility === 'hidden') {
+      throw new P2pError(ErrorCode.DIAL_FAILED, 'you are hidden: a hidden node dials nobody', {
+        hint: 'switch first: p2pnode visibility everyone (or contacts)'
+      })
+    }
     const failed = (reason: string, cause?: unknown) =>
       new P2pError(ErrorCode.DIAL_FAILED, `could not reach ${addr}: ${reason}`, {
         hint: 'check that the other node is running and the address is right (p2pnode id on that node)',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -8,7 +9,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { HistoryEntry, IdInfo, PeerInfo, SendResult } from '../../src/api/types.ts'
-import { cleanup, cli, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+import { cleanup, cli, NodeProcess, ROOT, tempDir, waitFor } from '../helpers/cli.ts'
 
 const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
 
@@ -112,6 +113,29 @@ describe('p2pnode CLI: one node', () => {
       const res = await cli(args)
       assert.equal(res.code, 0)
       assert.match(res.stdout, /Usage: p2pnode/)
+    }
+  })
+})
+
+describe('p2pnode CLI: the README way', () => {
+  it('npx p2pnode start prints ready <peerId>, and p2pnode stop ends it with 0', async () => {
+    const dir = await tempDir()
+    const child = spawn('npx', ['p2pnode', 'start', '--data', dir, ...LOCAL], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    try {
+      let stdout = ''
+      child.stdout.on('data', (d) => (stdout += d))
+      const peerId = await waitFor(() => /^ready (12D3KooW\w+)$/m.exec(stdout)?.[1], { what: 'the ready line' })
+      const id = JSON.parse((await cli(['id', '--data', dir, '--json'])).stdout) as IdInfo
+      assert.equal(id.peerId, peerId)
+      assert.equal((await cli(['stop', '--data', dir])).code, 0)
+      assert.equal(await exited, 0)
+    } finally {
+      child.kill('SIGKILL')
+      await cleanup(dir)
     }
   })
 })
