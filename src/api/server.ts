@@ -33,6 +33,13 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
     } else if ((err as { validation?: unknown }).validation != null) {
       body = { code: ErrorCode.INVALID_ARGUMENT, message: (err as Error).message }
       status = 400
+    } else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      body = { code: ErrorCode.INVALID_MESSAGE, message: `the request is larger than ${BODY_LIMIT} bytes` }
+      status = 413
+    } else if (((err as { statusCode?: number }).statusCode ?? 500) < 500) {
+      // Fastify's own client errors (malformed JSON, wrong content type): the caller's mistake.
+      body = { code: ErrorCode.INVALID_ARGUMENT, message: (err as Error).message }
+      status = (err as { statusCode: number }).statusCode
     } else {
       body = { code: ErrorCode.INTERNAL, message: (err as Error).message }
       status = 500

@@ -1,7 +1,7 @@
 import { ApiClient } from '../api/client.ts'
 import type { HistoryEntry, NodeApi, PeerInfo } from '../api/types.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
-import { formatTime, out, shortId } from './output.ts'
+import { displayText, formatTime, out, shortId } from './output.ts'
 
 export interface CommonOptions {
   data?: string
@@ -81,7 +81,7 @@ export function formatHistory(entries: HistoryEntry[], nameOf: (peerId: string) 
     .map((m) => {
       const who = m.direction === 'out' ? 'me' : nameOf(m.from)
       const status = m.direction === 'out' ? `  [${m.status}]` : ''
-      return `${formatTime(m.timestamp)}  ${who}: ${m.text}${status}`
+      return `${formatTime(m.timestamp)}  ${who}: ${displayText(m.text)}${status}`
     })
     .join('\n')
 }

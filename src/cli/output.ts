@@ -46,6 +46,17 @@ export function reportError(err: unknown, json: boolean): number {
   return 1
 }
 
+/**
+ * Text from peers, made safe to print on a terminal: control and format characters (escape sequences, carriage
+ * returns, bidi overrides, zero-width marks) are shown as `�`, and continuation lines are indented so that a
+ * message cannot forge a line that looks like another peer's.
+ */
+export function displayText(text: string): string {
+  return text
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => (c === '\n' || c === '\t' ? c : '\uFFFD'))
+    .replace(/\n/g, '\n    ')
+}
+
 export function formatTime(ms: number): string {
   const d = new Date(ms)
   const pad = (n: number) => String(n).padStart(2, '0')

@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs'
-import { readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { ContactInfo, Visibility } from '../api/types.ts'
 import { type CommonOptions, show, withApi } from './commands.ts'
-import { formatTime, out, shortId } from './output.ts'
+import { displayText, formatTime, out, shortId } from './output.ts'
 
 /** Commands for contacts, visibility, blocking, search and export: each parse → one API call → format. */
 
@@ -97,27 +97,29 @@ export async function searchCommand(
       : list
           .map((h) => {
             const who = names.get(h.peer) || shortId(h.peer)
-            return `${formatTime(h.timestamp)}  ${h.direction === 'in' ? `${who} → me` : `me → ${who}`}: ${h.text}`
+            return `${formatTime(h.timestamp)}  ${h.direction === 'in' ? `${who} → me` : `me → ${who}`}: ${displayText(h.text)}`
           })
           .join('\n')
   )
 }
 
 export async function exportCommand(options: CommonOptions & { out?: string; anonymize?: boolean }): Promise<void> {
-  const toStdout = options.out == null
-  const target =
-    options.out == null ? join(tmpdir(), `p2pnode-export-${process.pid}-${Date.now()}.jsonl`) : resolve(options.out)
-  const res = await withApi(options, (api) => api.export({ out: target, anonymize: options.anonymize === true }))
-  if (toStdout) {
+  if (options.out == null) {
+    // To stdout: the node writes into a private temp dir, we copy it out and remove it.
+    const dir = await mkdtemp(join(tmpdir(), 'p2pnode-export-'))
     try {
+      const res = await withApi(options, (api) =>
+        api.export({ out: join(dir, 'export.jsonl'), anonymize: options.anonymize === true })
+      )
       await pipeline(createReadStream(res.out), process.stdout, { end: false })
       out.notice(await readFile(res.card, 'utf8'))
     } finally {
-      await rm(res.out, { force: true })
-      await rm(res.card, { force: true })
+      await rm(dir, { recursive: true, force: true })
     }
     return
   }
+  const target = resolve(options.out)
+  const res = await withApi(options, (api) => api.export({ out: target, anonymize: options.anonymize === true }))
   show(options, res, (r) =>
     `wrote ${r.messages} messages${r.anonymized ? ' (anonymized)' : ''} to ${r.out}\ndata card: ${r.card}`
   )

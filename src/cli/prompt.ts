@@ -2,6 +2,7 @@ import { createInterface, type Interface } from 'node:readline'
 import { isP2pError } from '../errors.ts'
 import type { P2pNode } from '../node/node.ts'
 import { formatHistory, formatPeers } from './commands.ts'
+import { displayText } from './output.ts'
 
 const HELP = `Type a line to send it to the current conversation. Commands:
   /peers                  peers seen on the network and known from before (● = connected)
@@ -49,7 +50,7 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
   node.addEventListener('message', (evt) => {
     const { message, muted } = evt.detail
     if (muted) return
-    print(`[${node.displayName(message.peer)}] ${message.text}`)
+    print(`[${node.displayName(message.peer)}] ${displayText(message.text)}`)
   })
   node.addEventListener('peer', (evt) => {
     const { peerId, connected, name } = evt.detail
@@ -90,10 +91,10 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
         setPrompt()
         return print(`talking to ${node.displayName(current)} (${current})`)
       case '/msg': {
-        const [peer, ...words] = rest
-        if (peer == null || words.length === 0) return print('usage: /msg <peer> <text>')
-        const body = text.slice(text.indexOf(peer) + peer.length).trimStart()
-        return send(await node.resolvePeer(peer, { dial: true }), body)
+        // The text is everything after the second word, spacing kept.
+        const m = /^\/msg\s+(\S+)\s+([\s\S]+)$/.exec(text)
+        if (m == null) return print('usage: /msg <peer> <text>')
+        return send(await node.resolvePeer(m[1], { dial: true }), m[2])
       }
       case '/history': {
         const peer = arg !== '' ? arg : current

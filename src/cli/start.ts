@@ -20,6 +20,8 @@ export interface StartOptions {
  */
 export async function startCommand(options: StartOptions): Promise<number> {
   const dataDir = resolveDataDir(options.data)
+  // Everything the node writes (LevelDB files, keys, exports) is for this user only.
+  process.umask(0o077)
   // Errors of our own components (a peer's malformed frame, a failed save) go to stderr unless DEBUG says otherwise.
   if (process.env.DEBUG == null) enable('p2pnode:*:error')
   const node = await P2pNode.start({

@@ -21,7 +21,11 @@ const PATTERNS: Array<[ScrubKind, RegExp]> = [
   ['url', /\b(?:https?|ftp|wss?|file):\/\/\S+|\bwww\.[^\s/]+\.\S+/gi],
   ['email', /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}/gu],
   ['peerId', /\b(?:12D3KooW|16Uiu2HAm)[1-9A-HJ-NP-Za-km-z]{30,}|\bQm[1-9A-HJ-NP-Za-km-z]{44}\b/g],
-  ['ip', /\b(?:\d{1,3}\.){3}\d{1,3}\b|\b(?:[0-9a-f]{1,4}:){2,7}(?::?[0-9a-f]{1,4})+\b|::1\b/gi],
+  [
+    'ip',
+    // IPv4; IPv6 with 8 groups, or compressed with `::` (fe80::1, ::1, 2001:db8::8a2e:370:7334), optional zone
+    /\b(?:\d{1,3}\.){3}\d{1,3}\b|(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?(?:%\w+)?(?![\w:])/gi
+  ],
   // 7+ digits with the usual separators; dates and long numbers go too: over-removal is the safe side.
   ['phone', /(?<![\p{L}\p{N}])\+?\(?\d(?:[\d\s().-]{5,}\d)(?![\p{L}\p{N}])/gu]
 ]
@@ -37,7 +41,9 @@ export class Anonymizer {
 
   /** `names`: display names to remove from text (ours, peers', local names). */
   constructor(names: string[]) {
-    const words = [...new Set(names.map((n) => n.trim()).filter((n) => n.length >= 2))]
+    // Whole names, and each word of 3+ letters of a name ("Alice Martin" also removes "Alice" and "Martin").
+    const parts = names.flatMap((n) => [n, ...n.split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 3)])
+    const words = [...new Set(parts.map((n) => n.trim()).filter((n) => n.length >= 2))]
       .sort((a, b) => b.length - a.length)
       .map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     this.names = words.length > 0 ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.join('|')})(?![\\p{L}\\p{N}])`, 'giu') : undefined

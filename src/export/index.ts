@@ -28,7 +28,10 @@ export interface ExportSummary {
 export async function exportMessages(messages: AsyncIterable<StoredMessage>, options: ExportOptions): Promise<ExportSummary> {
   const anon = options.anonymize ? new Anonymizer(options.names) : undefined
   const tmp = `${options.out}.${randomBytes(6).toString('hex')}.tmp`
-  const file = createWriteStream(tmp, { mode: 0o600 })
+  const card = `${options.out}.card.md`
+  const cardTmp = `${card}.${randomBytes(6).toString('hex')}.tmp`
+  // 'wx': a fresh file of our own, never through a symlink someone left at that name
+  const file = createWriteStream(tmp, { mode: 0o600, flags: 'wx' })
   const conversations = new Set<string>()
   let count = 0
   let first = Number.POSITIVE_INFINITY
@@ -44,16 +47,16 @@ export async function exportMessages(messages: AsyncIterable<StoredMessage>, opt
     }
     file.end()
     await once(file, 'close')
+    const text = dataCard({ count, conversations: conversations.size, first, last, anon })
+    await writeFile(cardTmp, text, { mode: 0o600, flag: 'wx' })
+    // Both files are complete before either takes its name.
+    await rename(cardTmp, card)
     await rename(tmp, options.out)
   } catch (err) {
     file.destroy()
-    await rm(tmp, { force: true })
+    await Promise.all([rm(tmp, { force: true }), rm(cardTmp, { force: true })])
     throw err
   }
-  const card = `${options.out}.card.md`
-  const text = dataCard({ count, conversations: conversations.size, first, last, anon })
-  await writeFile(`${card}.tmp`, text, { mode: 0o600 })
-  await rename(`${card}.tmp`, card)
   return { out: options.out, card, messages: count }
 }
 

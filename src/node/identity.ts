@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { chmod, link, open, readFile, rm } from 'node:fs/promises'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 
 /**
- * Read a secret file, or create it with `make()` if missing. Created with mode 0600 and O_EXCL, so two nodes
- * starting at once on a new data dir end up with the same file.
+ * Read a secret file, or create it with `make()` if missing. The new file is written and synced under a temporary
+ * name (mode 0600), then linked into place, which fails if the name exists: a crash never leaves an empty key
+ * file, and two nodes starting at once on a new data dir end up with the same key.
  */
 async function loadOrCreate(path: string, make: () => Promise<Uint8Array>): Promise<Uint8Array> {
   try {
@@ -16,12 +17,22 @@ async function loadOrCreate(path: string, make: () => Promise<Uint8Array>): Prom
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   const bytes = await make()
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`
+  const file = await open(tmp, 'wx', 0o600)
   try {
-    await writeFile(path, bytes, { mode: 0o600, flag: 'wx' })
+    await file.writeFile(bytes)
+    await file.sync()
+  } finally {
+    await file.close()
+  }
+  try {
+    await link(tmp, path)
     return bytes
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return new Uint8Array(await readFile(path))
     throw err
+  } finally {
+    await rm(tmp, { force: true })
   }
 }
 

@@ -77,6 +77,12 @@ export interface NodeEvents {
 const DIAL_TIMEOUT_MS = 10_000
 const MAX_NAME_BYTES = 64
 
+/** The host name, cut to a legal display name. */
+function defaultName(): string {
+  const name = sanitizeName(hostname())
+  return (Buffer.byteLength(name) <= MAX_NAME_BYTES ? name : name.slice(0, 32)) || 'p2pnode'
+}
+
 /** A display name given by the user: trimmed, no control characters, 1–64 bytes. */
 function checkName(name: string): string {
   const clean = sanitizeName(name)
@@ -120,7 +126,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     this.name = name
     this.log = libp2p.logger.forComponent('p2pnode:node')
     this.chat = createChat(
-      { libp2p, store, logger: libp2p.logger, isBlocked: (peer) => policy.isBlocked(peer) },
+      { libp2p, store, logger: libp2p.logger, allows: (peer) => policy.allows(peer) },
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
     this.redialer = new Redialer({ libp2p, store, chat: this.chat, policy, log: this.log })
@@ -149,8 +155,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     let libp2p: Libp2p | undefined
     try {
       const privateKey = await loadIdentity(paths.identity)
-      const name = options.name ?? (await store.getSetting<string>('name')) ?? hostname()
-      if (options.name != null) await store.setSetting('name', options.name)
+      const name = options.name != null ? checkName(options.name) : ((await store.getSetting<string>('name')) ?? defaultName())
+      if (options.name != null) await store.setSetting('name', name)
       const useMdns = options.mdns ?? true
       const visibility = options.visibility ?? (await store.getSetting<Visibility>('visibility')) ?? 'everyone'
       if (!isVisibility(visibility)) throw new TypeError(`unknown visibility ${visibility}`)
@@ -158,6 +164,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       const policy = new Policy(visibility)
       const { peers, tampered } = await store.peers.list()
       for (const record of peers) policy.apply(record)
+      // Fail closed: a record that fails its check might have been a block that someone edited away.
+      for (const t of tampered) {
+        if (t.claimedPeerId != null) policy.apply({ peerId: t.claimedPeerId, contact: false, blocked: true, muted: false })
+      }
       libp2p = await createLibp2p({
         privateKey,
         connectionGater: policy.gater(),
@@ -181,7 +191,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         start: false
       })
       const node = new P2pNode(libp2p, store, options, name, policy)
-      for (const t of tampered) node.log.error('peer record %s failed its integrity check; ignored', t.key)
+      for (const t of tampered) {
+        node.log.error('peer record %s failed its integrity check; ignored, and its peer treated as blocked', t.key)
+      }
       await node.startServices(peers)
       return node
     } catch (err) {
@@ -537,8 +549,14 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
 
   // ---- helpers used by the CLI's interactive prompt ---------------------------------------------------------
 
+  /** A peer's name for display; with a short id when another peer goes by the same name. */
   displayName(peerId: string): string {
-    return this.names.get(peerId) || `${peerId.slice(0, 12)}…`
+    const name = this.names.get(peerId)
+    if (name == null || name === '') return `${peerId.slice(0, 12)}…`
+    for (const [other, n] of this.names) {
+      if (other !== peerId && n === name) return `${name} (${peerId.slice(0, 8)}…${peerId.slice(-4)})`
+    }
+    return name
   }
 
   /** Resolve a peer id, display name or multiaddr to a peer id. */

@@ -41,6 +41,8 @@ export interface KnownPeer {
   name: string
 }
 
+const PEER_ID_SHAPE = /^(12D3KooW|16Uiu2HAm|Qm)[1-9A-HJ-NP-Za-km-z]+$/
+
 /** Shortest peer-id prefix we accept in place of a whole id. */
 const MIN_PREFIX = 8
 
@@ -49,15 +51,13 @@ const MIN_PREFIX = 8
  * prefix. Throws PEER_NOT_FOUND or PEER_AMBIGUOUS (with the candidates in `details`).
  */
 export function matchPeerName(ref: string, known: KnownPeer[]): string {
-  const tries: Array<(p: KnownPeer) => boolean> = [
-    (p) => p.name === ref,
-    (p) => p.name.toLowerCase() === ref.toLowerCase(),
-    (p) => ref.length >= MIN_PREFIX && p.peerId.startsWith(ref)
-  ]
+  const byPrefix = (p: KnownPeer) => ref.length >= MIN_PREFIX && p.peerId.startsWith(ref)
+  const byName = (p: KnownPeer) => p.name !== '' && p.name === ref
+  const byNameAnyCase = (p: KnownPeer) => p.name !== '' && p.name.toLowerCase() === ref.toLowerCase()
+  // Something shaped like a peer id is a peer id first: a stranger cannot capture it by taking it as its name.
+  const tries = PEER_ID_SHAPE.test(ref) ? [byPrefix, byName, byNameAnyCase] : [byName, byNameAnyCase, byPrefix]
   for (const test of tries) {
-    const hits = [
-      ...new Map(known.filter((p) => p.name !== '' || test === tries[2]).filter(test).map((p) => [p.peerId, p])).values()
-    ]
+    const hits = [...new Map(known.filter(test).map((p) => [p.peerId, p])).values()]
     if (hits.length === 1) return hits[0].peerId
     if (hits.length > 1) {
       throw new P2pError(

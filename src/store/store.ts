@@ -414,7 +414,13 @@ export class Store {
 
   /** One atomic LevelDB batch. */
   private async write(ops: Op[]): Promise<void> {
-    await this.db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, string>>)
+    try {
+      await this.db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, string>>)
+    } catch (err) {
+      // Words noted as written may not have been: write them again next time.
+      this.vocabSeen.clear()
+      throw err
+    }
   }
 }
 
@@ -453,7 +459,8 @@ class NewestFirst {
   }
 }
 
+/** The seq at the end of a posting key (`word!seq` or `H(peer)!word!seq`). */
 function seqPart(postingKey: string): string {
-  return postingKey.slice(postingKey.indexOf(SEP) + 1)
+  return postingKey.slice(postingKey.lastIndexOf(SEP) + 1)
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { stat, writeFile } from 'node:fs/promises'
+import { readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -8,6 +8,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { ApiClient } from '../../src/api/client.ts'
 import type { HistoryEntry, IdInfo, PeerInfo, SendResult } from '../../src/api/types.ts'
 import { cleanup, cli, NodeProcess, ROOT, tempDir, waitFor } from '../helpers/cli.ts'
 
@@ -36,10 +37,14 @@ describe('p2pnode CLI: one node', () => {
     assert.match(text.stdout, new RegExp(`peer id: ${node.peerId}`))
   })
 
-  it('keeps the key file and the API socket private (0600)', async () => {
+  it('keeps the key file, the API socket and the database private', async () => {
     assert.equal((await stat(join(dir, 'identity.key'))).mode & 0o777, 0o600)
     assert.equal((await stat(join(dir, 'store.secret'))).mode & 0o777, 0o600)
     assert.equal((await stat(join(dir, 'api.sock'))).mode & 0o777, 0o600)
+    assert.equal((await stat(join(dir, 'db'))).mode & 0o077, 0, 'db/ is not readable by others')
+    for (const f of await readdir(join(dir, 'db'))) {
+      assert.equal((await stat(join(dir, 'db', f))).mode & 0o077, 0, `db/${f} is not readable by others`)
+    }
   })
 
   it('refuses a second start on the same data dir', async () => {
@@ -76,6 +81,19 @@ describe('p2pnode CLI: one node', () => {
       assert.match(res.stderr, pattern)
     }
     assert.equal((await node.json<IdInfo>(['id'])).peerId, node.peerId, 'still running')
+  })
+
+  it('answers an oversize API request with INVALID_MESSAGE, not an internal error', async () => {
+    const client = new ApiClient(join(dir, 'api.sock'), dir)
+    try {
+      await assert.rejects(client.send(node.peerId, 'x'.repeat(600_000)), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'INVALID_MESSAGE')
+        assert.match(err.message, /larger than/)
+        return true
+      })
+    } finally {
+      await client.close()
+    }
   })
 
   it('fails a dial to nobody with DIAL_FAILED', async () => {
@@ -154,6 +172,12 @@ describe('p2pnode CLI: no node running', () => {
       assert.match(res.stderr, new RegExp(`no node is running on ${d}`))
       assert.match(res.stderr, /start one with: p2pnode start/)
     }
+  })
+
+  it('refuses a display name peers would reject', async () => {
+    const res = await cli(['start', '--data', join(dir, 'named'), '--name', 'n'.repeat(65), ...LOCAL])
+    assert.equal(res.code, 2)
+    assert.match(res.stderr, /a name must be 1 to 64 bytes/)
   })
 
   it('reports a data dir that is a file', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Level } from 'level'
 import type { ContactInfo, IdInfo, SearchResult, SendResult, VerifyResult } from '../../src/api/types.ts'
-import { cleanup, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+import { cleanup, NodeProcess, tempDir } from '../helpers/cli.ts'
 
 const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
 
@@ -144,6 +144,7 @@ describe('contacts, verify, search and export through the CLI', () => {
   })
 
   it('keeps peer ids out of LevelDB keys and reports a tampered contact', async () => {
+    await alice.json(['block', carol.peerId])
     assert.equal(await alice.stop(), 0)
     const ids = [alice.peerId, bob.peerId, carol.peerId]
     const db = new Level<string, string>(join(dirs[0], 'db'))
@@ -156,7 +157,7 @@ describe('contacts, verify, search and export through the CLI', () => {
         if (key.startsWith('!words!') || key.startsWith('!vocab!')) continue
         for (const id of ids) assert.ok(!key.includes(id), `key ${key} holds a peer id`)
       }
-      // tamper: unblock-by-hand is not possible — mark bob's record blocked without a valid digest
+      // tamper: carol was blocked; lifting the block by editing the record must not work
       const peers = db.sublevel<string, { record: { peerId: string; blocked: boolean }; digest: string }>('peers', {
         valueEncoding: 'json'
       })
@@ -164,6 +165,9 @@ describe('contacts, verify, search and export through the CLI', () => {
       const [key, sealed] = entries.find(([, v]) => v.record.peerId === bob.peerId) ?? []
       assert.ok(key != null && sealed != null)
       await peers.put(key, { ...sealed, record: { ...sealed.record, blocked: true } })
+      const [ckey, csealed] = entries.find(([, v]) => v.record.peerId === carol.peerId) ?? []
+      assert.ok(ckey != null && csealed != null && csealed.record.blocked, `carol was blocked: ${JSON.stringify(entries.map(([, v]) => v.record))}`)
+      await peers.put(ckey, { ...csealed, record: { ...csealed.record, blocked: false } })
     } finally {
       await db.close()
     }
@@ -172,9 +176,13 @@ describe('contacts, verify, search and export through the CLI', () => {
     assert.equal(res.code, 0)
     assert.match(res.stderr, /failed its integrity check/)
     assert.ok(!(JSON.parse(res.stdout) as ContactInfo[]).some((c) => c.peerId === bob.peerId), 'not used')
-    await waitFor(() => /peer record \S+ failed its integrity check/.test(alice.stderr), { what: 'a log line' })
-    // removing it clears the warning
+    assert.match(alice.stderr, /peer record \S+ failed its integrity check/)
+    // the edited-away block still holds: carol cannot reach alice
+    const dialBack = await carol.run(['dial', (await alice.json<IdInfo>(['id'])).addrs[0]])
+    assert.equal(dialBack.code, 5, dialBack.stderr)
+    // removing them clears the warning
     await alice.json(['contacts', 'rm', bob.peerId])
+    await alice.json(['contacts', 'rm', carol.peerId])
     assert.doesNotMatch((await alice.run(['contacts'])).stderr, /integrity/)
   })
 })

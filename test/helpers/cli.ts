@@ -72,6 +72,21 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Check that something stays true for `ms` (at least 3 checks, 200 ms apart): for "nothing gets through" claims.
+ * `check` throws (an assertion) when it does not hold.
+ */
+export async function holds(ms: number, check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + ms
+  let rounds = 0
+  for (;;) {
+    await check()
+    rounds++
+    if (Date.now() >= deadline && rounds >= 3) return
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+}
+
 /** A `p2pnode start` process. */
 export class NodeProcess {
   readonly child: ChildProcess

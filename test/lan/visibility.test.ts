@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { cleanup, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+import { cleanup, NodeProcess, tempDir, waitFor, holds } from '../helpers/cli.ts'
 import { NetnsLan, netnsSkipReason } from '../helpers/netns.ts'
 
 interface IdJson {
@@ -61,18 +61,6 @@ const WINDOW_MS = 5000
 /** Bound on anything that should happen within a few mDNS rounds. */
 const SOON_MS = 20_000
 
-/** Hold `check` (which asserts) true for `ms`, polling; it must have run several times. */
-async function holds(ms: number, check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + ms
-  let rounds = 0
-  do {
-    await check()
-    rounds++
-    await new Promise((resolve) => setTimeout(resolve, 200))
-  } while (Date.now() < deadline)
-  await check()
-  assert.ok(rounds >= 2, `only ${rounds} checks in ${ms} ms`)
-}
 
 describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SKIP ?? false }, () => {
   // Hosts 10.77.1.x: apart from lan.test.ts (10.77.0.x), so the two files may run at once.
@@ -237,8 +225,12 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
     assert.notEqual(res.code, 0, `eve's dial to alice must fail: ${res.stdout}${res.stderr}`)
     assert.match(res.stderr + res.stdout, /DIAL_FAILED|could not reach/, 'a dial failure, not some other error')
     await holds(2000, async () => {
-      assert.equal(await lists(EVE, ALICE, { connected: true }), false, 'eve is not connected to alice')
-      assert.equal(await lists(ALICE, EVE, { connected: true }), false, 'alice is not connected to eve')
+      const [eveToAlice, aliceToEve] = await Promise.all([
+        lists(EVE, ALICE, { connected: true }),
+        lists(ALICE, EVE, { connected: true })
+      ])
+      assert.equal(eveToAlice, false, 'eve is not connected to alice')
+      assert.equal(aliceToEve, false, 'alice is not connected to eve')
     })
   })
 

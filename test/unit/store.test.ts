@@ -121,6 +121,14 @@ function contract(name: string, makeDb: () => Promise<{ db: Db; done: () => Prom
       assert.deepEqual(await texts('FERME'), ['Le café est fermé'])
       assert.deepEqual(await texts('crème', carol), ['CAFÉ crème ce matin'])
       assert.deepEqual(await texts('CAF', carol), ['cafeteria later?', 'CAFÉ crème ce matin', 'Le café est fermé'])
+      // newest first across expansions (cafe, cafeteria), also per conversation
+      await store.addIncoming([incoming(carol, 'un café, vite')])
+      assert.deepEqual(await texts('caf', carol), [
+        'un café, vite',
+        'cafeteria later?',
+        'CAFÉ crème ce matin',
+        'Le café est fermé'
+      ])
       assert.deepEqual(await texts('creme caf'), ['CAFÉ crème ce matin'])
       assert.deepEqual(await texts('cafe bob'), ['a cafe for bob'])
       assert.deepEqual(await texts('nothing'), [])

@@ -84,13 +84,13 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       ...(options.replyTo != null ? { replyTo: options.replyTo } : {})
     })
     const session = this.sessions.get(peer)
-    if (session != null) session.offer(entry)
+    if (session != null && this.allows(peer)) session.offer(entry)
     else this.flush(peer)
     return entry.message
   }
 
   flush(peer: string): void {
-    if (!this.started || !this.isConnected(peer)) return
+    if (!this.started || !this.isConnected(peer) || !this.allows(peer)) return
     let session = this.sessions.get(peer)
     if (session == null) {
       session = new OutboundSession(this, peer)
@@ -175,6 +175,10 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     this.safeDispatchEvent('delivered', { detail: { peer, ids } })
   }
 
+  private allows(peer: string): boolean {
+    return this.components.allows?.(peer) ?? true
+  }
+
   isConnected(peer: string): boolean {
     return this.components.libp2p.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open')
   }
@@ -183,9 +187,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
 
   private async onInbound(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
-    if (this.components.isBlocked?.(peer) === true) {
-      // The connection gater keeps blocked peers out; this is the last line if one got in before the block.
-      stream.abort(new Error('blocked'))
+    if (!this.allows(peer)) {
+      stream.abort(new Error('not allowed'))
       return
     }
     this.inbound.add(stream)

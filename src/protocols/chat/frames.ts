@@ -18,12 +18,12 @@ export interface WireMessage {
   timestamp: number
   text: string
   replyTo?: string
+  /** Encoded size on the wire, bytes (what the receiver buffers for it). */
+  size: number
 }
 
-const encoder = new TextEncoder()
-
 export function byteLength(text: string): number {
-  return encoder.encode(text).byteLength
+  return Buffer.byteLength(text)
 }
 
 export function idToHex(id: Uint8Array): string {
@@ -58,13 +58,16 @@ export function readMessage(frame: Frame, now = Date.now()): WireMessage {
   if (msg.replyTo != null && msg.replyTo.byteLength !== ID_BYTES) {
     throw new ProtocolViolationError(`reply-to id must be ${ID_BYTES} bytes`)
   }
-  if (byteLength(msg.text) > MAX_TEXT_BYTES) throw new ProtocolViolationError('text too long')
+  const textBytes = Buffer.byteLength(msg.text)
+  if (textBytes > MAX_TEXT_BYTES) throw new ProtocolViolationError('text too long')
   const timestamp = Number(msg.timestamp)
   if (timestamp > now + MAX_CLOCK_SKEW_MS) throw new ProtocolViolationError('timestamp too far in the future')
   return {
     id: idToHex(msg.id),
     timestamp,
     text: msg.text,
+    // id + text + timestamp and protobuf/length overhead: an upper bound of the encoded frame
+    size: msg.id.byteLength * 2 + textBytes + 32,
     ...(msg.replyTo != null ? { replyTo: idToHex(msg.replyTo) } : {})
   }
 }
@@ -81,7 +84,7 @@ export function readAck(frame: Frame): string[] {
 /** Display names are shown in terminals: no control characters, trimmed. */
 export function sanitizeName(name: string): string {
   // Control characters are stripped on purpose (names are printed in terminals).
-  return name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim()
+  return name.replace(/[\p{Cc}\p{Cf}]/gu, '').trim()
 }
 
 // ---- stream helpers -------------------------------------------------------------------------------------------

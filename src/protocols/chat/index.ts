@@ -31,8 +31,12 @@ export interface ChatComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerId'>
   store: ChatStore
   logger: ComponentLogger
-  /** Messages from blocked peers are refused (stream reset, nothing stored). @default never blocked */
-  isBlocked?: (peer: string) => boolean
+  /**
+   * Whether we may talk to a peer now (not blocked, visibility allows it). Streams from peers not allowed are
+   * refused (nothing stored) and nothing is sent to them. The connection gater keeps them out in the first place;
+   * this covers a connection that was being set up when the policy changed. @default everyone allowed
+   */
+  allows?: (peer: string) => boolean
 }
 
 export interface ChatInit {

@@ -1,7 +1,7 @@
 import type { Stream } from '@libp2p/interface'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Chat } from './chat.ts'
-import { MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from './constants.ts'
+import { MAX_FRAME_BYTES, MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from './constants.ts'
 import { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
 import { errorText, idFromHex, isEOF, openFrames, readAck, readFrame, readHello, readMessage, type WireMessage } from './frames.ts'
 import type { LiveStatus, OutboxEntry } from './index.ts'
@@ -16,6 +16,7 @@ export class InboundSession {
   private readonly peer: string
   private readonly frames: LengthPrefixedStream
   private readonly queue: WireMessage[] = []
+  private queuedBytes = 0
   private wakeup = Promise.withResolvers<void>()
   private ended = false
 
@@ -46,9 +47,14 @@ export class InboundSession {
           throw err
         }
         timer.refresh()
-        this.queue.push(readMessage(frame))
-        // An honest sender never has more than MAX_IN_FLIGHT messages unacknowledged.
+        const message = readMessage(frame)
+        this.queue.push(message)
+        this.queuedBytes += message.size
+        // An honest sender never has more than MAX_IN_FLIGHT messages or MAX_IN_FLIGHT_BYTES unacknowledged.
         if (this.queue.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many unacknowledged messages')
+        if (this.queuedBytes > MAX_IN_FLIGHT_BYTES + MAX_FRAME_BYTES) {
+          throw new ProtocolViolationError('too many unacknowledged bytes')
+        }
         this.wakeup.resolve()
       }
     } finally {
@@ -66,6 +72,7 @@ export class InboundSession {
         continue
       }
       const batch = this.queue.splice(0)
+      this.queuedBytes = 0
       // Persist first, then ack: an ack is a promise that the message is on disk.
       const added = await this.chat.store.addIncoming(batch.map((m) => ({ ...m, peer: this.peer, to })))
       for (const message of added) this.chat.onMessage(message)
