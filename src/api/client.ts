@@ -1,23 +1,24 @@
 import { stat } from 'node:fs/promises'
 import { Client } from 'undici'
 import { ErrorCode, P2pError } from '../errors.ts'
-import type {
-  ApiErrorBody,
-  ContactInfo,
-  ContactList,
-  DialResult,
-  ExportResult,
-  HistoryEntry,
-  HistoryQuery,
-  IdInfo,
-  NodeApi,
-  PeerInfo,
-  PeerState,
-  SearchResult,
-  SendOptions,
-  SendResult,
-  VerifyResult,
-  Visibility
+import {
+  API_BODY_LIMIT,
+  type ApiErrorBody,
+  type ContactInfo,
+  type ContactList,
+  type DialResult,
+  type ExportResult,
+  type HistoryEntry,
+  type HistoryQuery,
+  type IdInfo,
+  type NodeApi,
+  type PeerInfo,
+  type PeerState,
+  type SearchResult,
+  type SendOptions,
+  type SendResult,
+  type VerifyResult,
+  type Visibility
 } from './types.ts'
 
 /** Upper bound for one API call (a dial waits up to 10 s, a send up to its waitMs). */
@@ -122,13 +123,18 @@ export class ApiClient implements NodeApi {
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const json = body != null ? JSON.stringify(body) : undefined
+    // The server would answer 413 and close while we still send: say it here, clearly.
+    if (json != null && Buffer.byteLength(json) > API_BODY_LIMIT) {
+      throw new P2pError(ErrorCode.INVALID_MESSAGE, `the request is larger than ${API_BODY_LIMIT} bytes`)
+    }
     let res: Awaited<ReturnType<Client['request']>>
     try {
       res = await this.client.request({
         method,
         path,
-        headers: body != null ? { 'content-type': 'application/json' } : {},
-        body: body != null ? JSON.stringify(body) : undefined
+        headers: json != null ? { 'content-type': 'application/json' } : {},
+        body: json
       })
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
@@ -140,12 +146,12 @@ export class ApiClient implements NodeApi {
       }
       throw err
     }
-    const json = (await res.body.json()) as T | ApiErrorBody
+    const answer = (await res.body.json()) as T | ApiErrorBody
     if (res.statusCode >= 400) {
-      const e = json as ApiErrorBody
+      const e = answer as ApiErrorBody
       const code = (Object.values(ErrorCode) as string[]).includes(e.code) ? (e.code as ErrorCode) : ErrorCode.INTERNAL
       throw new P2pError(code, e.message, { hint: e.hint, details: e.details })
     }
-    return json as T
+    return answer as T
   }
 }

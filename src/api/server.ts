@@ -1,7 +1,7 @@
 import { chmod, rm } from 'node:fs/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { ErrorCode, isP2pError } from '../errors.ts'
-import type { ApiErrorBody, NodeApi, Visibility } from './types.ts'
+import { API_BODY_LIMIT, type ApiErrorBody, type NodeApi, type Visibility } from './types.ts'
 
 const STATUS: Record<string, number> = {
   [ErrorCode.PEER_NOT_FOUND]: 404,
@@ -14,15 +14,13 @@ const STATUS: Record<string, number> = {
   [ErrorCode.RECORD_TAMPERED]: 409
 }
 
-/** Largest request body: one maximum-size message plus JSON escaping. */
-const BODY_LIMIT = 512 * 1024
 
 /**
  * The local HTTP+JSON API over a unix socket (mode 0600). Routes map one to one onto NodeApi; errors cross as
  * `{ code, message, hint?, details? }` with a matching HTTP status.
  */
 export async function startApiServer(api: NodeApi, socketPath: string): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT })
+  const app = Fastify({ logger: false, bodyLimit: API_BODY_LIMIT })
 
   app.setErrorHandler((err, _req, reply) => {
     let body: ApiErrorBody
@@ -34,7 +32,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
       body = { code: ErrorCode.INVALID_ARGUMENT, message: (err as Error).message }
       status = 400
     } else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      body = { code: ErrorCode.INVALID_MESSAGE, message: `the request is larger than ${BODY_LIMIT} bytes` }
+      body = { code: ErrorCode.INVALID_MESSAGE, message: `the request is larger than ${API_BODY_LIMIT} bytes` }
       status = 413
     } else if (((err as { statusCode?: number }).statusCode ?? 500) < 500) {
       // Fastify's own client errors (malformed JSON, wrong content type): the caller's mistake.

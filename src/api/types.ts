@@ -137,6 +137,9 @@ export interface NodeApi {
   export(options: { out: string; anonymize?: boolean }): Promise<ExportResult>
 }
 
+/** Largest request body the API accepts: one maximum-size message with JSON escaping to spare. */
+export const API_BODY_LIMIT = 512 * 1024
+
 /** How errors cross the API: HTTP status plus this body. */
 export interface ApiErrorBody {
   code: string
