@@ -72,7 +72,7 @@ export class ApiClient implements NodeApi {
     await this.client.close()
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  protected async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     let res: Awaited<ReturnType<Client['request']>>
     try {
       res = await this.client.request({

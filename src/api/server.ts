@@ -1,6 +1,7 @@
 import { chmod, rm } from 'node:fs/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { ErrorCode, isP2pError } from '../errors.ts'
+import { FILE_STATUS_CODES, registerFileRoutes } from './files.ts'
 import type { ApiErrorBody, NodeApi } from './types.ts'
 
 const STATUS: Record<string, number> = {
@@ -9,7 +10,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.INVALID_ARGUMENT]: 400,
   [ErrorCode.INVALID_MESSAGE]: 400,
   [ErrorCode.INVALID_MULTIADDR]: 400,
-  [ErrorCode.DIAL_FAILED]: 502
+  [ErrorCode.DIAL_FAILED]: 502,
+  ...FILE_STATUS_CODES
 }
 
 /** Largest request body: one maximum-size message plus JSON escaping. */
@@ -74,6 +76,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
     },
     async (req) => api.history(req.query.peer, { limit: req.query.limit })
   )
+  registerFileRoutes(app, api)
   app.post('/v1/stop', async (_req, reply) => {
     // Answer first, then stop: the caller waits for the socket to go away.
     reply.raw.on('finish', () => setImmediate(() => void api.stop()))

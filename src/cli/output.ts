@@ -13,7 +13,10 @@ export const EXIT: Record<string, number> = {
   [ErrorCode.PEER_AMBIGUOUS]: 4,
   [ErrorCode.DIAL_FAILED]: 5,
   [ErrorCode.LEVEL_LOCKED]: 6,
-  [ErrorCode.DATA_DIR_INVALID]: 7
+  [ErrorCode.DATA_DIR_INVALID]: 7,
+  [ErrorCode.FILE_NOT_READABLE]: 2,
+  [ErrorCode.TRANSFER_NOT_FOUND]: 4,
+  [ErrorCode.TRANSFER_FAILED]: 8
 }
 
 /** The CLI's only way to write: stdout for results, stderr for errors and notices. */
