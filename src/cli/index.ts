@@ -9,6 +9,7 @@ import {
   sendCommand,
   stopCommand
 } from './commands.ts'
+import { registerFileCommands } from './files.ts'
 import { EXIT, reportError } from './output.ts'
 
 const DATA_HELP = 'data directory (default: $P2PNODE_HOME, else ~/.p2pnode)'
@@ -22,6 +23,22 @@ function positiveInt(value: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 10_000)
     throw new InvalidArgumentError('expected a whole number from 1 to 10000')
   return n
+}
+
+function byteCount(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a number of bytes')
+  return n
+}
+
+interface StartCliOptions {
+  data?: string
+  name?: string
+  listen?: string[]
+  dial?: string[]
+  mdns: boolean
+  downloads?: string
+  autoAcceptMax?: number
 }
 
 /** Run the CLI; resolves with the process exit status. */
@@ -63,10 +80,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--listen <multiaddr>', 'listen address, repeatable (default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--dial <multiaddr>', 'dial this address on start, repeatable', collect)
     .addOption(new Option('--no-mdns', 'do not discover or answer peers on the local network'))
+    .option('--downloads <dir>', 'where received files go (default: DATA/downloads)')
+    .option('--auto-accept-max <bytes>', 'larger files wait for p2pnode accept (default 104857600)', byteCount)
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .action(
-      run(async (opts: { data?: string; name?: string; listen?: string[]; dial?: string[]; mdns: boolean }) => {
+      run(async (opts: StartCliOptions) => {
         // Loaded only here: the other commands stay quick because they never load libp2p.
         const { startCommand } = await import('./start.ts')
         return startCommand(opts)
@@ -88,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<peer>', 'peer id, display name or multiaddr')
     .option('--limit <n>', 'the last N messages (default 50)', positiveInt)
     .action(run((peer: string, opts: CommonOptions & { limit?: number }) => historyCommand(peer, opts)))
+  registerFileCommands(command, run)
   command('stop', 'stop the node running on the data dir').action(run((opts: CommonOptions) => stopCommand(opts)))
 
   try {

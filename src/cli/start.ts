@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path'
 import { enable } from '@libp2p/logger'
 import { startApiServer } from '../api/server.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
@@ -11,6 +12,10 @@ export interface StartOptions {
   listen?: string[]
   dial?: string[]
   mdns?: boolean
+  /** Where received files go. @default DATA/downloads */
+  downloads?: string
+  /** Larger files wait for `p2pnode accept`. @default 100 MiB */
+  autoAcceptMax?: number
 }
 
 /**
@@ -26,7 +31,9 @@ export async function startCommand(options: StartOptions): Promise<number> {
     name: options.name,
     listen: options.listen,
     dial: options.dial,
-    mdns: options.mdns
+    mdns: options.mdns,
+    downloads: options.downloads != null ? resolvePath(options.downloads) : undefined,
+    files: options.autoAcceptMax != null ? { autoAcceptMax: options.autoAcceptMax } : undefined
   })
   let api: Awaited<ReturnType<typeof startApiServer>>
   try {
