@@ -547,7 +547,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     }
   }
 
-  /** Ask for the missing chunks, a window at a time; verify, write and record each as it comes. */
+  /**
+   * Ask for the missing chunks, a window at a time; verify each as it comes, then write and record it while the
+   * next ones arrive. The window counts chunks asked for and not yet on disk, so at most `window` chunks are ever
+   * buffered on our side or in flight.
+   */
   private async receive(
     record: TransferRecord,
     lp: LengthPrefixedStream,
@@ -559,15 +563,18 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     const { id } = record
     /** Indices asked for, in the order the sender sends them. */
     const expected: number[] = []
+    const writing = new Set<Promise<void>>()
     const retries = new Map<number, number>()
+    let failure: unknown
     let left = missing.length
     while (left > 0) {
+      if (failure != null) throw failure
       // Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last).
       const wants: Uint8Array[] = []
-      while (expected.length < this.window && missing.length > 0) {
+      while (expected.length + writing.size < this.window && missing.length > 0) {
         const first = missing.pop() ?? 0
         let count = 1
-        while (expected.length + count < this.window && missing.at(-1) === first + count) {
+        while (expected.length + writing.size + count < this.window && missing.at(-1) === first + count) {
           missing.pop()
           count++
         }
@@ -575,10 +582,15 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         wants.push(FetchFrame.encode({ want: { first, count } }))
       }
       if (wants.length > 0) await lp.writeV(wants)
+      if (expected.length === 0) {
+        // Everything asked for has arrived; wait for the disk.
+        await Promise.race(writing)
+        continue
+      }
       const frame = await readFrame(lp, FetchFrame, this.frameTimeout)
       if (frame.stop != null) throw stopError(frame.stop)
       const chunk = only(frame, 'chunk', FETCH_KEYS)
-      const index = expected.shift()
+      const index = expected.shift() ?? -1
       if (chunk.index !== index) throw new FileProtocolError(`got chunk ${chunk.index}, asked for ${index}`)
       const data = chunk.data
       const hash = createHash('sha256').update(data).digest()
@@ -589,7 +601,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         const tries = (retries.get(index) ?? 0) + 1
         retries.set(index, tries)
         this.log.error(
-          'chunk %d of %s from %s is corrupt (%d bytes; try %d)',
+          'chunk %d of %s from %s is corrupt (%d bytes, try %d)',
           index,
           id,
           record.peer,
@@ -602,12 +614,22 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         missing.push(index) // asked for again next
         continue
       }
-      await fh.write(data, 0, data.byteLength, index * record.chunkSize)
-      await this.store.addVerified(id, index)
-      done[index] = 1
-      left--
-      this.progress(id, (this.received.get(id) ?? 0) + data.byteLength, record.size)
+      // On disk first, then recorded: a recorded chunk is always in the file, even after kill -9.
+      const write: Promise<void> = (async () => {
+        await fh.write(data, 0, data.byteLength, index * record.chunkSize)
+        await this.store.addVerified(id, index)
+        done[index] = 1
+        left--
+        this.progress(id, (this.received.get(id) ?? 0) + data.byteLength, record.size)
+      })()
+        .catch((err: unknown) => {
+          failure ??= err
+        })
+        .finally(() => writing.delete(write))
+      writing.add(write)
     }
+    await Promise.all(writing)
+    if (failure != null) throw failure
   }
 
   private async verifyWhole(path: string): Promise<string> {
@@ -743,6 +765,16 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         wake.resolve()
       }
     })()
+    const readChunk = async (index: number): Promise<Uint8Array<ArrayBuffer>> => {
+      const length = chunkLength(record, index)
+      // Its own memory (not a slice of Node's shared pool), not zeroed: it is filled from the file at once.
+      const buf = Buffer.allocUnsafeSlow(length)
+      const data = new Uint8Array(buf.buffer, buf.byteOffset, length)
+      const { bytesRead } = await fh.read(data, 0, length, index * record.chunkSize)
+      if (bytesRead !== length) throw new Error(`${record.path} is shorter than offered`)
+      return data
+    }
+    let ahead: { index: number; data: Promise<Uint8Array<ArrayBuffer>> } | undefined
     const writer = (async () => {
       for (;;) {
         const index = queue.shift()
@@ -753,9 +785,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
           continue
         }
         const length = chunkLength(record, index)
-        const data = Buffer.allocUnsafe(length)
-        const { bytesRead } = await fh.read(data, 0, length, index * record.chunkSize)
-        if (bytesRead !== length) throw new Error(`${record.path} is shorter than offered`)
+        // The next chunk is read from disk while this one goes out.
+        const data = await (ahead?.index === index ? ahead.data : readChunk(index))
+        ahead = queue.length > 0 ? { index: queue[0], data: readChunk(queue[0]) } : undefined
+        ahead?.data.catch(() => {}) // awaited (and its error thrown) on its turn
         await lp.write(FetchFrame.encode({ chunk: { index, data } }))
         this.sent.set(record.id, (this.sent.get(record.id) ?? 0) + length)
         const received = (this.received.get(record.id) ?? 0) + length
