@@ -21,7 +21,13 @@ export class NodeFiles implements FilesApi {
       return toFileInfo(await this.protocol.send(peer, path))
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      if (err instanceof RangeError || code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+      if (
+        err instanceof RangeError ||
+        code === 'ENOENT' ||
+        code === 'ENOTDIR' ||
+        code === 'EISDIR' ||
+        code === 'EACCES'
+      ) {
         throw new P2pError(ErrorCode.FILE_NOT_READABLE, `cannot send ${path}: ${(err as Error).message}`, {
           hint: 'give the path of a regular file you can read',
           cause: err
