@@ -16,6 +16,7 @@ import type { Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { ApiClient } from '../src/api/client.ts'
 import { FilesClient } from '../src/api/files-client.ts'
 import type { IdInfo } from '../src/api/types.ts'
 import { cleanup, NodeProcess, tempDir, waitFor } from '../test/helpers/cli.ts'
@@ -122,6 +123,12 @@ async function rssOf(pid: number): Promise<number> {
   }
 }
 
+/** CPU seconds (user + system) a process has used. */
+async function cpuOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 /** Send a file between two spawned nodes; returns transfer time (offer acked → verified) and peak RSS. */
 async function p2pnodeFile(
   alice: NodeProcess,
@@ -141,8 +148,16 @@ async function p2pnodeFile(
     const t0 = performance.now()
     const sent = await api.sendFile(bob.peerId, path)
     const t1 = performance.now()
+    const cpu0 = [await cpuOf(alice.child.pid ?? 0), await cpuOf(bob.child.pid ?? 0)]
     await waitFor(async () => (await api.file(sent.id)).status === 'complete', { timeout: 600_000, interval: 20 })
     const t2 = performance.now()
+    const cpu1 = [await cpuOf(alice.child.pid ?? 0), await cpuOf(bob.child.pid ?? 0)]
+    if (process.env.BENCH_CPU != null) {
+      const secs = (t2 - t1) / 1000
+      process.stderr.write(
+        `cpu during transfer: sender ${(((cpu1[0] - cpu0[0]) / secs) * 100).toFixed(0)}%, receiver ${(((cpu1[1] - cpu0[1]) / secs) * 100).toFixed(0)}%\n`
+      )
+    }
     return { ms: t2 - t1, totalMs: t2 - t0, rss: peak, sender: peaks[0], receiver: peaks[1] }
   } finally {
     clearInterval(sampler)
@@ -187,12 +202,83 @@ export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileR
         target: '≤ 160 MB'
       })
     }
+    rows.push(...(await chatDuringTransfers(alice, bob, local, dirs)))
   } finally {
     await alice.stop()
     await bob.stop()
     await cleanup(...dirs)
   }
   return rows
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+
+/** One message at a time alice → bob through the API, each until bob has stored it (acked); latencies sorted. */
+async function chatLatencies(alice: NodeProcess, bob: NodeProcess, until: () => boolean, max = 500) {
+  const api = new ApiClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
+  const out: number[] = []
+  try {
+    while (out.length < max && until()) {
+      const t = performance.now()
+      const res = await api.send(bob.peerId, 'x'.repeat(64))
+      if (res.status !== 'delivered') throw new Error(`message not delivered: ${res.status}`)
+      out.push(performance.now() - t)
+    }
+  } finally {
+    await api.close()
+  }
+  return out.sort((x, y) => x - y)
+}
+
+/** Chat latency alice → bob while alice sends 256 MiB files to bob and to carol at the same time. */
+async function chatDuringTransfers(
+  alice: NodeProcess,
+  bob: NodeProcess,
+  local: string[],
+  dirs: string[]
+): Promise<FileRow[]> {
+  const carolDir = await tempDir('p2pnode-bench-')
+  const carol = await NodeProcess.start(carolDir, [...local, '--name', 'carol'])
+  try {
+    await alice.json(['dial', (await carol.json<IdInfo>(['id'])).addrs[0]])
+    const idle = await chatLatencies(alice, bob, () => true, 300)
+    const files = [join(dirs[2], 'to-bob.bin'), join(dirs[2], 'to-carol.bin')]
+    for (const f of files) await makeFile(f, 256 * MiB)
+    const api = new FilesClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
+    let running = true
+    const t0 = performance.now()
+    const transfers = Promise.all(
+      [bob, carol].map(async (peer, i) => {
+        const sent = await api.sendFile(peer.peerId, files[i])
+        await waitFor(async () => (await api.file(sent.id)).status === 'complete', { timeout: 600_000, interval: 50 })
+      })
+    ).finally(() => {
+      running = false
+    })
+    const busy = await chatLatencies(alice, bob, () => running, 100_000)
+    await transfers
+    const seconds = (performance.now() - t0) / 1000
+    await api.close()
+    return [
+      {
+        metric: 'chat send→ack p50 / p99 during 2 file transfers (API)',
+        value: `${busy.length > 0 ? `${pct(busy, 50).toFixed(2)} ms / ${pct(busy, 99).toFixed(2)} ms` : 'n/a'}`,
+        baseline: `${pct(idle, 50).toFixed(2)} ms / ${pct(idle, 99).toFixed(2)} ms idle`,
+        target: 'stays low'
+      },
+      {
+        metric: '(2 × 256 MiB to two peers at once, while chatting)',
+        value: `${((512 / seconds) | 0).toString()} MiB/s total, ${busy.length} messages`,
+        baseline: '',
+        target: ''
+      }
+    ]
+  } finally {
+    await carol.stop()
+    await cleanup(carolDir)
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -8,6 +8,7 @@ import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { P2pNode } from '../src/node/index.ts'
 import { BIN, cleanup, NODE, tempDir } from '../test/helpers/cli.ts'
+import { fileBench } from './files.ts'
 
 const ECHO = '/bench/echo/1.0'
 const LATENCY_N = 2000
@@ -207,6 +208,9 @@ async function main(): Promise<void> {
       target: '≤ 100 MB'
     }
   )
+
+  // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
+  rows.push(...(await fileBench()))
 
   const w = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length))
   const line = (r: Row) =>

@@ -17,8 +17,8 @@ const MiB = 1024 * 1024
 const BIG = 200 * MiB
 /** Large enough that a kill at ~50% lands in the middle of the transfer, small enough to keep the suite quick. */
 const RESUME_SIZE = 96 * MiB
-/** The receiver asks for at most 8 chunks of 256 KiB ahead: what may be lost in flight when a side is killed. */
-const WINDOW_BYTES = 8 * 256 * 1024
+/** The receiver asks for at most 4 chunks of 256 KiB ahead: what may be lost in flight when a side is killed. */
+const WINDOW_BYTES = 4 * 256 * 1024
 
 /** A file of `size` bytes written block by block (never whole in memory); every block differs. */
 async function makeFile(path: string, size: number): Promise<string> {

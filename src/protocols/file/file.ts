@@ -7,6 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
 import { lookup as mimeLookup } from 'mime-types'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { FINAL_STATUSES, type TransferRecord, type TransferStatus } from '../../store/index.ts'
 import {
   DEFAULT_AUTO_ACCEPT_MAX,
@@ -500,10 +501,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       controller.signal.addEventListener('abort', () => s.abort(new TransferStoppedError('stopped')), { once: true })
       lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
       await lp.write(FetchFrame.encode({ fetch: { id: fromHex(id), have: BigInt(received) } }))
-      await this.receive(record, lp, fh, hashes, missing, done)
+      const streamed = await this.receive(record, lp, fh, hashes, missing, done)
       await fh.close()
       fh = undefined
-      const sha256 = await this.verifyWhole(tempPath)
+      const sha256 = streamed ?? (await this.verifyWhole(tempPath))
       if (sha256 !== record.sha256) {
         await this.discard(record)
         await this.fail(id, `whole-file hash mismatch (got ${sha256}, offered ${record.sha256})`)
@@ -548,9 +549,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   }
 
   /**
-   * Ask for the missing chunks, a window at a time; verify each as it comes, then write and record it while the
+   * Ask for the missing chunks, a window at a time; verify, write and record each while the
    * next ones arrive. The window counts chunks asked for and not yet on disk, so at most `window` chunks are ever
-   * buffered on our side or in flight.
+   * buffered on our side or in flight. Returns the whole-file hash when every chunk came in order in this run
+   * (hashed on the way, which spares reading the file again), else undefined.
    */
   private async receive(
     record: TransferRecord,
@@ -559,45 +561,25 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     hashes: Uint8Array,
     missing: number[],
     done: Uint8Array
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const { id } = record
+    const n = chunkCount(record.size, record.chunkSize)
     /** Indices asked for, in the order the sender sends them. */
     const expected: number[] = []
-    const writing = new Set<Promise<void>>()
+    const jobs = new Set<Promise<void>>()
     const retries = new Map<number, number>()
+    const whole = missing.length === n ? createHash('sha256') : undefined
+    let wholeNext = 0
+    let wholeValid = whole != null
     let failure: unknown
     let left = missing.length
-    while (left > 0) {
-      if (failure != null) throw failure
-      // Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last).
-      const wants: Uint8Array[] = []
-      while (expected.length + writing.size < this.window && missing.length > 0) {
-        const first = missing.pop() ?? 0
-        let count = 1
-        while (expected.length + writing.size + count < this.window && missing.at(-1) === first + count) {
-          missing.pop()
-          count++
-        }
-        for (let i = 0; i < count; i++) expected.push(first + i)
-        wants.push(FetchFrame.encode({ want: { first, count } }))
-      }
-      if (wants.length > 0) await lp.writeV(wants)
-      if (expected.length === 0) {
-        // Everything asked for has arrived; wait for the disk.
-        await Promise.race(writing)
-        continue
-      }
-      const frame = await readFrame(lp, FetchFrame, this.frameTimeout)
-      if (frame.stop != null) throw stopError(frame.stop)
-      const chunk = only(frame, 'chunk', FETCH_KEYS)
-      const index = expected.shift() ?? -1
-      if (chunk.index !== index) throw new FileProtocolError(`got chunk ${chunk.index}, asked for ${index}`)
-      const data = chunk.data
+    const check = async (index: number, data: Uint8Array) => {
       const hash = createHash('sha256').update(data).digest()
       const good =
         data.byteLength === chunkLength(record, index) &&
         Buffer.compare(hash, hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES)) === 0
       if (!good) {
+        wholeValid = false
         const tries = (retries.get(index) ?? 0) + 1
         retries.set(index, tries)
         this.log.error(
@@ -612,24 +594,56 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
           throw new HashMismatchError(`chunk ${index} failed verification ${tries} times: the sender's data is corrupt`)
         }
         missing.push(index) // asked for again next
-        continue
+        return
       }
       // On disk first, then recorded: a recorded chunk is always in the file, even after kill -9.
-      const write: Promise<void> = (async () => {
-        await fh.write(data, 0, data.byteLength, index * record.chunkSize)
-        await this.store.addVerified(id, index)
-        done[index] = 1
-        left--
-        this.progress(id, (this.received.get(id) ?? 0) + data.byteLength, record.size)
-      })()
+      await fh.write(data, 0, data.byteLength, index * record.chunkSize)
+      await this.store.addVerified(id, index)
+      done[index] = 1
+      left--
+      this.progress(id, (this.received.get(id) ?? 0) + data.byteLength, record.size)
+    }
+    while (left > 0) {
+      if (failure != null) throw failure
+      // Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last).
+      const wants: Uint8Array[] = []
+      while (expected.length + jobs.size < this.window && missing.length > 0) {
+        const first = missing.pop() ?? 0
+        let count = 1
+        while (expected.length + jobs.size + count < this.window && missing.at(-1) === first + count) {
+          missing.pop()
+          count++
+        }
+        for (let i = 0; i < count; i++) expected.push(first + i)
+        wants.push(FetchFrame.encode({ want: { first, count } }))
+      }
+      if (wants.length > 0) await lp.writeV(wants)
+      if (expected.length === 0) {
+        // Everything asked for has arrived; wait for checks and the disk.
+        await Promise.race(jobs)
+        continue
+      }
+      const frame = await readFrame(lp, FetchFrame, this.frameTimeout)
+      if (frame.stop != null) throw stopError(frame.stop)
+      const chunk = only(frame, 'chunk', FETCH_KEYS)
+      const index = expected.shift() ?? -1
+      if (chunk.index !== index) throw new FileProtocolError(`got chunk ${chunk.index}, asked for ${index}`)
+      if (wholeValid && index === wholeNext) {
+        whole?.update(chunk.data)
+        wholeNext++
+      } else {
+        wholeValid = false
+      }
+      const job: Promise<void> = check(index, chunk.data)
         .catch((err: unknown) => {
           failure ??= err
         })
-        .finally(() => writing.delete(write))
-      writing.add(write)
+        .finally(() => jobs.delete(job))
+      jobs.add(job)
     }
-    await Promise.all(writing)
+    await Promise.all(jobs)
     if (failure != null) throw failure
+    return wholeValid && wholeNext === n ? whole?.digest('hex') : undefined
   }
 
   private async verifyWhole(path: string): Promise<string> {
@@ -789,7 +803,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         const data = await (ahead?.index === index ? ahead.data : readChunk(index))
         ahead = queue.length > 0 ? { index: queue[0], data: readChunk(queue[0]) } : undefined
         ahead?.data.catch(() => {}) // awaited (and its error thrown) on its turn
-        await lp.write(FetchFrame.encode({ chunk: { index, data } }))
+        await lp.write(chunkFrame(index, data))
         this.sent.set(record.id, (this.sent.get(record.id) ?? 0) + length)
         const received = (this.received.get(record.id) ?? 0) + length
         this.received.set(record.id, received)
@@ -890,4 +904,45 @@ function stopError(stop: Stop): TransferStoppedError {
   const err = new TransferStoppedError(`${texts[stop.reason]}${stop.detail !== '' ? `: ${clip(stop.detail)}` : ''}`)
   err.reason = stop.reason
   return err
+}
+
+/** Bytes of an unsigned varint. */
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 128)
+    len++
+  }
+  return len
+}
+
+/** Write an unsigned varint at `off`; returns the offset after it. */
+function putVarint(n: number, buf: Uint8Array, off: number): number {
+  while (n >= 0x80) {
+    buf[off++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  buf[off++] = n
+  return off
+}
+
+/**
+ * `FetchFrame{chunk{index, data}}` exactly as protons encodes it, but as a list that points at `data` instead of
+ * a copy of it: a chunk goes to the stream without being copied first.
+ */
+export function chunkFrame(index: number, data: Uint8Array<ArrayBuffer>): Uint8ArrayList {
+  if (data.byteLength === 0) return new Uint8ArrayList(FetchFrame.encode({ chunk: { index, data } }))
+  // proto3 leaves a zero index out.
+  const inner = (index === 0 ? 0 : 1 + varintLength(index)) + 1 + varintLength(data.byteLength)
+  const innerLength = inner + data.byteLength
+  const header = new Uint8Array(1 + varintLength(innerLength) + inner)
+  header[0] = 0x1a // field 3 (chunk), length-delimited
+  let off = putVarint(innerLength, header, 1)
+  if (index !== 0) {
+    header[off++] = 0x08 // field 1 (index), varint
+    off = putVarint(index, header, off)
+  }
+  header[off++] = 0x12 // field 2 (data), length-delimited
+  putVarint(data.byteLength, header, off)
+  return new Uint8ArrayList(header, data)
 }
