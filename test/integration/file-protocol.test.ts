@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -153,6 +153,25 @@ describe('/chat/1.0/file between two nodes', () => {
       await carol.stop()
     }
   })
+
+  for (const side of ['receiver', 'sender'] as const) {
+    it(`stops a transfer cancelled by the ${side} midway, on both sides, and deletes the partial file`, async () => {
+      const src = join(dirs[2], `cancel-${side}.bin`)
+      const fh = await open(src, 'w')
+      const block = randomBytes(1024 * 1024)
+      for (let i = 0; i < 96; i++) await fh.write(block, 0, block.byteLength, i * block.byteLength)
+      await fh.close()
+      const sent = await alice.fileApi.sendFile(bobId, src)
+      await waitFor(async () => ((await bob.files.get(sent.id))?.received ?? 0) > 0, { interval: 5, what: 'bytes' })
+      const cancelled = await (side === 'receiver' ? bob : alice).files.cancel(sent.id)
+      assert.equal(cancelled?.status, 'cancelled', 'cancelled before it completed')
+      assert.equal((await finished(alice, sent.id)).status, 'cancelled')
+      assert.equal((await finished(bob, sent.id)).status, 'cancelled')
+      await waitFor(async () => !(await readdir(join(dirs[1], 'downloads'))).some((f) => f.endsWith('.part')), {
+        what: 'the partial file to be deleted'
+      })
+    })
+  }
 
   it('cancels a waiting offer on the receiver and tells the sender at the next offer', async () => {
     const dir = await tempDir()

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { constants, createReadStream } from 'node:fs'
+import { constants } from 'node:fs'
 import { type FileHandle, link, mkdir, open, stat, unlink } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { Connection, Logger, Startable, Stream } from '@libp2p/interface'
@@ -38,6 +38,8 @@ import { safeFileName, withSuffix } from './names.ts'
 import { FetchFrame, OfferFrame, OfferReply, Stop } from './pb/file.ts'
 
 const PROGRESS_INTERVAL_MS = 100
+/** File-system errors on the receiver's side that end a transfer (anything else is retried). */
+const DISK_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'EISDIR', 'EFBIG'])
 /** Read size when hashing a whole file: large reads, few calls. */
 const HASH_READ_BYTES = 1024 * 1024
 
@@ -94,6 +96,27 @@ function only<F extends object, K extends keyof F>(frame: F, key: K, keys: Reado
 const OFFER_KEYS = ['offer', 'hashes', 'reply'] as const
 const FETCH_KEYS = ['fetch', 'want', 'chunk', 'stop'] as const
 
+/**
+ * A file's bytes in order, read into one reused buffer: each piece is valid only until the next is asked for.
+ * (A read stream allocates a new buffer per read, which for a file of several GiB means a lot of garbage and a
+ * high peak RSS before the collector catches up.)
+ */
+async function* readPieces(path: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+  const fh = await open(path, 'r')
+  const buf = Buffer.allocUnsafeSlow(HASH_READ_BYTES)
+  try {
+    for (let pos = 0; ; ) {
+      options.signal?.throwIfAborted()
+      const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos)
+      if (bytesRead === 0) return
+      pos += bytesRead
+      yield buf.subarray(0, bytesRead)
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
 /** SHA-256 of a file, read in large pieces (never the whole file in memory). */
 async function hashFile(
   path: string,
@@ -107,8 +130,7 @@ async function hashFile(
   let chunk = createHash('sha256')
   let inChunk = 0
   let index = 0
-  const stream = createReadStream(path, { highWaterMark: HASH_READ_BYTES, signal: options.signal })
-  for await (const piece of stream as AsyncIterable<Buffer>) {
+  for await (const piece of readPieces(path, options)) {
     whole.update(piece)
     let off = 0
     while (off < piece.byteLength) {
@@ -498,8 +520,20 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       })
       this.streams.add(stream)
       const s = stream
-      controller.signal.addEventListener('abort', () => s.abort(new TransferStoppedError('stopped')), { once: true })
-      lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+      const frames = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+      lp = frames
+      controller.signal.addEventListener(
+        'abort',
+        () => {
+          // Cancelled here: tell the sender, so that it stops too; otherwise (node stopping) just end the stream.
+          if (controller.signal.reason instanceof TransferStoppedError) {
+            void this.tell(s, frames, Stop.Reason.CANCELLED, 'cancelled by the receiver')
+          } else {
+            s.abort(new Error('stopping'))
+          }
+        },
+        { once: true }
+      )
       await lp.write(FetchFrame.encode({ fetch: { id: fromHex(id), have: BigInt(received) } }))
       const streamed = await this.receive(record, lp, fh, hashes, missing, done)
       await fh.close()
@@ -527,9 +561,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       } else if (err instanceof HashMismatchError || err instanceof TransferStoppedError) {
         await this.discard(record)
         await this.fail(id, err.message)
-      } else if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EACCES' || code === 'EROFS') {
+      } else if (code != null && DISK_ERRORS.has(code)) {
+        // Retrying would not help: fail, and leave nothing half-written behind.
         await this.discard(record)
-        await this.fail(id, code === 'EACCES' || code === 'EROFS' ? `cannot write: ${err}` : 'disk full')
+        await this.fail(id, code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : `cannot write the file: ${err}`)
         this.log.error('receiving %s failed: %s', id, errorText(err))
       } else if (!controller.signal.aborted && this.started) {
         this.log.error('fetching %s from %s broke: %s', id, peer, errorText(err))
@@ -648,7 +683,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
 
   private async verifyWhole(path: string): Promise<string> {
     const hash = createHash('sha256')
-    for await (const piece of createReadStream(path, { highWaterMark: HASH_READ_BYTES })) hash.update(piece as Buffer)
+    for await (const piece of readPieces(path)) hash.update(piece)
     return hash.digest('hex')
   }
 
