@@ -9,6 +9,7 @@ import { lpStream } from '@libp2p/utils'
 import { P2pNode } from '../src/node/index.ts'
 import { BIN, cleanup, NODE, tempDir } from '../test/helpers/cli.ts'
 import { benchSearch } from './search.ts'
+import { fileBench } from './files.ts'
 
 const ECHO = '/bench/echo/1.0'
 const LATENCY_N = 2000
@@ -219,6 +220,8 @@ async function main(): Promise<void> {
   for (const r of search.rows) {
     rows.push({ metric: `  ${r.query} p50 / p99`, value: `${ms(r.p50)} / ${ms(r.p99)}`, baseline: '', target: 'p50 ≤ 20 ms' })
   }
+  // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
+  rows.push(...(await fileBench()))
 
   const w = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length))
   const line = (r: Row) =>

@@ -25,6 +25,12 @@ export const ErrorCode = {
   RECORD_TAMPERED: 'RECORD_TAMPERED',
   /** Thrown when an action needs a peer that is blocked (unblock it first). */
   PEER_BLOCKED: 'PEER_BLOCKED',
+  /** Thrown when a transfer id matches no transfer. */
+  TRANSFER_NOT_FOUND: 'TRANSFER_NOT_FOUND',
+  /** Thrown when a file to send does not exist, is not a regular file, cannot be read or is too large. */
+  FILE_NOT_READABLE: 'FILE_NOT_READABLE',
+  /** Thrown when a file transfer ends failed or cancelled (send-file), or cannot be accepted or cancelled. */
+  TRANSFER_FAILED: 'TRANSFER_FAILED',
   /** Thrown when something unexpected fails inside the node. */
   INTERNAL: 'INTERNAL'
 } as const

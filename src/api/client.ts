@@ -122,7 +122,7 @@ export class ApiClient implements NodeApi {
     await this.client.close()
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  protected async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const json = body != null ? JSON.stringify(body) : undefined
     // The server would answer 413 and close while we still send: say it here, clearly.
     if (json != null && Buffer.byteLength(json) > API_BODY_LIMIT) {

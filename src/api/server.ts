@@ -1,6 +1,7 @@
 import { chmod, rm } from 'node:fs/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { ErrorCode, isP2pError } from '../errors.ts'
+import { FILE_STATUS_CODES, registerFileRoutes } from './files.ts'
 import { API_BODY_LIMIT, type ApiErrorBody, type NodeApi, type Visibility } from './types.ts'
 
 const STATUS: Record<string, number> = {
@@ -11,7 +12,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.INVALID_MULTIADDR]: 400,
   [ErrorCode.DIAL_FAILED]: 502,
   [ErrorCode.PEER_BLOCKED]: 409,
-  [ErrorCode.RECORD_TAMPERED]: 409
+  [ErrorCode.RECORD_TAMPERED]: 409,
+  ...FILE_STATUS_CODES
 }
 
 
@@ -135,6 +137,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
     { schema: { body: obj({ out: { type: 'string', minLength: 1 }, anonymize: { type: 'boolean' } }, ['out']) } },
     async (req) => api.export(req.body)
   )
+  registerFileRoutes(app, api)
   app.post('/v1/stop', async (_req, reply) => {
     // Answer first, then stop: the caller waits for the socket to go away.
     reply.raw.on('finish', () => setImmediate(() => void api.stop()))

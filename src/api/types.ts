@@ -39,6 +39,9 @@ export interface HistoryEntry {
   direction: 'in' | 'out'
   status: MessageStatus
   replyTo?: string
+  /** Absent for text. `file`: a file transfer (id = transfer id, text ''); see `p2pnode files`. */
+  kind?: 'text' | 'file'
+  file?: { name: string; size: number; sha256: string; mime: string; status?: string }
 }
 
 export interface HistoryQuery {

@@ -9,6 +9,7 @@ import {
   sendCommand,
   stopCommand
 } from './commands.ts'
+import { registerFileCommands } from './files.ts'
 import { EXIT, reportError } from './output.ts'
 import {
   contactsAdd,
@@ -31,6 +32,8 @@ interface StartFlags {
   dial?: string[]
   mdns: boolean
   visibility?: 'everyone' | 'contacts' | 'hidden'
+  downloads?: string
+  autoAcceptMax?: number
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -57,6 +60,13 @@ function positiveInt(value: string): number {
     throw new InvalidArgumentError('expected a whole number from 1 to 10000')
   return n
 }
+
+function byteCount(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a number of bytes')
+  return n
+}
+
 
 /** Run the CLI; resolves with the process exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -99,6 +109,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dial <multiaddr>', 'dial this address on start, repeatable', collect)
     .addOption(new Option('--no-mdns', 'do not discover or answer peers on the local network'))
     .option('--visibility <level>', 'everyone|contacts|hidden (remembered; see p2pnode visibility)', visibilityLevel)
+    .option('--downloads <dir>', 'where received files go (default: DATA/downloads)')
+    .option('--auto-accept-max <bytes>', 'larger files wait for p2pnode accept (default 104857600)', byteCount)
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .action(
@@ -173,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--out <file>', 'write to FILE (and FILE.card.md) instead of stdout')
     .option('--anonymize', 'pseudonymize peers and ids, remove personal data from text, round times to the hour')
     .action(run((opts: CommonOptions & { out?: string; anonymize?: boolean }) => exportCommand(opts)))
+  registerFileCommands(command, run)
   command('stop', 'stop the node running on the data dir').action(run((opts: CommonOptions) => stopCommand(opts)))
 
   try {

@@ -15,7 +15,10 @@ export const EXIT: Record<string, number> = {
   [ErrorCode.DIAL_FAILED]: 5,
   [ErrorCode.LEVEL_LOCKED]: 6,
   [ErrorCode.DATA_DIR_INVALID]: 7,
-  [ErrorCode.RECORD_TAMPERED]: 8
+  [ErrorCode.RECORD_TAMPERED]: 8,
+  [ErrorCode.FILE_NOT_READABLE]: 2,
+  [ErrorCode.TRANSFER_NOT_FOUND]: 4,
+  [ErrorCode.TRANSFER_FAILED]: 9
 }
 
 /** The CLI's only way to write: stdout for results, stderr for errors and notices. */

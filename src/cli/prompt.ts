@@ -3,6 +3,7 @@ import { isP2pError } from '../errors.ts'
 import type { P2pNode } from '../node/node.ts'
 import { formatHistory, formatPeers } from './commands.ts'
 import { displayText } from './output.ts'
+import { promptFiles } from './files.ts'
 
 const HELP = `Type a line to send it to the current conversation. Commands:
   /peers                  peers seen on the network and known from before (● = connected)
@@ -10,6 +11,7 @@ const HELP = `Type a line to send it to the current conversation. Commands:
   /msg <peer> <text>      send one message without switching
   /history [peer]         recent messages with <peer> (default: the current conversation)
   /dial <multiaddr>       connect to a node that is not on your network
+  /send <path>            send a file to the current conversation (progress is shown)
   /help                   this text
   /quit                   stop the node (Ctrl+D and Ctrl+C too)`
 
@@ -60,6 +62,8 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
     if (peerId === current) setPrompt()
   })
 
+  const sendFile = promptFiles(node, print)
+
   const send = async (peer: string, text: string) => {
     const res = await node.send(peer, text, { waitMs: 0 })
     // With waitMs 0 a message to a connected peer is still 'pending' (queued, not yet on the wire): not offline.
@@ -101,6 +105,10 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
         if (peer == null) return print('usage: /history <peer> (or /to <peer> first)')
         return print(formatHistory(await node.history(peer, { limit: 20 }), (id) => node.displayName(id)))
       }
+      case '/send':
+        if (arg === '') return print('usage: /send <path>')
+        if (current == null) return print('no conversation yet: /to <peer> first (/peers lists them)')
+        return sendFile(current, arg)
       case '/dial': {
         if (arg === '') return print('usage: /dial <multiaddr>')
         const res = await node.dial(arg)

@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from 'node:path'
 import { enable } from '@libp2p/logger'
 import { startApiServer } from '../api/server.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
@@ -12,6 +13,10 @@ export interface StartOptions {
   dial?: string[]
   mdns?: boolean
   visibility?: 'everyone' | 'contacts' | 'hidden'
+  /** Where received files go. @default DATA/downloads */
+  downloads?: string
+  /** Larger files wait for `p2pnode accept`. @default 100 MiB */
+  autoAcceptMax?: number
 }
 
 /**
@@ -30,7 +35,9 @@ export async function startCommand(options: StartOptions): Promise<number> {
     listen: options.listen,
     dial: options.dial,
     mdns: options.mdns,
-    visibility: options.visibility
+    visibility: options.visibility,
+    downloads: options.downloads != null ? resolvePath(options.downloads) : undefined,
+    files: options.autoAcceptMax != null ? { autoAcceptMax: options.autoAcceptMax } : undefined
   })
   let api: Awaited<ReturnType<typeof startApiServer>>
   try {

@@ -70,7 +70,8 @@ function plain(m: StoredMessage) {
     text: m.text,
     timestamp: m.timestamp,
     status: m.status,
-    ...(m.replyTo != null ? { replyTo: m.replyTo } : {})
+    ...(m.replyTo != null ? { replyTo: m.replyTo } : {}),
+    ...(m.kind === 'file' ? { kind: 'file', file: m.file } : {})
   }
 }
 
@@ -84,7 +85,9 @@ function anonymized(m: StoredMessage, anon: Anonymizer) {
     text: anon.text(m.text),
     timestamp: anon.time(m.timestamp),
     status: m.status,
-    ...(m.replyTo != null ? { replyTo: anon.id(m.replyTo) } : {})
+    ...(m.replyTo != null ? { replyTo: anon.id(m.replyTo) } : {}),
+    // File name and hash dropped (a hash would let two exports be joined); size and type kept.
+    ...(m.kind === 'file' ? { kind: 'file', file: { size: m.file?.size, mime: m.file?.mime } } : {})
   }
 }
 
@@ -101,11 +104,13 @@ function dataCard(s: { count: number; conversations: number; first: number; last
         '`text`: message text with personal data replaced by placeholders (below)',
         '`timestamp`: sender clock, ms since the epoch, rounded down to the hour',
         '`status`: `pending`, `delivered` or `received`',
-        '`replyTo`: id (hashed like `id`) of the message replied to, if any'
+        '`replyTo`: id (hashed like `id`) of the message replied to, if any',
+        '`kind`, `file`: for files, `"file"` and `{size, mime}` (name and hash removed)'
       ]
     : [
         '`id`, `peer`, `from`, `to`: message id and peer ids',
-        '`direction`, `text`, `timestamp` (ms since the epoch), `status`, `replyTo`'
+        '`direction`, `text`, `timestamp` (ms since the epoch), `status`, `replyTo`',
+        '`kind`, `file`: for files, `"file"` and `{name, size, sha256, mime}`'
       ]
   const lines = [
     '# p2pnode message export — data card',
@@ -126,7 +131,7 @@ function dataCard(s: { count: number; conversations: number; first: number; last
       '## Removed',
       '',
       '- Peer ids and display names: replaced by pseudonyms; peer names and local names in text by `[NAME]`',
-      '- File names: dropped',
+      '- File names and file hashes: dropped',
       '- Timestamps: rounded down to the hour',
       '- In text (count of replacements):',
       ...(Object.keys(PLACEHOLDERS) as ScrubKind[]).map((k) => `  - ${PLACEHOLDERS[k]}: ${s.anon?.counts[k] ?? 0}`),

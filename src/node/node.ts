@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { isAbsolute } from 'node:path'
+import { isAbsolute, join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -31,8 +31,17 @@ import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { type ChatInit, type ChatProtocol, checkText, createChat } from '../protocols/chat/index.ts'
 import { exportMessages } from '../export/index.ts'
 import { sanitizeName } from '../protocols/chat/frames.ts'
-import { openStore, type PeerRecord, type PeerUpdate, type Store, type StoredMessage } from '../store/index.ts'
+import { createFileTransfer, type FileInit, type FileTransferProtocol } from '../protocols/file/index.ts'
+import {
+  openStore,
+  type PeerRecord,
+  type PeerUpdate,
+  type Store,
+  type StoredMessage,
+  Transfers
+} from '../store/index.ts'
 import { dataPaths, ensureDataDir } from './data-dir.ts'
+import { NodeFiles } from './files.ts'
 import { loadIdentity, loadSecret } from './identity.ts'
 import { isPeerId, matchPeerName, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
@@ -61,6 +70,10 @@ export interface NodeOptions {
   visibility?: Visibility
   /** Protocol timeouts (tests shorten them). */
   chat?: Pick<ChatInit, 'ackTimeout' | 'helloTimeout' | 'idleTimeout' | 'retryDelay'>
+  /** Where received files go. @default DATA/downloads */
+  downloads?: string
+  /** File transfer settings: auto-accept limit, chunk size, window, timeouts (tests shorten them). */
+  files?: Omit<FileInit, 'downloadsDir'>
 }
 
 export interface NodeEvents {
@@ -102,6 +115,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   readonly libp2p: Libp2p
   readonly store: Store
   readonly chat: ChatProtocol
+  readonly files: FileTransferProtocol
+  readonly fileApi: NodeFiles
   readonly dataDir: string
   private readonly log: Logger
   private readonly options: NodeOptions
@@ -130,6 +145,25 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
     this.redialer = new Redialer({ libp2p, store, chat: this.chat, policy, log: this.log })
+    // File transfer: its own records on the same database; offers from peers the policy refuses are refused.
+    this.files = createFileTransfer(
+      {
+        libp2p,
+        store: new Transfers(store),
+        logger: libp2p.logger,
+        isBlocked: (peer) => !policy.allows(peer),
+        connect: (peerId) => void this.redialer.redial(peerId)
+      },
+      { ...options.files, downloadsDir: options.downloads ?? join(options.dataDir, 'downloads') }
+    )
+    this.fileApi = new NodeFiles(this.files, async (ref) => {
+      const peer = await this.resolvePeer(ref, { dial: true })
+      if (peer === this.libp2p.peerId.toString()) {
+        throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send files to yourself')
+      }
+      this.markChatted(peer)
+      return peer
+    })
   }
 
   /**
@@ -238,6 +272,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
 
     await libp2p.start()
     await this.chat.start()
+    await this.files.start()
     // mDNS reports every sighting; libp2p's peer:discovery only peers new to its peer store. Listening here
     // redials known peers that come back (restarted, or back on the network) without waiting for anything else.
     const mdnsService = (libp2p.services as Record<string, EventTarget | undefined>).mdns
@@ -349,6 +384,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   }
 
   async history(ref: string, options: HistoryQuery = {}): Promise<HistoryEntry[]> {
+    return this.fileApi.decorate(await this.textHistory(ref, options))
+  }
+
+  private async textHistory(ref: string, options: HistoryQuery): Promise<HistoryEntry[]> {
     const limit = options.limit ?? 50
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
@@ -362,7 +401,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       timestamp: m.timestamp,
       direction: m.direction,
       status: this.statusOf(m),
-      ...(m.replyTo != null ? { replyTo: m.replyTo } : {})
+      ...(m.replyTo != null ? { replyTo: m.replyTo } : {}),
+      ...(m.kind === 'file' ? { kind: 'file' as const, file: m.file } : {})
     }))
   }
 
@@ -537,6 +577,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   async stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.redialer.stop()
+      await this.files.stop().catch((err: Error) => this.log.error('stopping files: %s', err.message))
       await this.chat.stop().catch((err: Error) => this.log.error('stopping chat: %s', err.message))
       await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>
         this.log.error('stopping libp2p: %s', err.message)
@@ -593,6 +634,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     this.redialer.connected(peerId)
     // Greets the peer (names are exchanged on the chat stream) and sends anything waiting for it.
     this.chat.flush(peerId)
+    this.files.onConnect(peerId)
     this.safeDispatchEvent('peer', { detail: { peerId, name: this.names.get(peerId) ?? '', connected: true } })
   }
 

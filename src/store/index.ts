@@ -1,8 +1,9 @@
 import { Level } from 'level'
 import { type Db, Store } from './store.ts'
 
-export type { Db, OutboxEntry } from './store.ts'
+export type { Db, Op, OutboxEntry } from './store.ts'
 export { Store } from './store.ts'
+export { FINAL_STATUSES, type TransferRecord, type TransferStatus, Transfers } from './transfers.ts'
 export type * from './types.ts'
 
 /**

@@ -17,7 +17,7 @@ import type {
 
 /** Any abstract-level database with string keys and values (classic-level on disk, memory-level in tests). */
 export type Db = AbstractLevel<string | Buffer | Uint8Array, string, string>
-type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>
+export type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>
 
 /** A message waiting for its ack, with its place in the conversation. */
 export interface OutboxEntry {
@@ -35,7 +35,7 @@ interface PendingOut {
 }
 
 /** A batch operation on any of our sublevels; abstract-level's types cannot mix value types in one batch. */
-type Op =
+export type Op =
   | { type: 'put'; sublevel: object; key: string; value: unknown }
   | { type: 'del'; sublevel: object; key: string }
 
@@ -374,6 +374,43 @@ export class Store {
     const ph = this.peerKey(peer)
     const seq = await this.ids.get(ph + SEP + id)
     return seq == null ? undefined : this.messages.get(ph + SEP + seq)
+  }
+
+  // ---- file entries (records of the transfers themselves: see transfers.ts) ---------------------------------
+
+  /** A sublevel of this database, for a store of another concern that must batch with this one. */
+  sublevel<V>(name: string, valueEncoding: 'json' | 'utf8'): Sub<V> {
+    return this.db.sublevel<string, V>(name, { valueEncoding })
+  }
+
+  /**
+   * Add a file entry to a conversation, in conversation order, in one atomic batch with `ops` (the caller's own
+   * records). `message.id` is the transfer id.
+   */
+  async addFileMessage(message: Omit<StoredMessage, 'kind'>, ops: Op[] = []): Promise<StoredMessage> {
+    return this.lock.run(message.peer, async () => {
+      const ph = this.peerKey(message.peer)
+      const seq = this.nextSeq()
+      const stored: StoredMessage = { ...message, kind: 'file' }
+      await this.write([
+        ...ops,
+        { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: stored },
+        { type: 'put', sublevel: this.ids, key: ph + SEP + message.id, value: seq },
+        { type: 'put', sublevel: this.meta, key: 'clock', value: this.clock }
+      ])
+      return stored
+    })
+  }
+
+  /** Set the stored status of a message (e.g. a file offer the peer has acknowledged). */
+  async setMessageStatus(peer: string, id: string, status: StoredMessage['status']): Promise<void> {
+    await this.lock.run(peer, async () => {
+      const ph = this.peerKey(peer)
+      const seq = await this.ids.get(ph + SEP + id)
+      const message = seq == null ? undefined : await this.messages.get(ph + SEP + seq)
+      if (message == null || message.status === status) return
+      await this.messages.put(ph + SEP + seq, { ...message, status })
+    })
   }
 
   // ---- internals ---------------------------------------------------------------------------------------------

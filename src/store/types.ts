@@ -25,6 +25,19 @@ export interface StoredMessage {
   direction: Direction
   status: StoredStatus
   replyTo?: string
+  /** `text` when absent. A `file` entry stands for a file transfer (its id is the transfer id; text is ''). */
+  kind?: 'text' | 'file'
+  /** For `kind: 'file'`: what was offered (the transfer's live status is kept with the transfer). */
+  file?: FileSummary
+}
+
+/** A file transfer as it appears in a conversation. */
+export interface FileSummary {
+  name: string
+  size: number
+  /** SHA-256 of the whole file, hex. */
+  sha256: string
+  mime: string
 }
 
 export interface NewOutgoingMessage {

@@ -1,0 +1,289 @@
+/**
+ * File-transfer figures for `npm run bench`: p2pnode file throughput beside a bare libp2p stream and a raw TCP
+ * socket, measured in the same run between two processes on loopback; peak RSS of both p2pnode processes; chat
+ * latency while two transfers run.
+ *
+ * Run alone: `node dist/bench/files.js [sizes in MiB...]`.
+ */
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { open, readFile, rm } from 'node:fs/promises'
+import { createServer, connect as tcpConnect } from 'node:net'
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { ApiClient } from '../src/api/client.ts'
+import { FilesClient } from '../src/api/files-client.ts'
+import type { IdInfo } from '../src/api/types.ts'
+import { cleanup, NodeProcess, tempDir, waitFor } from '../test/helpers/cli.ts'
+
+const MiB = 1024 * 1024
+const BLOCK = 256 * 1024
+const BULK = '/bench/bulk/1.0'
+
+export interface FileRow {
+  metric: string
+  value: string
+  baseline: string
+  target: string
+}
+
+function mbps(bytes: number, ms: number): number {
+  return bytes / MiB / (ms / 1000)
+}
+
+/** Write a file of `size` random-ish bytes without holding it in memory (one random block, repeated, varied). */
+async function makeFile(path: string, size: number): Promise<void> {
+  const fh = await open(path, 'w')
+  const block = randomBytes(BLOCK)
+  try {
+    for (let off = 0; off < size; off += BLOCK) {
+      block.writeUInt32LE(off / BLOCK, 0) // every chunk differs
+      await fh.write(block, 0, Math.min(BLOCK, size - off), off)
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
+/** `size` bytes over one libp2p stream (TCP + Noise + Yamux) between this process and a child. */
+async function bareLibp2p(size: number): Promise<number> {
+  const child = spawn(process.execPath, [new URL('./bulk-sink.js', import.meta.url).pathname], {
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const addr = await new Promise<string>((resolve) => {
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = /^(\/ip4\S+)$/m.exec(out)
+      if (m != null) resolve(m[1])
+    })
+  })
+  const node = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+  try {
+    const stream: Stream = await node.dialProtocol(multiaddr(addr), BULK)
+    const block = new Uint8Array(randomBytes(BLOCK))
+    const t = performance.now()
+    for (let sent = 0; sent < size; sent += BLOCK) {
+      if (!stream.send(block)) await stream.onDrain()
+    }
+    await stream.close()
+    // The sink answers with one byte once it has read everything.
+    for await (const _ of stream) break
+    return performance.now() - t
+  } finally {
+    await node.stop()
+    child.kill('SIGKILL')
+  }
+}
+
+/** `size` bytes over a raw TCP socket to a child process. */
+async function rawTcp(size: number): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:net').createServer((c) => { let n = 0; c.on('data', (d) => { n += d.length; if (n >= ${size}) c.end('x') }) }).listen(0, '127.0.0.1', () => console.log(s.address().port))`
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] }
+  )
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d)))))
+  try {
+    const block = randomBytes(BLOCK)
+    const t = performance.now()
+    await new Promise<void>((resolve, reject) => {
+      const sock = tcpConnect(port, '127.0.0.1', async () => {
+        for (let sent = 0; sent < size; sent += BLOCK) {
+          if (!sock.write(block)) await new Promise((r) => sock.once('drain', r))
+        }
+      })
+      sock.on('data', () => {
+        sock.destroy()
+        resolve()
+      })
+      sock.on('error', reject)
+    })
+    return performance.now() - t
+  } finally {
+    child.kill('SIGKILL')
+  }
+  void createServer
+}
+
+async function rssOf(pid: number): Promise<number> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8')
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
+  } catch {
+    return 0
+  }
+}
+
+/** CPU seconds (user + system) a process has used. */
+async function cpuOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Send a file between two spawned nodes; returns transfer time (offer acked → verified) and peak RSS. */
+async function p2pnodeFile(
+  alice: NodeProcess,
+  bob: NodeProcess,
+  path: string
+): Promise<{ ms: number; totalMs: number; rss: number; sender: number; receiver: number }> {
+  const api = new FilesClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
+  let peak = 0
+  const peaks = [0, 0]
+  const sampler = setInterval(async () => {
+    const [a, b] = [await rssOf(alice.child.pid ?? 0), await rssOf(bob.child.pid ?? 0)]
+    peaks[0] = Math.max(peaks[0], a)
+    peaks[1] = Math.max(peaks[1], b)
+    peak = Math.max(peak, a, b)
+  }, 100)
+  try {
+    const t0 = performance.now()
+    const sent = await api.sendFile(bob.peerId, path)
+    const t1 = performance.now()
+    const cpu0 = [await cpuOf(alice.child.pid ?? 0), await cpuOf(bob.child.pid ?? 0)]
+    await waitFor(async () => (await api.file(sent.id)).status === 'complete', { timeout: 600_000, interval: 20 })
+    const t2 = performance.now()
+    const cpu1 = [await cpuOf(alice.child.pid ?? 0), await cpuOf(bob.child.pid ?? 0)]
+    if (process.env.BENCH_CPU != null) {
+      const secs = (t2 - t1) / 1000
+      process.stderr.write(
+        `cpu during transfer: sender ${(((cpu1[0] - cpu0[0]) / secs) * 100).toFixed(0)}%, receiver ${(((cpu1[1] - cpu0[1]) / secs) * 100).toFixed(0)}%\n`
+      )
+    }
+    return { ms: t2 - t1, totalMs: t2 - t0, rss: peak, sender: peaks[0], receiver: peaks[1] }
+  } finally {
+    clearInterval(sampler)
+    await api.close()
+  }
+}
+
+export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileRow[]> {
+  const rows: FileRow[] = []
+  const dirs = [await tempDir('p2pnode-bench-'), await tempDir('p2pnode-bench-'), await tempDir('p2pnode-bench-')]
+  const local = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--auto-accept-max', String(64 * 1024 * MiB)]
+  const alice = await NodeProcess.start(dirs[0], [...local, '--name', 'alice'])
+  const bob = await NodeProcess.start(dirs[1], [...local, '--name', 'bob'])
+  try {
+    await alice.json(['dial', (await bob.json<IdInfo>(['id'])).addrs[0]])
+    for (const mib of sizesMiB) {
+      const size = mib * MiB
+      const path = join(dirs[2], `bench-${mib}.bin`)
+      await makeFile(path, size)
+      const file = await p2pnodeFile(alice, bob, path)
+      await rm(path)
+      await rm(join(dirs[1], 'downloads'), { recursive: true, force: true })
+      const bare = await bareLibp2p(size)
+      const raw = await rawTcp(size)
+      const label = mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`
+      rows.push({
+        metric: `file ${label}: throughput (transfer only)`,
+        value: `${mbps(size, file.ms).toFixed(0)} MiB/s (${(mbps(size, file.ms) / mbps(size, bare)).toFixed(2)}×)`,
+        baseline: `${mbps(size, bare).toFixed(0)} MiB/s libp2p stream, ${mbps(size, raw).toFixed(0)} MiB/s raw TCP`,
+        target: '≥ 0.85× stream'
+      })
+      rows.push({
+        metric: `file ${label}: send-file to verified (with hashing)`,
+        value: `${mbps(size, file.totalMs).toFixed(0)} MiB/s`,
+        baseline: '',
+        target: ''
+      })
+      rows.push({
+        metric: `file ${label}: peak RSS (either node)`,
+        value: `${file.rss.toFixed(1)} MB`,
+        baseline: `sender ${file.sender.toFixed(1)} MB, receiver ${file.receiver.toFixed(1)} MB`,
+        target: '≤ 160 MB'
+      })
+    }
+    rows.push(...(await chatDuringTransfers(alice, bob, local, dirs)))
+  } finally {
+    await alice.stop()
+    await bob.stop()
+    await cleanup(...dirs)
+  }
+  return rows
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+
+/** One message at a time alice → bob through the API, each until bob has stored it (acked); latencies sorted. */
+async function chatLatencies(alice: NodeProcess, bob: NodeProcess, until: () => boolean, max = 500) {
+  const api = new ApiClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
+  const out: number[] = []
+  try {
+    while (out.length < max && until()) {
+      const t = performance.now()
+      const res = await api.send(bob.peerId, 'x'.repeat(64))
+      if (res.status !== 'delivered') throw new Error(`message not delivered: ${res.status}`)
+      out.push(performance.now() - t)
+    }
+  } finally {
+    await api.close()
+  }
+  return out.sort((x, y) => x - y)
+}
+
+/** Chat latency alice → bob while alice sends 256 MiB files to bob and to carol at the same time. */
+async function chatDuringTransfers(
+  alice: NodeProcess,
+  bob: NodeProcess,
+  local: string[],
+  dirs: string[]
+): Promise<FileRow[]> {
+  const carolDir = await tempDir('p2pnode-bench-')
+  const carol = await NodeProcess.start(carolDir, [...local, '--name', 'carol'])
+  try {
+    await alice.json(['dial', (await carol.json<IdInfo>(['id'])).addrs[0]])
+    const idle = await chatLatencies(alice, bob, () => true, 300)
+    const files = [join(dirs[2], 'to-bob.bin'), join(dirs[2], 'to-carol.bin')]
+    for (const f of files) await makeFile(f, 256 * MiB)
+    const api = new FilesClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
+    let running = true
+    const t0 = performance.now()
+    const transfers = Promise.all(
+      [bob, carol].map(async (peer, i) => {
+        const sent = await api.sendFile(peer.peerId, files[i])
+        await waitFor(async () => (await api.file(sent.id)).status === 'complete', { timeout: 600_000, interval: 50 })
+      })
+    ).finally(() => {
+      running = false
+    })
+    const busy = await chatLatencies(alice, bob, () => running, 100_000)
+    await transfers
+    const seconds = (performance.now() - t0) / 1000
+    await api.close()
+    return [
+      {
+        metric: 'chat send→ack p50 / p99 during 2 file transfers (API)',
+        value: `${busy.length > 0 ? `${pct(busy, 50).toFixed(2)} ms / ${pct(busy, 99).toFixed(2)} ms` : 'n/a'}`,
+        baseline: `${pct(idle, 50).toFixed(2)} ms / ${pct(idle, 99).toFixed(2)} ms idle`,
+        target: 'stays low'
+      },
+      {
+        metric: '(2 × 256 MiB to two peers at once, while chatting)',
+        value: `${((512 / seconds) | 0).toString()} MiB/s total, ${busy.length} messages`,
+        baseline: '',
+        target: ''
+      }
+    ]
+  } finally {
+    await carol.stop()
+    await cleanup(carolDir)
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const sizes = process.argv.slice(2).map(Number)
+  const rows = await fileBench(sizes.length > 0 ? sizes : undefined)
+  for (const r of rows) process.stdout.write(`${r.metric} | ${r.value} | ${r.baseline} | ${r.target}\n`)
+  process.exit(0)
+}

@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify'
+import { ErrorCode, P2pError } from '../errors.ts'
+
+/**
+ * The file-transfer part of the local API (`/v1/files`). Field names are a contract: `p2pnode files --json`
+ * prints these objects.
+ */
+
+export type FileStatus = 'offered' | 'waiting' | 'transferring' | 'complete' | 'failed' | 'cancelled'
+
+export interface FileInfo {
+  /** Transfer id, 32 hex characters (also the id of its entry in the conversation). */
+  id: string
+  peer: string
+  direction: 'in' | 'out'
+  name: string
+  size: number
+  /** Bytes the receiver has, verified. */
+  received: number
+  status: FileStatus
+  /** SHA-256 of the whole file, hex. */
+  sha256: string
+  /** out: the file sent; in: where the verified file is ('' until complete). */
+  path: string
+  mime: string
+  /** Chunk bytes this node has written to the peer for this transfer since it started (resends included). */
+  sent: number
+  /** Why it failed. */
+  error?: string
+}
+
+export interface FilesApi {
+  /** Offer a file (an absolute path on the node's machine) to a peer: hashed, recorded, sent when it is here. */
+  sendFile(peer: string, path: string): Promise<FileInfo>
+  files(): Promise<FileInfo[]>
+  file(id: string): Promise<FileInfo>
+  accept(id: string): Promise<FileInfo>
+  cancel(id: string): Promise<FileInfo>
+}
+
+/** Status per file-transfer error code (the rest of the table is in server.ts). */
+export const FILE_STATUS_CODES: Record<string, number> = {
+  [ErrorCode.TRANSFER_NOT_FOUND]: 404,
+  [ErrorCode.FILE_NOT_READABLE]: 400,
+  [ErrorCode.TRANSFER_FAILED]: 409
+}
+
+const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' }
+
+/** Register `/v1/files` routes when the API has files (the node does). */
+export function registerFileRoutes(app: FastifyInstance, api: object): void {
+  const files = (api as { fileApi?: FilesApi }).fileApi
+  if (files == null) return
+  app.post<{ Body: { peer: string; path: string } }>(
+    '/v1/files',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: { peer: { type: 'string', minLength: 1 }, path: { type: 'string', minLength: 1 } },
+          required: ['peer', 'path'],
+          additionalProperties: false
+        }
+      }
+    },
+    async (req) => files.sendFile(req.body.peer, req.body.path)
+  )
+  app.get('/v1/files', async () => files.files())
+  const byId = { schema: { params: { type: 'object', properties: { id: ID }, required: ['id'] } } }
+  app.get<{ Params: { id: string } }>('/v1/files/:id', byId, async (req) => files.file(req.params.id))
+  app.post<{ Params: { id: string } }>('/v1/files/:id/accept', byId, async (req) => files.accept(req.params.id))
+  app.post<{ Params: { id: string } }>('/v1/files/:id/cancel', byId, async (req) => files.cancel(req.params.id))
+}
+
+export function transferNotFound(id: string): P2pError {
+  return new P2pError(ErrorCode.TRANSFER_NOT_FOUND, `no transfer ${id}`, { hint: 'p2pnode files lists them' })
+}

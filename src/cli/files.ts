@@ -1,0 +1,192 @@
+import { resolve } from 'node:path'
+import cliProgress from 'cli-progress'
+import type { Command } from 'commander'
+import type { FileInfo } from '../api/files.ts'
+import { FilesClient } from '../api/files-client.ts'
+import { ErrorCode, P2pError } from '../errors.ts'
+import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
+import type { P2pNode } from '../node/node.ts'
+import type { CommonOptions } from './commands.ts'
+import { out, shortId } from './output.ts'
+
+/** How often send-file asks the node how far a transfer got. */
+const POLL_MS = 200
+const FINAL = new Set(['complete', 'failed', 'cancelled'])
+
+type Run = <A extends unknown[]>(fn: (...args: A) => Promise<unknown>) => (...args: A) => Promise<void>
+type CommandFactory = (name: string, description: string) => Command
+
+/** `send-file`, `files`, `accept`, `cancel`: registered on the program by cli/index.ts. */
+export function registerFileCommands(command: CommandFactory, run: Run): void {
+  command('send-file', 'send a file; waits until the peer has it, verified: {"id","name","size","sha256","status"}')
+    .argument('<peer>', 'peer id, display name or multiaddr')
+    .argument('<path>', 'the file to send')
+    .option('--no-wait', 'return once the file is queued (it goes out when the peer is here)')
+    .action(run((peer: string, path: string, opts: SendFileOptions) => sendFileCommand(peer, path, opts)))
+  command(
+    'files',
+    'transfers both ways: [{"id","peer","direction","name","size","received","status","sha256","path"}]'
+  ).action(run((opts: CommonOptions) => filesCommand(opts)))
+  command('accept', 'accept an incoming file that waits (over the auto-accept limit)')
+    .argument('<id>', 'transfer id (p2pnode files)')
+    .action(run((id: string, opts: CommonOptions) => byIdCommand('accept', id, opts)))
+  command('cancel', 'cancel a transfer, either way; a partly received file is deleted')
+    .argument('<id>', 'transfer id (p2pnode files)')
+    .action(run((id: string, opts: CommonOptions) => byIdCommand('cancel', id, opts)))
+}
+
+interface SendFileOptions extends CommonOptions {
+  wait: boolean
+}
+
+async function withFiles<T>(options: CommonOptions, fn: (api: FilesClient) => Promise<T>): Promise<T> {
+  const dir = resolveDataDir(options.data)
+  const client = new FilesClient(dataPaths(dir).socket, dir)
+  try {
+    return await fn(client)
+  } finally {
+    await client.close()
+  }
+}
+
+function checkId(id: string): void {
+  if (!/^[0-9a-f]{32}$/.test(id)) {
+    throw new P2pError(ErrorCode.INVALID_ARGUMENT, `not a transfer id: ${id}`, {
+      hint: 'transfer ids are 32 hex characters; p2pnode files lists them'
+    })
+  }
+}
+
+export async function sendFileCommand(peer: string, path: string, options: SendFileOptions): Promise<void> {
+  const final = await withFiles(options, async (api) => {
+    const started = await api.sendFile(peer, resolve(path))
+    if (!options.wait) return started
+    const bar = process.stderr.isTTY && options.json !== true ? progressBar(started.size) : undefined
+    const t0 = Date.now()
+    let info = started
+    try {
+      while (!FINAL.has(info.status)) {
+        await new Promise((r) => setTimeout(r, POLL_MS))
+        info = await api.file(started.id)
+        const seconds = (Date.now() - t0) / 1000
+        bar?.update(info.received, {
+          done: bytes(info.received),
+          rate: seconds > 0 ? `${bytes(info.received / seconds)}/s` : '',
+          state: info.status === 'transferring' ? '' : `(${info.status}: the peer is away or has not accepted)`
+        })
+      }
+    } finally {
+      bar?.stop()
+    }
+    return info
+  })
+  if (final.status === 'failed' || final.status === 'cancelled') {
+    throw new P2pError(ErrorCode.TRANSFER_FAILED, `${final.name} was not delivered: ${final.error ?? final.status}`, {
+      details: sendResult(final)
+    })
+  }
+  if (options.json === true) out.json(sendResult(final))
+  else if (final.status === 'complete') out.line(`delivered ${final.id} ${final.name} (${bytes(final.size)})`)
+  else out.line(`${final.status} ${final.id} ${final.name} (it goes out when the peer is here)`)
+}
+
+function sendResult(f: FileInfo) {
+  return { id: f.id, name: f.name, size: f.size, sha256: f.sha256, status: f.status }
+}
+
+function progressBar(total: number) {
+  const bar = new cliProgress.SingleBar(
+    {
+      format: '{bar} {percentage}% | {done}/{size} | {rate} | ETA {eta_formatted} {state}',
+      hideCursor: true,
+      clearOnComplete: false
+    },
+    cliProgress.Presets.shades_classic
+  )
+  bar.start(total, 0, { done: bytes(0), size: bytes(total), rate: '', state: '' })
+  return bar
+}
+
+export async function filesCommand(options: CommonOptions): Promise<void> {
+  const files = await withFiles(options, (api) => api.files())
+  if (options.json === true) return out.json(files)
+  out.line(formatFiles(files))
+}
+
+export function formatFiles(files: FileInfo[]): string {
+  if (files.length === 0) return 'no file transfers yet (p2pnode send-file <peer> <path>)'
+  return files
+    .map((f) => {
+      const arrow = f.direction === 'out' ? '→' : '←'
+      const progress = f.status === 'complete' ? bytes(f.size) : `${bytes(f.received)}/${bytes(f.size)}`
+      const where = f.status === 'complete' && f.direction === 'in' ? `  ${f.path}` : ''
+      const why = f.error != null ? `  (${f.error})` : ''
+      return `${f.id}  ${arrow} ${shortId(f.peer)}  ${f.status.padEnd(12)} ${progress.padStart(21)}  ${f.name}${where}${why}`
+    })
+    .join('\n')
+}
+
+async function byIdCommand(what: 'accept' | 'cancel', id: string, options: CommonOptions): Promise<void> {
+  checkId(id)
+  const res = await withFiles(options, (api) => (what === 'accept' ? api.accept(id) : api.cancel(id)))
+  if (options.json === true) return out.json(res)
+  out.line(`${res.status} ${res.id} ${res.name}`)
+}
+
+/** 1536 → "1.5 KiB". */
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024
+    i++
+  }
+  return i === 0 ? `${Math.round(n)} B` : `${n.toFixed(1)} ${units[i]}`
+}
+
+/** How often the interactive prompt prints a transfer's progress. */
+const PROMPT_PROGRESS_MS = 2000
+
+/**
+ * File transfers in the interactive prompt: progress lines while a file moves, a line when one arrives, ends or
+ * waits for `p2pnode accept`. Returns the `/send <path>` handler.
+ */
+export function promptFiles(
+  node: P2pNode,
+  print: (text: string) => void
+): (peer: string, path: string) => Promise<void> {
+  const shown = new Map<string, number>()
+  const t0 = new Map<string, { at: number; bytes: number }>()
+  node.files.addEventListener('progress', (evt) => {
+    const { id, received, size } = evt.detail
+    const now = Date.now()
+    if (!t0.has(id)) t0.set(id, { at: now, bytes: received })
+    if (now - (shown.get(id) ?? 0) < PROMPT_PROGRESS_MS) return
+    shown.set(id, now)
+    const start = t0.get(id) ?? { at: now, bytes: received }
+    const rate = (received - start.bytes) / Math.max(0.001, (now - start.at) / 1000)
+    const pct = size === 0 ? 100 : Math.floor((received / size) * 100)
+    print(`  ${id.slice(0, 8)} ${pct}% ${bytes(received)}/${bytes(size)} ${bytes(rate)}/s`)
+  })
+  node.files.addEventListener('transfer', (evt) => {
+    const t = evt.detail
+    const who = node.displayName(t.peer)
+    if (t.status === 'complete') {
+      shown.delete(t.id)
+      t0.delete(t.id)
+      print(
+        t.direction === 'in'
+          ? `* received ${t.name} (${bytes(t.size)}) from ${who}: ${t.path}`
+          : `* ${who} has ${t.name}, verified`
+      )
+    } else if (t.status === 'failed' || t.status === 'cancelled') {
+      print(`* ${t.name} ${t.direction === 'in' ? 'from' : 'to'} ${who} ${t.status}${t.error ? `: ${t.error}` : ''}`)
+    } else if (t.status === 'waiting' && t.direction === 'in') {
+      print(`* ${who} offers ${t.name} (${bytes(t.size)}): p2pnode accept ${t.id}`)
+    }
+  })
+  return async (peer, path) => {
+    const t = await node.fileApi.sendFile(peer, resolve(path))
+    print(`  sending ${t.name} (${bytes(t.size)}) to ${node.displayName(peer)} [${t.id}]`)
+  }
+}

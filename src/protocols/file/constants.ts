@@ -1,0 +1,66 @@
+/** Offer stream: the sender announces a file and its chunk hashes; the receiver answers once. */
+export const OFFER_PROTOCOL = '/chat/1.0/file/offer'
+
+/** Fetch stream: the receiver asks for chunk ranges; the sender streams the chunks. */
+export const FETCH_PROTOCOL = '/chat/1.0/file/fetch'
+
+/** Transfer ids are 128 random bits, like message ids. */
+export const ID_BYTES = 16
+
+/** SHA-256 digests. */
+export const HASH_BYTES = 32
+
+/** Smallest chunk a sender may use: smaller chunks cost more frames and LevelDB records per byte. */
+export const MIN_CHUNK_SIZE = 64 * 1024
+
+/** Largest chunk: far below the byte stream's 4 MiB buffer, and big enough to run near the stream's speed. */
+export const MAX_CHUNK_SIZE = 256 * 1024
+
+/** Our chunk size: the largest allowed, which measured fastest. */
+export const DEFAULT_CHUNK_SIZE = MAX_CHUNK_SIZE
+
+/** Largest file: 64 GiB is 262,144 chunks of 256 KiB, whose hashes (8 MiB) are still cheap to hold and store. */
+export const MAX_FILE_BYTES = 64 * 1024 ** 3
+
+/** Chunk hashes per Hashes frame: 256 KiB of digests, one frame no bigger than a chunk. */
+export const HASHES_PER_FRAME = 8192
+
+/** Largest offer-stream frame: a full Hashes frame plus protobuf overhead (an Offer is far smaller). */
+export const MAX_OFFER_FRAME_BYTES = HASHES_PER_FRAME * HASH_BYTES + 64
+
+/** Largest fetch-stream frame: a full chunk plus its index and protobuf overhead. */
+export const MAX_FETCH_FRAME_BYTES = MAX_CHUNK_SIZE + 64
+
+/** Longest suggested file name or MIME type, in UTF-8 bytes (the common file-system limit). */
+export const MAX_NAME_BYTES = 255
+
+/** Longest reason or detail text in a reply. */
+export const MAX_REASON_BYTES = 256
+
+/**
+ * Chunks the receiver asks for before earlier ones are written: 4 × 256 KiB = 1 MiB in flight, a quarter of the
+ * byte stream's 4 MiB buffer. Measured: 2 to 14 give the same throughput here, but every byte in flight sits in
+ * front of chat messages on the same connection, so the smallest window that keeps the stream busy wins.
+ */
+export const WINDOW_CHUNKS = 4
+
+/** Chunks a sender queues for one fetch stream; a receiver asking for more is misbehaving. */
+export const MAX_QUEUED_CHUNKS = 64
+
+/** Files up to this size are accepted without asking. */
+export const DEFAULT_AUTO_ACCEPT_MAX = 100 * 1024 * 1024
+
+/** Times one chunk may arrive corrupted before the transfer is declared failed (the sender lies or its file changed). */
+export const MAX_CHUNK_RETRIES = 3
+
+/** Time a peer has to answer an offer, or to send the next frame on a fetch stream. */
+export const FRAME_TIMEOUT_MS = 30_000
+
+/** Offer and fetch streams a peer may hold open to us per connection: a few concurrent transfers. */
+export const MAX_INBOUND_STREAMS = 16
+
+/** Wait before a broken fetch is retried while the peer is still connected. */
+export const RETRY_DELAY_MS = 2_000
+
+/** How often peers with offers waiting or files half received are redialled while away (the node backs off). */
+export const RECONNECT_INTERVAL_MS = 3_000

@@ -1,0 +1,983 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { constants } from 'node:fs'
+import { type FileHandle, link, mkdir, open, stat, unlink } from 'node:fs/promises'
+import { basename, join } from 'node:path'
+import type { Connection, Logger, Startable, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import { TypedEventEmitter } from 'main-event'
+import { lookup as mimeLookup } from 'mime-types'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { FINAL_STATUSES, type TransferRecord, type TransferStatus } from '../../store/index.ts'
+import {
+  DEFAULT_AUTO_ACCEPT_MAX,
+  DEFAULT_CHUNK_SIZE,
+  FETCH_PROTOCOL,
+  FRAME_TIMEOUT_MS,
+  HASH_BYTES,
+  HASHES_PER_FRAME,
+  ID_BYTES,
+  MAX_CHUNK_RETRIES,
+  MAX_CHUNK_SIZE,
+  MAX_FETCH_FRAME_BYTES,
+  MAX_FILE_BYTES,
+  MAX_INBOUND_STREAMS,
+  MAX_NAME_BYTES,
+  MAX_OFFER_FRAME_BYTES,
+  MAX_QUEUED_CHUNKS,
+  MAX_REASON_BYTES,
+  MIN_CHUNK_SIZE,
+  OFFER_PROTOCOL,
+  RECONNECT_INTERVAL_MS,
+  RETRY_DELAY_MS,
+  WINDOW_CHUNKS
+} from './constants.ts'
+import { FileProtocolError, HashMismatchError, TransferStoppedError, UnsafeFileNameError } from './errors.ts'
+import type { FileComponents, FileEvents, FileInit, FileStore, FileTransferProtocol, TransferInfo } from './index.ts'
+import { safeFileName, withSuffix } from './names.ts'
+import { FetchFrame, OfferFrame, OfferReply, Stop } from './pb/file.ts'
+
+const PROGRESS_INTERVAL_MS = 100
+/** File-system errors on the receiver's side that end a transfer (anything else is retried). */
+const DISK_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'EISDIR', 'EFBIG'])
+/** Read size when hashing a whole file: large reads, few calls. */
+const HASH_READ_BYTES = 1024 * 1024
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+function fromHex(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(Buffer.from(text, 'hex'))
+}
+
+function chunkCount(size: number, chunkSize: number): number {
+  return Math.ceil(size / chunkSize)
+}
+
+function chunkLength(record: Pick<TransferRecord, 'size' | 'chunkSize'>, index: number): number {
+  return Math.min(record.chunkSize, record.size - index * record.chunkSize)
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+}
+
+function clip(text: string, max = MAX_REASON_BYTES): string {
+  return Buffer.from(text).subarray(0, max).toString()
+}
+
+function isEOF(err: unknown): boolean {
+  return (err as Error)?.name === 'UnexpectedEOFError'
+}
+
+async function readFrame<T>(
+  lp: LengthPrefixedStream,
+  codec: { decode(buf: Uint8Array | Uint8ArrayList): T },
+  timeout: number
+): Promise<T> {
+  const bytes = await lp.read({ signal: AbortSignal.timeout(timeout) })
+  try {
+    return codec.decode(bytes)
+  } catch (err) {
+    throw new FileProtocolError(`malformed frame of ${bytes.byteLength} bytes (${(err as Error).message})`)
+  }
+}
+
+/** Exactly one field set, and the one expected. */
+function only<F extends object, K extends keyof F>(frame: F, key: K, keys: ReadonlyArray<keyof F>): NonNullable<F[K]> {
+  const set = keys.filter((k) => frame[k] != null)
+  if (set.length !== 1 || set[0] !== key) {
+    throw new FileProtocolError(`expected a ${String(key)} frame, got ${set.length === 0 ? 'nothing' : set.join('+')}`)
+  }
+  return frame[key] as NonNullable<F[K]>
+}
+
+const OFFER_KEYS = ['offer', 'hashes', 'reply'] as const
+const FETCH_KEYS = ['fetch', 'want', 'chunk', 'stop'] as const
+
+/**
+ * A file's bytes in order, read into one reused buffer: each piece is valid only until the next is asked for.
+ * (A read stream allocates a new buffer per read, which for a file of several GiB means a lot of garbage and a
+ * high peak RSS before the collector catches up.)
+ */
+async function* readPieces(path: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+  const fh = await open(path, 'r')
+  const buf = Buffer.allocUnsafeSlow(HASH_READ_BYTES)
+  try {
+    for (let pos = 0; ; ) {
+      options.signal?.throwIfAborted()
+      const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos)
+      if (bytesRead === 0) return
+      pos += bytesRead
+      yield buf.subarray(0, bytesRead)
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
+/** SHA-256 of a file, read in large pieces (never the whole file in memory). */
+async function hashFile(
+  path: string,
+  chunkSize: number,
+  options: { signal?: AbortSignal } = {}
+): Promise<{ sha256: string; hashes: Uint8Array }> {
+  const st = await stat(path)
+  const n = chunkCount(st.size, chunkSize)
+  const hashes = new Uint8Array(n * HASH_BYTES)
+  const whole = createHash('sha256')
+  let chunk = createHash('sha256')
+  let inChunk = 0
+  let index = 0
+  for await (const piece of readPieces(path, options)) {
+    whole.update(piece)
+    let off = 0
+    while (off < piece.byteLength) {
+      const take = Math.min(chunkSize - inChunk, piece.byteLength - off)
+      chunk.update(piece.subarray(off, off + take))
+      inChunk += take
+      off += take
+      if (inChunk === chunkSize) {
+        hashes.set(chunk.digest(), index++ * HASH_BYTES)
+        chunk = createHash('sha256')
+        inChunk = 0
+      }
+    }
+  }
+  if (inChunk > 0) hashes.set(chunk.digest(), index++ * HASH_BYTES)
+  if (index !== n) throw new Error(`${path} changed while it was read`)
+  return { sha256: whole.digest('hex'), hashes }
+}
+
+/**
+ * /chat/1.0/file/offer and /chat/1.0/file/fetch.
+ *
+ * The sender records a transfer and offers it (manifest: name, size, MIME type, chunk size, whole-file hash, then
+ * the chunk hashes) whenever the peer connects, until the receiver's answer says it is over. The receiver stores
+ * the manifest and fetches the chunks it lacks, a window of a few at a time, verifies each against its hash,
+ * writes it at its place in a temp file and records it in LevelDB; when all are there, the whole file is hashed,
+ * and only if that matches is the temp file linked to its final name. Any break resumes from the recorded chunks.
+ */
+export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileTransferProtocol, Startable {
+  private readonly components: FileComponents
+  private readonly store: FileStore
+  private readonly log: Logger
+  private readonly downloadsDir: string | undefined
+  private readonly autoAcceptMax: number
+  private readonly chunkSize: number
+  private readonly window: number
+  private readonly frameTimeout: number
+  private readonly retryDelay: number
+  /** Receiver: transfers being fetched now. */
+  private readonly fetching = new Map<string, AbortController>()
+  /** Sender: offers being made now. */
+  private readonly offering = new Set<string>()
+  /** Sender: fetch streams being served now, per transfer. */
+  private readonly serving = new Map<string, Set<Stream>>()
+  /** Live byte counts (see TransferInfo). */
+  private readonly received = new Map<string, number>()
+  private readonly sent = new Map<string, number>()
+  private readonly lastProgress = new Map<string, number>()
+  private readonly streams = new Set<Stream>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private started = false
+  private readonly reconnectInterval: number
+  private reconnect: NodeJS.Timeout | undefined
+
+  constructor(components: FileComponents, init: FileInit = {}) {
+    super()
+    this.components = components
+    this.store = components.store
+    this.log = components.logger.forComponent('p2pnode:file')
+    this.downloadsDir = init.downloadsDir
+    this.autoAcceptMax = init.autoAcceptMax ?? DEFAULT_AUTO_ACCEPT_MAX
+    this.chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE
+    if (this.chunkSize < MIN_CHUNK_SIZE || this.chunkSize > MAX_CHUNK_SIZE) {
+      throw new RangeError(`chunkSize must be from ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_SIZE}`)
+    }
+    this.window = init.windowChunks ?? WINDOW_CHUNKS
+    this.frameTimeout = init.frameTimeout ?? FRAME_TIMEOUT_MS
+    this.retryDelay = init.retryDelay ?? RETRY_DELAY_MS
+    this.reconnectInterval = init.reconnectInterval ?? RECONNECT_INTERVAL_MS
+  }
+
+  readonly [Symbol.toStringTag] = 'p2pnode:file'
+
+  async start(): Promise<void> {
+    const limits = { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_INBOUND_STREAMS }
+    await this.components.libp2p.handle(OFFER_PROTOCOL, (s, c) => this.onOffer(s, c), limits)
+    await this.components.libp2p.handle(FETCH_PROTOCOL, (s, c) => this.onFetch(s, c), limits)
+    this.started = true
+    // Peers with offers waiting, or files half received, are asked for again and again (the node backs off).
+    this.reconnect = setInterval(() => void this.reconnectWaiting(), this.reconnectInterval)
+    this.reconnect.unref()
+    // What was under way when we stopped (or crashed) goes on when its peer is here.
+    for (const record of await this.store.list()) {
+      if (FINAL_STATUSES.has(record.status)) continue
+      if (this.isConnected(record.peer)) this.onConnect(record.peer)
+      else if (record.direction === 'out' || record.status === 'transferring') this.components.connect?.(record.peer)
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.started = false
+    clearInterval(this.reconnect)
+    for (const t of this.timers) clearTimeout(t)
+    await this.components.libp2p.unhandle([OFFER_PROTOCOL, FETCH_PROTOCOL])
+    for (const c of this.fetching.values()) c.abort(new Error('node stopping'))
+    for (const s of this.streams) s.abort(new Error('node stopping'))
+  }
+
+  // ---- public API --------------------------------------------------------------------------------------------
+
+  async send(peer: string, path: string, options: { signal?: AbortSignal } = {}): Promise<TransferInfo> {
+    const st = await stat(path)
+    if (!st.isFile()) throw Object.assign(new Error(`${path} is not a file`), { code: 'EISDIR' })
+    if (st.size > MAX_FILE_BYTES) throw new RangeError(`file is ${st.size} bytes; the limit is ${MAX_FILE_BYTES}`)
+    const { sha256, hashes } = await hashFile(path, this.chunkSize, options)
+    const name = basename(path)
+    const record: TransferRecord = {
+      id: randomBytes(ID_BYTES).toString('hex'),
+      peer,
+      direction: 'out',
+      name,
+      size: st.size,
+      mime: mimeLookup(name) || 'application/octet-stream',
+      chunkSize: this.chunkSize,
+      sha256,
+      timestamp: Date.now(),
+      status: 'offered',
+      path,
+      source: { size: st.size, mtimeMs: st.mtimeMs }
+    }
+    await this.store.create(record, hashes, this.self, peer)
+    this.changed(record)
+    if (this.isConnected(peer)) void this.offer(record)
+    else this.components.connect?.(peer)
+    return this.info(record)
+  }
+
+  async accept(id: string): Promise<TransferInfo | undefined> {
+    const record = await this.store.get(id)
+    if (record == null || record.direction !== 'in' || record.status !== 'waiting') return this.get(id)
+    const next = await this.setStatus(id, 'transferring')
+    if (next != null && this.isConnected(next.peer)) void this.fetch(next)
+    return next == null ? undefined : this.info(next)
+  }
+
+  async cancel(id: string): Promise<TransferInfo | undefined> {
+    const record = await this.store.get(id)
+    if (record == null || FINAL_STATUSES.has(record.status)) return record == null ? undefined : this.info(record)
+    const next = await this.setStatus(id, 'cancelled')
+    if (record.direction === 'in') {
+      this.fetching.get(id)?.abort(new TransferStoppedError('cancelled'))
+      await this.discard(record)
+    } else {
+      for (const s of this.serving.get(id) ?? []) {
+        // Tell the receiver why, then end the stream.
+        void lpStream(s, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+          .write(FetchFrame.encode({ stop: { reason: Stop.Reason.CANCELLED, detail: 'cancelled by the sender' } }))
+          .catch(() => {})
+          .finally(() => s.abort(new TransferStoppedError('cancelled')))
+      }
+    }
+    return next == null ? undefined : this.info(next)
+  }
+
+  async get(id: string): Promise<TransferInfo | undefined> {
+    const record = await this.store.get(id)
+    return record == null ? undefined : this.info(record)
+  }
+
+  async list(): Promise<TransferInfo[]> {
+    const records = await this.store.list()
+    const infos = await Promise.all(records.map((r) => this.info(r)))
+    return infos.sort((a, b) => a.timestamp - b.timestamp)
+  }
+
+  onConnect(peer: string): void {
+    if (!this.started) return
+    void (async () => {
+      for (const record of await this.store.list()) {
+        if (record.peer !== peer || FINAL_STATUSES.has(record.status)) continue
+        // The sender re-offers until the receiver says it is over; that answer also tells it the receiver's state.
+        if (record.direction === 'out') void this.offer(record)
+        else if (record.status === 'transferring') void this.fetch(record)
+      }
+    })().catch((err) => this.log.error('resuming transfers with %s: %s', peer, errorText(err)))
+  }
+
+  // ---- sender: offer -----------------------------------------------------------------------------------------
+
+  private async offer(record: TransferRecord): Promise<void> {
+    if (this.offering.has(record.id) || !this.started) return
+    this.offering.add(record.id)
+    let stream: Stream | undefined
+    try {
+      stream = await this.components.libp2p.dialProtocol(peerIdFromString(record.peer), OFFER_PROTOCOL, {
+        signal: AbortSignal.timeout(this.frameTimeout)
+      })
+      this.streams.add(stream)
+      const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
+      const hashes = await this.store.hashes(record.id)
+      const frames = [
+        OfferFrame.encode({
+          offer: {
+            id: fromHex(record.id),
+            name: record.name,
+            size: BigInt(record.size),
+            mime: record.mime,
+            chunkSize: record.chunkSize,
+            sha256: fromHex(record.sha256),
+            timestamp: BigInt(record.timestamp)
+          }
+        })
+      ]
+      const step = HASHES_PER_FRAME * HASH_BYTES
+      for (let off = 0; off < hashes.byteLength; off += step) {
+        frames.push(OfferFrame.encode({ hashes: { sha256: hashes.subarray(off, off + step) } }))
+      }
+      for (const f of frames) await lp.write(f)
+      const reply = only(await readFrame(lp, OfferFrame, this.frameTimeout), 'reply', OFFER_KEYS)
+      await stream.close()
+      await this.onReply(record, reply)
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      if ((err as Error).name === 'UnsupportedProtocolError') {
+        await this.fail(record.id, 'the peer does not take files (no /chat/1.0/file support)')
+        return
+      }
+      if (!this.started) return
+      this.log.error('offering %s to %s failed: %s', record.id, record.peer, errorText(err))
+      this.later(async () => {
+        const now = await this.store.get(record.id)
+        if (now?.status === 'offered' && this.isConnected(now.peer)) void this.offer(now)
+      })
+    } finally {
+      if (stream != null) this.streams.delete(stream)
+      this.offering.delete(record.id)
+    }
+  }
+
+  private async onReply(record: TransferRecord, reply: OfferReply): Promise<void> {
+    const reason = clip(reply.reason)
+    const statuses: Record<OfferReply.Status, TransferStatus> = {
+      [OfferReply.Status.ACCEPTED]: 'transferring',
+      [OfferReply.Status.WAITING]: 'waiting',
+      [OfferReply.Status.COMPLETE]: 'complete',
+      [OfferReply.Status.REFUSED]: 'failed',
+      [OfferReply.Status.CANCELLED]: 'cancelled',
+      [OfferReply.Status.FAILED]: 'failed'
+    }
+    const status = statuses[reply.status]
+    if (record.status === 'offered') await this.store.markOfferDelivered(record)
+    const current = await this.store.get(record.id)
+    if (current == null || FINAL_STATUSES.has(current.status)) return
+    // 'transferring' is also set by the first fetch: do not step back to it from there.
+    if (status === current.status) return
+    if (status === 'failed') {
+      const why = reply.status === OfferReply.Status.REFUSED ? `refused by the peer: ${reason}` : reason
+      await this.fail(record.id, why)
+      return
+    }
+    await this.setStatus(record.id, status)
+  }
+
+  // ---- receiver: offer ---------------------------------------------------------------------------------------
+
+  private async onOffer(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    this.streams.add(stream)
+    const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
+    const reply = async (status: OfferReply.Status, reason = '') => {
+      await lp.write(OfferFrame.encode({ reply: { status, reason: clip(reason) } }))
+      await stream.close()
+    }
+    try {
+      const offer = only(await readFrame(lp, OfferFrame, this.frameTimeout), 'offer', OFFER_KEYS)
+      if (offer.id.byteLength !== ID_BYTES) throw new FileProtocolError(`transfer id must be ${ID_BYTES} bytes`)
+      if (offer.sha256.byteLength !== HASH_BYTES) throw new FileProtocolError('file hash must be 32 bytes')
+      const size = Number(offer.size)
+      if (offer.size > BigInt(MAX_FILE_BYTES)) throw new FileProtocolError(`file of ${offer.size} bytes is too large`)
+      if (offer.chunkSize < MIN_CHUNK_SIZE || offer.chunkSize > MAX_CHUNK_SIZE) {
+        throw new FileProtocolError(`chunk size ${offer.chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`)
+      }
+      if (Buffer.byteLength(offer.name) > MAX_NAME_BYTES || Buffer.byteLength(offer.mime) > MAX_NAME_BYTES) {
+        throw new FileProtocolError('file name or MIME type too long')
+      }
+      const n = chunkCount(size, offer.chunkSize)
+      const hashes = new Uint8Array(n * HASH_BYTES)
+      let have = 0
+      while (have < hashes.byteLength) {
+        const part = only(await readFrame(lp, OfferFrame, this.frameTimeout), 'hashes', OFFER_KEYS).sha256
+        if (part.byteLength === 0 || part.byteLength % HASH_BYTES !== 0 || have + part.byteLength > hashes.byteLength) {
+          throw new FileProtocolError('chunk hashes do not match the file size')
+        }
+        hashes.set(part, have)
+        have += part.byteLength
+      }
+      const id = hex(offer.id)
+      if (this.components.isBlocked(peer)) {
+        this.log('refusing %s from blocked peer %s', id, peer)
+        return await reply(OfferReply.Status.REFUSED, 'blocked')
+      }
+      const known = await this.store.get(id)
+      if (known != null) {
+        if (known.peer !== peer || known.direction !== 'in') {
+          return await reply(OfferReply.Status.REFUSED, 'transfer id already in use')
+        }
+        return await this.replyKnown(known, reply)
+      }
+      if (this.downloadsDir == null) return await reply(OfferReply.Status.REFUSED, 'this node does not take files')
+      let name: string
+      let error: string | undefined
+      try {
+        name = safeFileName(offer.name)
+      } catch (err) {
+        if (!(err instanceof UnsafeFileNameError)) throw err
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: shown, not used as a path
+        name = clip(offer.name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'), MAX_NAME_BYTES)
+        error = `unsafe file name: ${err.message}`
+        this.log.error('refusing file from %s: %s (%j)', peer, error, offer.name)
+      }
+      const record: TransferRecord = {
+        id,
+        peer,
+        direction: 'in',
+        name,
+        size,
+        mime: offer.mime,
+        chunkSize: offer.chunkSize,
+        sha256: hex(offer.sha256),
+        timestamp: Number(offer.timestamp),
+        status: error != null ? 'failed' : size <= this.autoAcceptMax ? 'transferring' : 'waiting',
+        path: '',
+        tempPath: join(this.downloadsDir, `.p2pnode-${id}.part`),
+        ...(error != null ? { error } : {})
+      }
+      await this.store.create(record, hashes, peer, this.self)
+      this.changed(record)
+      if (error != null) return await reply(OfferReply.Status.REFUSED, error)
+      await reply(record.status === 'waiting' ? OfferReply.Status.WAITING : OfferReply.Status.ACCEPTED)
+      if (record.status === 'transferring') void this.fetch(record)
+    } catch (err) {
+      if (this.started) this.log.error('resetting file offer stream from %s: %s', peer, errorText(err))
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      this.streams.delete(stream)
+    }
+  }
+
+  private async replyKnown(known: TransferRecord, reply: (s: OfferReply.Status, r?: string) => Promise<void>) {
+    switch (known.status) {
+      case 'complete':
+        return reply(OfferReply.Status.COMPLETE)
+      case 'cancelled':
+        return reply(OfferReply.Status.CANCELLED)
+      case 'failed':
+        return reply(OfferReply.Status.FAILED, known.error ?? 'failed')
+      case 'waiting':
+        return reply(OfferReply.Status.WAITING)
+      default:
+        await reply(OfferReply.Status.ACCEPTED)
+        void this.fetch(known)
+    }
+  }
+
+  // ---- receiver: fetch ---------------------------------------------------------------------------------------
+
+  private async fetch(record: TransferRecord): Promise<void> {
+    if (this.fetching.has(record.id) || !this.started) return
+    const controller = new AbortController()
+    this.fetching.set(record.id, controller)
+    const { id, peer } = record
+    let stream: Stream | undefined
+    let lp: LengthPrefixedStream | undefined
+    let fh: FileHandle | undefined
+    let retry = false
+    try {
+      const tempPath = record.tempPath ?? ''
+      const hashes = await this.store.hashes(id)
+      const n = chunkCount(record.size, record.chunkSize)
+      const done = new Uint8Array(n)
+      let received = 0
+      for (const i of await this.store.verified(id)) {
+        if (i < n && done[i] === 0) {
+          done[i] = 1
+          received += chunkLength(record, i)
+        }
+      }
+      this.received.set(id, received)
+      await mkdir(this.downloadsDir ?? '', { recursive: true, mode: 0o700 })
+      fh = await open(tempPath, constants.O_RDWR | constants.O_CREAT, 0o600)
+      const missing: number[] = []
+      for (let i = n - 1; i >= 0; i--) if (done[i] === 0) missing.push(i)
+      // Opened even when nothing is missing (an empty file, or a crash after the last chunk): the sender learns
+      // the outcome on this stream.
+      stream = await this.components.libp2p.dialProtocol(peerIdFromString(peer), FETCH_PROTOCOL, {
+        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.frameTimeout)])
+      })
+      this.streams.add(stream)
+      const s = stream
+      const frames = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+      lp = frames
+      controller.signal.addEventListener(
+        'abort',
+        () => {
+          // Cancelled here: tell the sender, so that it stops too; otherwise (node stopping) just end the stream.
+          if (controller.signal.reason instanceof TransferStoppedError) {
+            void this.tell(s, frames, Stop.Reason.CANCELLED, 'cancelled by the receiver')
+          } else {
+            s.abort(new Error('stopping'))
+          }
+        },
+        { once: true }
+      )
+      await lp.write(FetchFrame.encode({ fetch: { id: fromHex(id), have: BigInt(received) } }))
+      const streamed = await this.receive(record, lp, fh, hashes, missing, done)
+      await fh.close()
+      fh = undefined
+      const sha256 = streamed ?? (await this.verifyWhole(tempPath))
+      if (sha256 !== record.sha256) {
+        await this.discard(record)
+        await this.fail(id, `whole-file hash mismatch (got ${sha256}, offered ${record.sha256})`)
+        await this.tell(stream, lp, Stop.Reason.FAILED, 'whole-file hash mismatch')
+        return
+      }
+      const path = await this.place(tempPath, record.name)
+      await this.store.update(id, { status: 'complete', path })
+      await this.store.clearVerified(id)
+      this.received.set(id, record.size)
+      this.changed({ ...record, status: 'complete', path })
+      await this.tell(stream, lp, Stop.Reason.COMPLETE, '')
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      const name = (err as Error).name
+      const code = (err as NodeJS.ErrnoException).code
+      if (err instanceof TransferStoppedError && err.reason === Stop.Reason.CANCELLED) {
+        await this.setStatus(id, 'cancelled')
+        await this.discard(record)
+      } else if (err instanceof HashMismatchError || err instanceof TransferStoppedError) {
+        await this.discard(record)
+        await this.fail(id, err.message)
+      } else if (code != null && DISK_ERRORS.has(code)) {
+        // Retrying would not help: fail, and leave nothing half-written behind.
+        await this.discard(record)
+        await this.fail(id, code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : `cannot write the file: ${err}`)
+        this.log.error('receiving %s failed: %s', id, errorText(err))
+      } else if (!controller.signal.aborted && this.started) {
+        this.log.error('fetching %s from %s broke: %s', id, peer, errorText(err))
+        retry = name !== 'UnsupportedProtocolError'
+      }
+    } finally {
+      await fh?.close().catch(() => {})
+      if (stream != null) this.streams.delete(stream)
+      this.fetching.delete(id)
+    }
+    if (retry) {
+      this.later(async () => {
+        const now = await this.store.get(id)
+        if (now?.status === 'transferring' && this.isConnected(peer)) void this.fetch(now)
+      })
+    }
+  }
+
+  /**
+   * Ask for the missing chunks, a window at a time; verify, write and record each while the
+   * next ones arrive. The window counts chunks asked for and not yet on disk, so at most `window` chunks are ever
+   * buffered on our side or in flight. Returns the whole-file hash when every chunk came in order in this run
+   * (hashed on the way, which spares reading the file again), else undefined.
+   */
+  private async receive(
+    record: TransferRecord,
+    lp: LengthPrefixedStream,
+    fh: FileHandle,
+    hashes: Uint8Array,
+    missing: number[],
+    done: Uint8Array
+  ): Promise<string | undefined> {
+    const { id } = record
+    const n = chunkCount(record.size, record.chunkSize)
+    /** Indices asked for, in the order the sender sends them. */
+    const expected: number[] = []
+    const jobs = new Set<Promise<void>>()
+    const retries = new Map<number, number>()
+    const whole = missing.length === n ? createHash('sha256') : undefined
+    let wholeNext = 0
+    let wholeValid = whole != null
+    let failure: unknown
+    let left = missing.length
+    const check = async (index: number, data: Uint8Array) => {
+      const hash = createHash('sha256').update(data).digest()
+      const good =
+        data.byteLength === chunkLength(record, index) &&
+        Buffer.compare(hash, hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES)) === 0
+      if (!good) {
+        wholeValid = false
+        const tries = (retries.get(index) ?? 0) + 1
+        retries.set(index, tries)
+        this.log.error(
+          'chunk %d of %s from %s is corrupt (%d bytes, try %d)',
+          index,
+          id,
+          record.peer,
+          data.length,
+          tries
+        )
+        if (tries >= MAX_CHUNK_RETRIES) {
+          throw new HashMismatchError(`chunk ${index} failed verification ${tries} times: the sender's data is corrupt`)
+        }
+        missing.push(index) // asked for again next
+        return
+      }
+      // On disk first, then recorded: a recorded chunk is always in the file, even after kill -9.
+      await fh.write(data, 0, data.byteLength, index * record.chunkSize)
+      await this.store.addVerified(id, index)
+      done[index] = 1
+      left--
+      this.progress(id, (this.received.get(id) ?? 0) + data.byteLength, record.size)
+    }
+    while (left > 0) {
+      if (failure != null) throw failure
+      // Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last).
+      const wants: Uint8Array[] = []
+      while (expected.length + jobs.size < this.window && missing.length > 0) {
+        const first = missing.pop() ?? 0
+        let count = 1
+        while (expected.length + jobs.size + count < this.window && missing.at(-1) === first + count) {
+          missing.pop()
+          count++
+        }
+        for (let i = 0; i < count; i++) expected.push(first + i)
+        wants.push(FetchFrame.encode({ want: { first, count } }))
+      }
+      if (wants.length > 0) await lp.writeV(wants)
+      if (expected.length === 0) {
+        // Everything asked for has arrived; wait for checks and the disk.
+        await Promise.race(jobs)
+        continue
+      }
+      const frame = await readFrame(lp, FetchFrame, this.frameTimeout)
+      if (frame.stop != null) throw stopError(frame.stop)
+      const chunk = only(frame, 'chunk', FETCH_KEYS)
+      const index = expected.shift() ?? -1
+      if (chunk.index !== index) throw new FileProtocolError(`got chunk ${chunk.index}, asked for ${index}`)
+      if (wholeValid && index === wholeNext) {
+        whole?.update(chunk.data)
+        wholeNext++
+      } else {
+        wholeValid = false
+      }
+      const job: Promise<void> = check(index, chunk.data)
+        .catch((err: unknown) => {
+          failure ??= err
+        })
+        .finally(() => jobs.delete(job))
+      jobs.add(job)
+    }
+    await Promise.all(jobs)
+    if (failure != null) throw failure
+    return wholeValid && wholeNext === n ? whole?.digest('hex') : undefined
+  }
+
+  private async verifyWhole(path: string): Promise<string> {
+    const hash = createHash('sha256')
+    for await (const piece of readPieces(path)) hash.update(piece)
+    return hash.digest('hex')
+  }
+
+  /** Give the verified temp file its final name, never replacing a file: `name`, else `name (1)`, ... */
+  private async place(tempPath: string, name: string): Promise<string> {
+    const dir = this.downloadsDir ?? ''
+    for (let n = 0; ; n++) {
+      const path = join(dir, withSuffix(name, n))
+      try {
+        await link(tempPath, path)
+        await unlink(tempPath)
+        return path
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 10_000) throw err
+      }
+    }
+  }
+
+  /** Delete a partly received file and forget its chunks. */
+  private async discard(record: TransferRecord): Promise<void> {
+    if (record.tempPath != null) await unlink(record.tempPath).catch(() => {})
+    await this.store.clearVerified(record.id)
+    this.received.delete(record.id)
+  }
+
+  /** End a fetch stream, telling the sender how the transfer ended. */
+  private async tell(
+    stream: Stream | undefined,
+    lp: LengthPrefixedStream | undefined,
+    reason: Stop.Reason,
+    detail: string
+  ): Promise<void> {
+    if (stream == null || lp == null) return
+    try {
+      await lp.write(FetchFrame.encode({ stop: { reason, detail } }))
+      await stream.close()
+    } catch {
+      stream.abort(new Error('closing'))
+    }
+  }
+
+  // ---- sender: serve fetches ---------------------------------------------------------------------------------
+
+  private async onFetch(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    this.streams.add(stream)
+    const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+    let id = ''
+    let fh: FileHandle | undefined
+    const stop = async (reason: Stop.Reason, detail: string) => {
+      await lp.write(FetchFrame.encode({ stop: { reason, detail } }))
+      await stream.close()
+    }
+    try {
+      const fetch = only(await readFrame(lp, FetchFrame, this.frameTimeout), 'fetch', FETCH_KEYS)
+      id = hex(fetch.id)
+      const record = await this.store.get(id)
+      if (record == null || record.direction !== 'out' || record.peer !== peer || this.components.isBlocked(peer)) {
+        return await stop(Stop.Reason.BAD_REQUEST, 'no such transfer')
+      }
+      if (record.status === 'cancelled') return await stop(Stop.Reason.CANCELLED, 'cancelled by the sender')
+      if (record.status === 'complete') return await stop(Stop.Reason.COMPLETE, '')
+      if (record.status === 'failed') return await stop(Stop.Reason.FAILED, record.error ?? 'failed')
+      try {
+        fh = await open(record.path, 'r')
+        const st = await fh.stat()
+        if (st.size !== record.source?.size || st.mtimeMs !== record.source.mtimeMs) throw new Error('file changed')
+      } catch (err) {
+        const why = `${record.path} is gone or changed since it was offered (${(err as Error).message})`
+        await this.fail(id, why)
+        return await stop(Stop.Reason.UNAVAILABLE, 'the sender no longer has this file as offered')
+      }
+      if (record.status !== 'transferring') {
+        if (record.status === 'offered') await this.store.markOfferDelivered(record)
+        await this.setStatus(id, 'transferring')
+      }
+      let streams = this.serving.get(id)
+      if (streams == null) {
+        streams = new Set()
+        this.serving.set(id, streams)
+      }
+      streams.add(stream)
+      this.received.set(id, Number(fetch.have))
+      await this.serve(record, lp, fh)
+    } catch (err) {
+      if (this.started) this.log.error('resetting file fetch stream from %s: %s', peer, errorText(err))
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      await fh?.close().catch(() => {})
+      this.serving.get(id)?.delete(stream)
+      if (this.serving.get(id)?.size === 0) this.serving.delete(id)
+      this.streams.delete(stream)
+    }
+  }
+
+  /** Read Want frames as they come and write the chunks they ask for, in order, at the stream's pace. */
+  private async serve(record: TransferRecord, lp: LengthPrefixedStream, fh: FileHandle): Promise<void> {
+    const n = chunkCount(record.size, record.chunkSize)
+    const queue: number[] = []
+    let wake = Promise.withResolvers<void>()
+    let ended = false
+    let outcome: Stop | undefined
+    const reader = (async () => {
+      try {
+        for (;;) {
+          let frame: FetchFrame
+          try {
+            // Between wants the receiver is writing to disk: a generous, but bounded, wait.
+            frame = await readFrame(lp, FetchFrame, this.frameTimeout)
+          } catch (err) {
+            if (isEOF(err)) return
+            throw err
+          }
+          if (frame.stop != null) {
+            outcome = frame.stop
+            return
+          }
+          const want = only(frame, 'want', FETCH_KEYS)
+          if (want.count < 1 || want.first + want.count > n) {
+            throw new FileProtocolError(`asked for chunks ${want.first}+${want.count} of a file of ${n} chunks`)
+          }
+          if (queue.length + want.count > MAX_QUEUED_CHUNKS) throw new FileProtocolError('too many chunks asked for')
+          for (let i = 0; i < want.count; i++) queue.push(want.first + i)
+          wake.resolve()
+        }
+      } finally {
+        ended = true
+        wake.resolve()
+      }
+    })()
+    const readChunk = async (index: number): Promise<Uint8Array<ArrayBuffer>> => {
+      const length = chunkLength(record, index)
+      // Its own memory (not a slice of Node's shared pool), not zeroed: it is filled from the file at once.
+      const buf = Buffer.allocUnsafeSlow(length)
+      const data = new Uint8Array(buf.buffer, buf.byteOffset, length)
+      const { bytesRead } = await fh.read(data, 0, length, index * record.chunkSize)
+      if (bytesRead !== length) throw new Error(`${record.path} is shorter than offered`)
+      return data
+    }
+    let ahead: { index: number; data: Promise<Uint8Array<ArrayBuffer>> } | undefined
+    const writer = (async () => {
+      for (;;) {
+        const index = queue.shift()
+        if (index == null) {
+          if (ended) return
+          await wake.promise
+          wake = Promise.withResolvers()
+          continue
+        }
+        const length = chunkLength(record, index)
+        // The next chunk is read from disk while this one goes out.
+        const data = await (ahead?.index === index ? ahead.data : readChunk(index))
+        ahead = queue.length > 0 ? { index: queue[0], data: readChunk(queue[0]) } : undefined
+        ahead?.data.catch(() => {}) // awaited (and its error thrown) on its turn
+        await lp.write(chunkFrame(index, data))
+        this.sent.set(record.id, (this.sent.get(record.id) ?? 0) + length)
+        const received = (this.received.get(record.id) ?? 0) + length
+        this.received.set(record.id, received)
+        this.progress(record.id, received, record.size)
+      }
+    })()
+    // Either side failing ends the other: a reset stream makes the reader throw, and so on.
+    await Promise.all([reader, writer])
+    const end = outcome as Stop | undefined
+    if (end?.reason === Stop.Reason.COMPLETE) {
+      this.received.set(record.id, record.size)
+      await this.setStatus(record.id, 'complete')
+    } else if (end?.reason === Stop.Reason.CANCELLED) {
+      await this.setStatus(record.id, 'cancelled')
+    } else if (end?.reason === Stop.Reason.FAILED) {
+      await this.fail(record.id, `the receiver gave up: ${clip(end.detail)}`)
+    }
+    await lp.unwrap().close()
+  }
+
+  private async reconnectWaiting(): Promise<void> {
+    try {
+      const peers = new Set<string>()
+      for (const r of await this.store.list()) {
+        if (r.direction === 'out' ? r.status === 'offered' : r.status === 'transferring') peers.add(r.peer)
+      }
+      for (const peer of peers) if (!this.isConnected(peer)) this.components.connect?.(peer)
+    } catch (err) {
+      this.log.error('reconnect pass failed: %s', errorText(err))
+    }
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------------------
+
+  private get self(): string {
+    return this.components.libp2p.peerId.toString()
+  }
+
+  private isConnected(peer: string): boolean {
+    return this.components.libp2p.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open')
+  }
+
+  private async info(record: TransferRecord): Promise<TransferInfo> {
+    let received = this.received.get(record.id)
+    if (record.status === 'complete') received = record.size
+    else if (received == null && record.direction === 'in' && record.status !== 'failed') {
+      received = (await this.store.verified(record.id)).reduce((sum, i) => sum + chunkLength(record, i), 0)
+    }
+    return { ...record, received: received ?? 0, sent: this.sent.get(record.id) ?? 0 }
+  }
+
+  private async setStatus(id: string, status: TransferStatus): Promise<TransferRecord | undefined> {
+    const next = await this.store.update(id, { status })
+    if (next != null) this.changed(next)
+    return next
+  }
+
+  private async fail(id: string, error: string): Promise<void> {
+    const next = await this.store.update(id, { status: 'failed', error })
+    this.log.error('transfer %s failed: %s', id, error)
+    if (next != null) this.changed(next)
+  }
+
+  private changed(record: TransferRecord): void {
+    void this.info(record).then(
+      (info) => this.safeDispatchEvent('transfer', { detail: info }),
+      () => {}
+    )
+  }
+
+  private progress(id: string, received: number, size: number): void {
+    this.received.set(id, received)
+    const now = Date.now()
+    if (now - (this.lastProgress.get(id) ?? 0) < PROGRESS_INTERVAL_MS) return
+    this.lastProgress.set(id, now)
+    this.safeDispatchEvent('progress', { detail: { id, received, size } })
+  }
+
+  private later(fn: () => Promise<void>): void {
+    if (!this.started) return
+    const t = setTimeout(() => {
+      this.timers.delete(t)
+      fn().catch((err) => this.log.error('retry failed: %s', errorText(err)))
+    }, this.retryDelay)
+    t.unref()
+    this.timers.add(t)
+  }
+}
+
+function stopError(stop: Stop): TransferStoppedError {
+  const texts: Record<Stop.Reason, string> = {
+    [Stop.Reason.CANCELLED]: 'cancelled by the sender',
+    [Stop.Reason.UNAVAILABLE]: 'the sender no longer has the file',
+    [Stop.Reason.BAD_REQUEST]: 'the sender does not know this transfer',
+    [Stop.Reason.COMPLETE]: 'the sender says it is complete',
+    [Stop.Reason.FAILED]: 'the sender gave up'
+  }
+  const err = new TransferStoppedError(`${texts[stop.reason]}${stop.detail !== '' ? `: ${clip(stop.detail)}` : ''}`)
+  err.reason = stop.reason
+  return err
+}
+
+/** Bytes of an unsigned varint. */
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 128)
+    len++
+  }
+  return len
+}
+
+/** Write an unsigned varint at `off`; returns the offset after it. */
+function putVarint(n: number, buf: Uint8Array, off: number): number {
+  while (n >= 0x80) {
+    buf[off++] = (n % 128) | 0x80
+    n = Math.floor(n / 128)
+  }
+  buf[off++] = n
+  return off
+}
+
+/**
+ * `FetchFrame{chunk{index, data}}` exactly as protons encodes it, but as a list that points at `data` instead of
+ * a copy of it: a chunk goes to the stream without being copied first.
+ */
+export function chunkFrame(index: number, data: Uint8Array<ArrayBuffer>): Uint8ArrayList {
+  if (data.byteLength === 0) return new Uint8ArrayList(FetchFrame.encode({ chunk: { index, data } }))
+  // proto3 leaves a zero index out.
+  const inner = (index === 0 ? 0 : 1 + varintLength(index)) + 1 + varintLength(data.byteLength)
+  const innerLength = inner + data.byteLength
+  const header = new Uint8Array(1 + varintLength(innerLength) + inner)
+  header[0] = 0x1a // field 3 (chunk), length-delimited
+  let off = putVarint(innerLength, header, 1)
+  if (index !== 0) {
+    header[off++] = 0x08 // field 1 (index), varint
+    off = putVarint(index, header, off)
+  }
+  header[off++] = 0x12 // field 2 (data), length-delimited
+  putVarint(data.byteLength, header, off)
+  return new Uint8ArrayList(header, data)
+}

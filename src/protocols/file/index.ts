@@ -1,0 +1,99 @@
+/**
+ * /chat/1.0/file — files of any size between two peers: offered with a manifest of chunk hashes, fetched by the
+ * receiver chunk range by chunk range, verified chunk by chunk and as a whole, resumed after any failure.
+ *
+ * @example
+ * ```ts
+ * const files = createFileTransfer({ libp2p, store: transfers, logger, isBlocked: () => false },
+ *   { downloadsDir: '/home/me/.p2pnode/downloads' })
+ * await files.start()
+ * const t = await files.send(peerId, '/tmp/photo.jpg')   // hashed, recorded, offered as soon as the peer is here
+ * files.addEventListener('transfer', (evt) => console.log(evt.detail.id, evt.detail.status))
+ * ```
+ */
+import type { ComponentLogger, Libp2p } from '@libp2p/interface'
+import type { TypedEventTarget } from 'main-event'
+import type { StoredMessage, TransferRecord } from '../../store/index.ts'
+import { FileTransfer } from './file.ts'
+
+export type { TransferRecord, TransferStatus } from '../../store/index.ts'
+export * from './constants.ts'
+export { FileProtocolError, HashMismatchError, TransferStoppedError, UnsafeFileNameError } from './errors.ts'
+export { safeFileName } from './names.ts'
+
+/** What the protocol needs from storage (implemented by src/store's Transfers). */
+export interface FileStore {
+  create(record: TransferRecord, hashes: Uint8Array, from: string, to: string): Promise<StoredMessage>
+  get(id: string): Promise<TransferRecord | undefined>
+  list(): Promise<TransferRecord[]>
+  update(id: string, patch: Partial<Omit<TransferRecord, 'id'>>): Promise<TransferRecord | undefined>
+  hashes(id: string): Promise<Uint8Array<ArrayBuffer>>
+  verified(id: string): Promise<number[]>
+  addVerified(id: string, index: number): Promise<void>
+  clearVerified(id: string): Promise<void>
+  markOfferDelivered(record: TransferRecord): Promise<void>
+}
+
+export interface FileComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerId'>
+  store: FileStore
+  logger: ComponentLogger
+  /** Offers from blocked peers are refused and their fetches answered with nothing. */
+  isBlocked(peerId: string): boolean
+  /** Ask for a connection to a peer that has offers waiting (the node's redial policy). */
+  connect?(peerId: string): void
+}
+
+export interface FileInit {
+  /** Where received files go. Required to receive; created when the first file arrives. */
+  downloadsDir?: string
+  /** Larger offers wait for accept(). @default 104857600 (100 MiB) */
+  autoAcceptMax?: number
+  /** Bytes per chunk for files we send, 65536..262144. @default 262144 */
+  chunkSize?: number
+  /** Chunks requested ahead of what is written. @default 4 */
+  windowChunks?: number
+  /** Time a peer has to send the next frame, ms. @default 30000 */
+  frameTimeout?: number
+  /** Wait before retrying a broken offer or fetch while the peer is connected, ms. @default 2000 */
+  retryDelay?: number
+  /** How often peers with offers waiting or files half received are redialled while away, ms. @default 3000 */
+  reconnectInterval?: number
+}
+
+/** A transfer as the node reports it: the record plus what only the running node knows. */
+export interface TransferInfo extends TransferRecord {
+  /** Bytes the receiver has, verified (receiver: exact; sender: as last told by the receiver, plus what we sent). */
+  received: number
+  /** Chunk bytes this process has written to the peer for this transfer (sender side; resends included). */
+  sent: number
+}
+
+export interface FileEvents {
+  /** A transfer was created or changed status. */
+  transfer: CustomEvent<TransferInfo>
+  /** Bytes moved (at most every 100 ms per transfer). */
+  progress: CustomEvent<{ id: string; received: number; size: number }>
+}
+
+export interface FileTransferProtocol extends TypedEventTarget<FileEvents> {
+  start(): Promise<void>
+  stop(): Promise<void>
+  /**
+   * Hash a file, record the transfer and offer it as soon as the peer is connected. Throws RangeError for a file
+   * over the size limit, and the file system's error (ENOENT, EISDIR, EACCES) for one that cannot be read.
+   */
+  send(peer: string, path: string, options?: { signal?: AbortSignal }): Promise<TransferInfo>
+  /** Accept an offer that waits (over the auto-accept limit): the file is fetched as soon as the peer is here. */
+  accept(id: string): Promise<TransferInfo | undefined>
+  /** Stop a transfer for good, either side; a partly received file is deleted. */
+  cancel(id: string): Promise<TransferInfo | undefined>
+  get(id: string): Promise<TransferInfo | undefined>
+  list(): Promise<TransferInfo[]>
+  /** Offer what waits for this peer and resume what it was sending us (call on connect). */
+  onConnect(peer: string): void
+}
+
+export function createFileTransfer(components: FileComponents, init: FileInit = {}): FileTransferProtocol {
+  return new FileTransfer(components, init)
+}

@@ -1,0 +1,140 @@
+import type { Op, Store, Sub } from './store.ts'
+import type { StoredMessage } from './types.ts'
+
+/** Where a transfer stands; the same words on both sides. */
+export type TransferStatus = 'offered' | 'waiting' | 'transferring' | 'complete' | 'failed' | 'cancelled'
+
+/** Statuses after which nothing more happens to a transfer. */
+export const FINAL_STATUSES: ReadonlySet<TransferStatus> = new Set(['complete', 'failed', 'cancelled'])
+
+export interface TransferRecord {
+  /** 32 hex characters, chosen by the sender; also the id of the transfer's entry in the conversation. */
+  id: string
+  peer: string
+  /** `out`: we send the file; `in`: we receive it. */
+  direction: 'in' | 'out'
+  /** out: the file's base name as offered; in: the safe name we chose from the peer's suggestion. */
+  name: string
+  size: number
+  mime: string
+  chunkSize: number
+  /** SHA-256 of the whole file, hex. */
+  sha256: string
+  /** Sender's clock when offered, ms since the epoch. */
+  timestamp: number
+  status: TransferStatus
+  /** out: the file we send; in: where the verified file is, once complete ('' before). */
+  path: string
+  /** in: the file being written, renamed to `path` once verified. */
+  tempPath?: string
+  /** out: size and mtime of the file when offered; a file changed since is not sent. */
+  source?: { size: number; mtimeMs: number }
+  /** Why a transfer failed or was refused. */
+  error?: string
+}
+
+/** Chunk indices sort as fixed-width hex. */
+const INDEX_WIDTH = 8
+const SEP = '!'
+const END = '"'
+
+/**
+ * File transfers, on the store's database (so that a transfer and its conversation entry are written together).
+ *
+ * - `transfers`        `id` → TransferRecord
+ * - `transfer-hashes`  `id` → the chunk hashes, concatenated 32-byte digests as base64 (written once)
+ * - `transfer-chunks`  `id!index` → '' for each chunk received and verified (receiver side; cleared when done)
+ */
+export class Transfers {
+  private readonly store: Store
+  private readonly records: Sub<TransferRecord>
+  private readonly hashesDb: Sub<string>
+  private readonly chunks: Sub<string>
+  /** Per-transfer write chains: read-modify-write updates of one record happen one after another. */
+  private readonly locks = new Map<string, Promise<unknown>>()
+
+  constructor(store: Store) {
+    this.store = store
+    this.records = store.sublevel<TransferRecord>('transfers', 'json')
+    this.hashesDb = store.sublevel<string>('transfer-hashes', 'utf8')
+    this.chunks = store.sublevel<string>('transfer-chunks', 'utf8')
+  }
+
+  /** Record a new transfer, its chunk hashes and its entry in the conversation, in one batch. */
+  async create(record: TransferRecord, hashes: Uint8Array, from: string, to: string): Promise<StoredMessage> {
+    const ops: Op[] = [
+      { type: 'put', sublevel: this.records, key: record.id, value: record },
+      { type: 'put', sublevel: this.hashesDb, key: record.id, value: Buffer.from(hashes).toString('base64') }
+    ]
+    return this.store.addFileMessage(
+      {
+        id: record.id,
+        peer: record.peer,
+        from,
+        to,
+        text: '',
+        timestamp: record.timestamp,
+        direction: record.direction,
+        status: record.direction === 'out' ? 'pending' : 'received',
+        file: { name: record.name, size: record.size, sha256: record.sha256, mime: record.mime }
+      },
+      ops
+    )
+  }
+
+  async get(id: string): Promise<TransferRecord | undefined> {
+    return this.records.get(id)
+  }
+
+  async list(): Promise<TransferRecord[]> {
+    return this.records.values().all()
+  }
+
+  /** Change a record; returns the new one (undefined if there is none). */
+  async update(id: string, patch: Partial<Omit<TransferRecord, 'id'>>): Promise<TransferRecord | undefined> {
+    return this.withLock(id, async () => {
+      const prev = await this.records.get(id)
+      if (prev == null) return undefined
+      const next = { ...prev, ...patch }
+      await this.records.put(id, next)
+      return next
+    })
+  }
+
+  async hashes(id: string): Promise<Uint8Array<ArrayBuffer>> {
+    const b64 = await this.hashesDb.get(id)
+    return b64 == null ? new Uint8Array(0) : new Uint8Array(Buffer.from(b64, 'base64'))
+  }
+
+  /** Indices of the chunks received and verified so far, ascending. */
+  async verified(id: string): Promise<number[]> {
+    const keys = await this.chunks.keys({ gt: id + SEP, lt: id + END }).all()
+    return keys.map((k) => Number.parseInt(k.slice(id.length + 1), 16))
+  }
+
+  async addVerified(id: string, index: number): Promise<void> {
+    await this.chunks.put(id + SEP + index.toString(16).padStart(INDEX_WIDTH, '0'), '')
+  }
+
+  /** Forget which chunks were verified (the transfer is over, or starts again from nothing). */
+  async clearVerified(id: string): Promise<void> {
+    await this.chunks.clear({ gt: id + SEP, lt: id + END })
+  }
+
+  /** Record that the peer has our offer (the conversation entry becomes `delivered`). */
+  async markOfferDelivered(record: TransferRecord): Promise<void> {
+    await this.store.setMessageStatus(record.peer, record.id, 'delivered')
+  }
+
+  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve()
+    const run = prev.then(fn, fn)
+    const tail = run.catch(() => {})
+    this.locks.set(id, tail)
+    try {
+      return await run
+    } finally {
+      if (this.locks.get(id) === tail) this.locks.delete(id)
+    }
+  }
+}

@@ -1,0 +1,397 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { P2pNode } from '../../src/node/index.ts'
+import {
+  FETCH_PROTOCOL,
+  MAX_CHUNK_SIZE,
+  MAX_FETCH_FRAME_BYTES,
+  MAX_OFFER_FRAME_BYTES,
+  OFFER_PROTOCOL,
+  type TransferInfo
+} from '../../src/protocols/file/index.ts'
+import { FetchFrame, OfferFrame, OfferReply, Stop } from '../../src/protocols/file/pb/file.ts'
+import { cleanup, tempDir, waitFor } from '../helpers/cli.ts'
+
+const CHUNK = MAX_CHUNK_SIZE
+
+async function startNode(dir: string, name: string): Promise<P2pNode> {
+  return P2pNode.start({
+    dataDir: dir,
+    name,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    files: { retryDelay: 200, frameTimeout: 5000 }
+  })
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+async function finished(node: P2pNode, id: string): Promise<TransferInfo> {
+  return waitFor(
+    async () => {
+      const t = await node.files.get(id)
+      return t != null && ['complete', 'failed', 'cancelled'].includes(t.status) ? t : undefined
+    },
+    { what: `transfer ${id} to finish` }
+  )
+}
+
+describe('/chat/1.0/file between two nodes', () => {
+  let dirs: string[]
+  let alice: P2pNode
+  let bob: P2pNode
+  let bobId: string
+
+  before(async () => {
+    dirs = [await tempDir(), await tempDir(), await tempDir()]
+    alice = await startNode(dirs[0], 'alice')
+    bob = await startNode(dirs[1], 'bob')
+    bobId = bob.libp2p.peerId.toString()
+    await alice.dial((await bob.id()).addrs[0])
+  })
+
+  after(async () => {
+    await alice.stop()
+    await bob.stop()
+    await cleanup(...dirs)
+  })
+
+  for (const [label, size] of [
+    ['0 bytes', 0],
+    ['1 byte', 1],
+    ['exactly one chunk', CHUNK],
+    ['one chunk + 1', CHUNK + 1],
+    ['several chunks', 5 * CHUNK + 123]
+  ] as const) {
+    it(`delivers ${label} byte-identical, verified, and shows it in the history`, async () => {
+      const data = randomBytes(size)
+      const src = join(dirs[2], `file-${size}.bin`)
+      await writeFile(src, data)
+      const sent = await alice.fileApi.sendFile(bobId, src)
+      assert.equal(sent.sha256, sha256(data))
+      assert.equal(sent.size, size)
+      const got = await finished(bob, sent.id)
+      assert.equal(got.status, 'complete', got.error)
+      assert.equal(got.direction, 'in')
+      assert.equal(got.received, size)
+      assert.equal(sha256(await readFile(got.path)), sha256(data))
+      assert.equal(got.path, join(dirs[1], 'downloads', got.name))
+      const mine = await finished(alice, sent.id)
+      assert.equal(mine.status, 'complete')
+      const history = await bob.history(alice.libp2p.peerId.toString(), { limit: 1 })
+      assert.equal(history[0].kind, 'file')
+      assert.deepEqual(history[0].file, {
+        name: `file-${size}.bin`,
+        size,
+        sha256: sha256(data),
+        mime: 'application/octet-stream',
+        status: 'complete'
+      })
+    })
+  }
+
+  it('never overwrites: a second file of the same name gets a suffix', async () => {
+    const src = join(dirs[2], 'same.txt')
+    await writeFile(src, 'one')
+    const a = await finished(bob, (await alice.fileApi.sendFile(bobId, src)).id)
+    await writeFile(src, 'two')
+    const b = await finished(bob, (await alice.fileApi.sendFile(bobId, src)).id)
+    assert.equal(a.path, join(dirs[1], 'downloads', 'same.txt'))
+    assert.equal(b.path, join(dirs[1], 'downloads', 'same (1).txt'))
+    assert.equal(await readFile(a.path, 'utf8'), 'one')
+    assert.equal(await readFile(b.path, 'utf8'), 'two')
+    assert.equal(a.mime, 'text/plain')
+  })
+
+  it('keeps text messages and file entries in one history, in order', async () => {
+    const src = join(dirs[2], 'between.txt')
+    await writeFile(src, 'x')
+    await alice.send(bobId, 'before the file')
+    await finished(bob, (await alice.fileApi.sendFile(bobId, src)).id)
+    await alice.send(bobId, 'after the file')
+    const h = await alice.history(bobId, { limit: 3 })
+    assert.deepEqual(
+      h.map((e) => e.kind ?? e.text),
+      ['before the file', 'file', 'after the file']
+    )
+    assert.equal(h[0].kind, undefined, 'text entries keep their shape')
+    assert.equal(h[1].status, 'delivered')
+  })
+
+  it('holds a file over the auto-accept limit until accepted', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const carol = await P2pNode.start({
+      dataDir: dir,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      files: { autoAcceptMax: 10 }
+    })
+    try {
+      await alice.dial((await carol.id()).addrs[0])
+      const src = join(dirs[2], 'big.bin')
+      await writeFile(src, randomBytes(11))
+      const sent = await alice.fileApi.sendFile(carol.libp2p.peerId.toString(), src)
+      await waitFor(async () => (await carol.files.get(sent.id))?.status === 'waiting', { what: 'waiting' })
+      await waitFor(async () => (await alice.files.get(sent.id))?.status === 'waiting', { what: 'sender waiting' })
+      await carol.fileApi.accept(sent.id)
+      assert.equal((await finished(carol, sent.id)).status, 'complete')
+      assert.equal((await finished(alice, sent.id)).status, 'complete')
+    } finally {
+      await carol.stop()
+    }
+  })
+
+  for (const side of ['receiver', 'sender'] as const) {
+    it(`stops a transfer cancelled by the ${side} midway, on both sides, and deletes the partial file`, async () => {
+      const src = join(dirs[2], `cancel-${side}.bin`)
+      const fh = await open(src, 'w')
+      const block = randomBytes(1024 * 1024)
+      for (let i = 0; i < 96; i++) await fh.write(block, 0, block.byteLength, i * block.byteLength)
+      await fh.close()
+      const sent = await alice.fileApi.sendFile(bobId, src)
+      await waitFor(async () => ((await bob.files.get(sent.id))?.received ?? 0) > 0, { interval: 5, what: 'bytes' })
+      const cancelled = await (side === 'receiver' ? bob : alice).files.cancel(sent.id)
+      assert.equal(cancelled?.status, 'cancelled', 'cancelled before it completed')
+      assert.equal((await finished(alice, sent.id)).status, 'cancelled')
+      assert.equal((await finished(bob, sent.id)).status, 'cancelled')
+      await waitFor(async () => !(await readdir(join(dirs[1], 'downloads'))).some((f) => f.endsWith('.part')), {
+        what: 'the partial file to be deleted'
+      })
+    })
+  }
+
+  it('cancels a waiting offer on the receiver and tells the sender at the next offer', async () => {
+    const dir = await tempDir()
+    dirs.push(dir)
+    const dave = await P2pNode.start({
+      dataDir: dir,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      files: { autoAcceptMax: 0 }
+    })
+    try {
+      await alice.dial((await dave.id()).addrs[0])
+      const src = join(dirs[2], 'nope.bin')
+      await writeFile(src, 'x')
+      const sent = await alice.fileApi.sendFile(dave.libp2p.peerId.toString(), src)
+      await waitFor(async () => (await dave.files.get(sent.id))?.status === 'waiting', { what: 'waiting' })
+      assert.equal((await dave.fileApi.cancel(sent.id)).status, 'cancelled')
+      alice.files.onConnect(dave.libp2p.peerId.toString())
+      assert.equal((await finished(alice, sent.id)).status, 'cancelled')
+      assert.deepEqual(await readdir(join(dir, 'downloads')).catch(() => []), [])
+    } finally {
+      await dave.stop()
+    }
+  })
+})
+
+/** A bare libp2p node that speaks the file protocols by hand: it can lie about anything. */
+describe('/chat/1.0/file against bad peers', () => {
+  let dir: string
+  let node: P2pNode
+  let addr: string
+  let raw: Libp2p
+  let rawId: string
+
+  before(async () => {
+    dir = await tempDir()
+    node = await startNode(dir, 'target')
+    addr = (await node.id()).addrs[0]
+    raw = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+    rawId = raw.peerId.toString()
+  })
+
+  after(async () => {
+    await raw.stop()
+    await node.stop()
+    await cleanup(dir)
+  })
+
+  /** Offer `data` under `name` with the given hashes; returns the node's reply. */
+  async function offer(
+    id: Uint8Array<ArrayBuffer>,
+    name: string,
+    data: Uint8Array,
+    lie: { total?: boolean } = {}
+  ): Promise<OfferReply> {
+    const stream = await raw.dialProtocol(multiaddr(addr), OFFER_PROTOCOL)
+    const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
+    const hashes: Uint8Array[] = []
+    for (let off = 0; off < data.byteLength; off += CHUNK) {
+      hashes.push(
+        createHash('sha256')
+          .update(data.subarray(off, off + CHUNK))
+          .digest()
+      )
+    }
+    const total = createHash('sha256')
+      .update(lie.total ? Buffer.from('something else') : data)
+      .digest()
+    await lp.write(
+      OfferFrame.encode({
+        offer: {
+          id,
+          name,
+          size: BigInt(data.byteLength),
+          mime: 'application/octet-stream',
+          chunkSize: CHUNK,
+          sha256: new Uint8Array(total),
+          timestamp: BigInt(Date.now())
+        }
+      })
+    )
+    if (hashes.length > 0)
+      await lp.write(OfferFrame.encode({ hashes: { sha256: new Uint8Array(Buffer.concat(hashes)) } }))
+    const reply = OfferFrame.decode(await lp.read({ signal: AbortSignal.timeout(5000) })).reply
+    assert.ok(reply != null)
+    return reply
+  }
+
+  /** Serve the node's fetch of `data`, corrupting the chunks `corrupt` says to; returns what happened. */
+  function serve(data: Uint8Array, corrupt: (index: number, attempt: number) => boolean) {
+    const wanted: number[] = []
+    const { promise, resolve } = Promise.withResolvers<{ wanted: number[]; stop?: Stop }>()
+    void raw.handle(
+      FETCH_PROTOCOL,
+      async (stream: Stream) => {
+        const lp: LengthPrefixedStream = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+        const attempts = new Map<number, number>()
+        try {
+          FetchFrame.decode(await lp.read())
+          for (;;) {
+            const frame = FetchFrame.decode(await lp.read({ signal: AbortSignal.timeout(5000) }))
+            if (frame.stop != null) return resolve({ wanted, stop: frame.stop })
+            const want = frame.want
+            assert.ok(want != null)
+            for (let i = want.first; i < want.first + want.count; i++) {
+              wanted.push(i)
+              const n = (attempts.get(i) ?? 0) + 1
+              attempts.set(i, n)
+              const chunk = Buffer.from(data.subarray(i * CHUNK, (i + 1) * CHUNK))
+              if (corrupt(i, n)) chunk[0] ^= 0xff
+              await lp.write(FetchFrame.encode({ chunk: { index: i, data: chunk } }))
+            }
+          }
+        } catch {
+          resolve({ wanted })
+        }
+      },
+      { force: true }
+    )
+    return promise
+  }
+
+  function downloads(): Promise<string[]> {
+    return readdir(join(dir, 'downloads')).catch(() => [])
+  }
+
+  it('refetches a corrupted chunk and completes with the right bytes', async () => {
+    const data = randomBytes(3 * CHUNK)
+    const served = serve(data, (i, attempt) => i === 1 && attempt === 1)
+    const id = new Uint8Array(randomBytes(16))
+    assert.equal((await offer(id, 'ok.bin', data)).status, OfferReply.Status.ACCEPTED)
+    const t = await finished(node, Buffer.from(id).toString('hex'))
+    assert.equal(t.status, 'complete', t.error)
+    assert.equal(sha256(await readFile(t.path)), sha256(data))
+    const { wanted, stop } = await served
+    assert.deepEqual(wanted, [0, 1, 2, 1], 'chunk 1 asked for twice, the others once')
+    assert.equal(stop?.reason, Stop.Reason.COMPLETE)
+  })
+
+  it('fails a transfer whose chunks stay corrupt, leaving nothing behind', async () => {
+    const data = randomBytes(2 * CHUNK)
+    const served = serve(data, (i) => i === 0)
+    const id = new Uint8Array(randomBytes(16))
+    await offer(id, 'bad-chunks.bin', data)
+    const t = await finished(node, Buffer.from(id).toString('hex'))
+    assert.equal(t.status, 'failed')
+    assert.match(t.error ?? '', /chunk 0 failed verification/)
+    assert.equal(t.path, '')
+    await served
+    assert.ok(!(await downloads()).some((f) => f.includes('bad-chunks') || f.endsWith('.part')))
+  })
+
+  it('fails a file whose whole-file hash is wrong and presents nothing', async () => {
+    const data = randomBytes(CHUNK + 7)
+    const served = serve(data, () => false)
+    const id = new Uint8Array(randomBytes(16))
+    await offer(id, 'liar.bin', data, { total: true })
+    const t = await finished(node, Buffer.from(id).toString('hex'))
+    assert.equal(t.status, 'failed')
+    assert.match(t.error ?? '', /whole-file hash mismatch/)
+    assert.equal((await served).stop?.reason, Stop.Reason.FAILED)
+    assert.ok(!(await downloads()).some((f) => f.includes('liar') || f.endsWith('.part')))
+  })
+
+  it('refuses a path-traversal name and writes nothing anywhere', async () => {
+    for (const name of ['../../escape.txt', 'a/../../escape.txt', 'ok\u0007.txt', 'NUL', 'con.txt']) {
+      const id = new Uint8Array(randomBytes(16))
+      const reply = await offer(id, name, Buffer.from('pwned'))
+      assert.equal(reply.status, OfferReply.Status.REFUSED, name)
+      assert.match(reply.reason, /unsafe file name/)
+      const t = await node.files.get(Buffer.from(id).toString('hex'))
+      assert.equal(t?.status, 'failed', 'reported in the receiver’s list')
+    }
+    await assert.rejects(stat(join(dir, '..', 'escape.txt')))
+    await assert.rejects(stat(join(dir, 'escape.txt')))
+    assert.ok(!(await downloads()).some((f) => f.includes('escape') || f.includes('pwned')))
+  })
+
+  it('strips directories from a name', async () => {
+    const data = Buffer.from('hello')
+    const served = serve(data, () => false)
+    const id = new Uint8Array(randomBytes(16))
+    await offer(id, '/etc/some/dir/passwd', data)
+    const t = await finished(node, Buffer.from(id).toString('hex'))
+    assert.equal(t.path, join(dir, 'downloads', 'passwd'))
+    await served
+  })
+
+  it('resets a receiver that asks for chunks outside the file, and keeps serving', async () => {
+    const src = join(dir, 'served.bin')
+    await writeFile(src, randomBytes(CHUNK + 1))
+    // Take the offer (say "later"), then fetch by hand.
+    await raw.handle(OFFER_PROTOCOL, async (stream: Stream) => {
+      const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
+      await lp.read()
+      await lp.read()
+      await lp.write(OfferFrame.encode({ reply: { status: OfferReply.Status.WAITING, reason: '' } }))
+      await stream.close()
+    })
+    const t = await node.fileApi.sendFile(rawId, src)
+    await waitFor(async () => (await node.files.get(t.id))?.status === 'waiting', { what: 'offer answered' })
+    const stream = await raw.dialProtocol(multiaddr(addr), FETCH_PROTOCOL)
+    const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+    await lp.write(FetchFrame.encode({ fetch: { id: new Uint8Array(Buffer.from(t.id, 'hex')), have: 0n } }))
+    await lp.write(FetchFrame.encode({ want: { first: 1, count: 5 } }))
+    await assert.rejects(
+      async () => {
+        for (;;) await lp.read({ signal: AbortSignal.timeout(5000) })
+      },
+      (err: Error) => err.name !== 'AbortError' && err.name !== 'TimeoutError'
+    )
+    // The node still serves a proper request.
+    const again = lpStream(await raw.dialProtocol(multiaddr(addr), FETCH_PROTOCOL), {
+      maxDataLength: MAX_FETCH_FRAME_BYTES
+    })
+    await again.write(FetchFrame.encode({ fetch: { id: new Uint8Array(Buffer.from(t.id, 'hex')), have: 0n } }))
+    await again.write(FetchFrame.encode({ want: { first: 1, count: 1 } }))
+    const frame = FetchFrame.decode(await again.read({ signal: AbortSignal.timeout(5000) }))
+    assert.equal(frame.chunk?.index, 1, JSON.stringify(frame.stop))
+    const chunk = frame.chunk
+    assert.equal(chunk?.data.byteLength, 1)
+  })
+})
