@@ -161,6 +161,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       if (peer === this.libp2p.peerId.toString()) {
         throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send files to yourself')
       }
+      this.notBlocked(peer)
       this.markChatted(peer)
       return peer
     })
@@ -359,11 +360,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     if (peer === this.libp2p.peerId.toString()) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot message yourself')
     }
-    if (this.policy.isBlocked(peer)) {
-      throw new P2pError(ErrorCode.PEER_BLOCKED, `${this.displayName(peer)} is blocked`, {
-        hint: `unblock first: p2pnode unblock ${peer}`
-      })
-    }
+    this.notBlocked(peer)
     let message: StoredMessage
     try {
       message = await this.chat.send(peer, text, { replyTo: options.replyTo })
@@ -564,6 +561,14 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       contact: r?.contact ?? false,
       blocked: r?.blocked ?? false,
       muted: r?.muted ?? false
+    }
+  }
+
+  private notBlocked(peer: string): void {
+    if (this.policy.isBlocked(peer)) {
+      throw new P2pError(ErrorCode.PEER_BLOCKED, `${this.displayName(peer)} is blocked`, {
+        hint: `unblock first: p2pnode unblock ${peer}`
+      })
     }
   }
 

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -21,8 +23,11 @@ describe('blocking', () => {
   let raw: Libp2p
   let bobAddr: string
 
+  let filePath: string
+
   before(async () => {
     dirs.push(await tempDir(), await tempDir())
+    filePath = join(dirs[0], 'blocked.txt')
     alice = await P2pNode.start({ ...LOCAL, dataDir: dirs[0], name: 'alice' })
     bob = await P2pNode.start({ ...LOCAL, dataDir: dirs[1], name: 'bob' })
     bobAddr = (await bob.id()).addrs[0]
@@ -67,6 +72,9 @@ describe('blocking', () => {
     await waitFor(() => !alice.chat.isConnected(bobId), { what: 'alice to be cut off' })
     const res = await alice.send(bobId, 'after the block')
     assert.equal(res.status, 'pending', 'to alice, bob looks offline')
+    await writeFile(filePath, 'a file from a blocked peer')
+    const offer = await alice.fileApi.sendFile(bobId, filePath)
+    assert.equal(offer.status, 'offered')
     await assert.rejects(alice.dial(bobAddr), (err: Error & { code?: string }) => err.code === 'DIAL_FAILED')
     // alice keeps trying (a reconnect pass every 300 ms here): over 2 s of her tries, nothing gets through
     await holds(2000, async () => {
@@ -75,6 +83,11 @@ describe('blocking', () => {
         (await bob.history(aliceId, { limit: 100 })).map((m) => m.text),
         ['before the block']
       )
+      assert.deepEqual(await bob.fileApi.files(), [], 'no file offer reached bob')
+      assert.equal((await alice.fileApi.file(offer.id)).status, 'offered')
+    })
+    await assert.rejects(bob.fileApi.sendFile(aliceId, filePath), (err: Error & { code?: string }) => {
+      return err.code === 'PEER_BLOCKED'
     })
     await assert.rejects(bob.send(aliceId, 'hi'), (err: Error & { code?: string }) => err.code === 'PEER_BLOCKED')
   })
@@ -87,9 +100,10 @@ describe('blocking', () => {
       what: 'the waiting message to be delivered'
     })
     assert.deepEqual(
-      (await bob.history(aliceId)).map((m) => m.text),
-      ['before the block', 'after the block']
+      (await bob.history(aliceId)).map((m) => m.text.length > 0 ? m.text : `file:${m.file?.name}`),
+      ['before the block', 'after the block', 'file:blocked.txt']
     )
+    await waitFor(async () => (await bob.fileApi.files())[0]?.status === 'complete', { what: 'the file to arrive' })
   })
 
   it('stores muted messages and flags them for the prompt', async () => {
