@@ -638,9 +638,12 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       left--
       this.progress(id, (this.received.get(id) ?? 0) + data.byteLength, record.size)
     }
-    while (left > 0) {
-      if (failure != null) throw failure
-      // Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last).
+    /**
+     * Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last). Called
+     * whenever a chunk is on disk, not only when the next one arrives, so that the sender never waits for us.
+     * Each Want is one frame in one write: calls from here and there cannot interleave on the stream.
+     */
+    const topUp = () => {
       const wants: Uint8Array[] = []
       while (expected.length + jobs.size < this.window && missing.length > 0) {
         const first = missing.pop() ?? 0
@@ -652,7 +655,15 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         for (let i = 0; i < count; i++) expected.push(first + i)
         wants.push(FetchFrame.encode({ want: { first, count } }))
       }
-      if (wants.length > 0) await lp.writeV(wants)
+      if (wants.length > 0) {
+        lp.writeV(wants).catch((err: unknown) => {
+          failure ??= err
+        })
+      }
+    }
+    while (left > 0) {
+      if (failure != null) throw failure
+      topUp()
       if (expected.length === 0) {
         // Everything asked for has arrived; wait for checks and the disk.
         await Promise.race(jobs)
@@ -673,7 +684,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         .catch((err: unknown) => {
           failure ??= err
         })
-        .finally(() => jobs.delete(job))
+        .finally(() => {
+          jobs.delete(job)
+          if (failure == null) topUp()
+        })
       jobs.add(job)
     }
     await Promise.all(jobs)
