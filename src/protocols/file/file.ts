@@ -73,7 +73,7 @@ function isEOF(err: unknown): boolean {
 
 async function readFrame<T>(
   lp: LengthPrefixedStream,
-  codec: { decode(buf: Uint8Array | import('uint8arraylist').Uint8ArrayList): T },
+  codec: { decode(buf: Uint8Array | Uint8ArrayList): T },
   timeout: number
 ): Promise<T> {
   const bytes = await lp.read({ signal: AbortSignal.timeout(timeout) })
@@ -139,13 +139,14 @@ async function hashFile(
       inChunk += take
       off += take
       if (inChunk === chunkSize) {
+        if (index >= n) throw new Error(`${path} changed while it was read`)
         hashes.set(chunk.digest(), index++ * HASH_BYTES)
         chunk = createHash('sha256')
         inChunk = 0
       }
     }
   }
-  if (inChunk > 0) hashes.set(chunk.digest(), index++ * HASH_BYTES)
+  if (inChunk > 0 && index < n) hashes.set(chunk.digest(), index++ * HASH_BYTES)
   if (index !== n) throw new Error(`${path} changed while it was read`)
   return { sha256: whole.digest('hex'), hashes }
 }
