@@ -407,6 +407,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       if (Buffer.byteLength(offer.name) > MAX_NAME_BYTES || Buffer.byteLength(offer.mime) > MAX_NAME_BYTES) {
         throw new FileProtocolError('file name or MIME type too long')
       }
+      if (this.components.isBlocked(peer)) {
+        this.log('refusing a file from blocked peer %s', peer)
+        return await reply(OfferReply.Status.REFUSED, 'blocked')
+      }
       const n = chunkCount(size, offer.chunkSize)
       const hashes = new Uint8Array(n * HASH_BYTES)
       let have = 0
@@ -419,10 +423,6 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         have += part.byteLength
       }
       const id = hex(offer.id)
-      if (this.components.isBlocked(peer)) {
-        this.log('refusing %s from blocked peer %s', id, peer)
-        return await reply(OfferReply.Status.REFUSED, 'blocked')
-      }
       const known = await this.store.get(id)
       if (known != null) {
         if (known.peer !== peer || known.direction !== 'in') {
