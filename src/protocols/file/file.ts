@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
 import { type FileHandle, link, mkdir, open, stat, unlink } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import type { Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
@@ -510,7 +510,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         }
       }
       this.received.set(id, received)
-      await mkdir(this.downloadsDir ?? '', { recursive: true, mode: 0o700 })
+      await mkdir(dirname(tempPath), { recursive: true, mode: 0o700 })
       fh = await open(tempPath, constants.O_RDWR | constants.O_CREAT, 0o600)
       const missing: number[] = []
       for (let i = n - 1; i >= 0; i--) if (done[i] === 0) missing.push(i)
@@ -702,9 +702,12 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     return hash.digest('hex')
   }
 
-  /** Give the verified temp file its final name, never replacing a file: `name`, else `name (1)`, ... */
+  /**
+   * Give the verified temp file its final name next to it (the downloads dir when the transfer began), never
+   * replacing a file: `name`, else `name (1)`, ...
+   */
   private async place(tempPath: string, name: string): Promise<string> {
-    const dir = this.downloadsDir ?? ''
+    const dir = dirname(tempPath)
     for (let n = 0; ; n++) {
       const path = join(dir, withSuffix(name, n))
       try {
