@@ -81,7 +81,8 @@ export function formatHistory(entries: HistoryEntry[], nameOf: (peerId: string) 
     .map((m) => {
       const who = m.direction === 'out' ? 'me' : nameOf(m.from)
       const status = m.direction === 'out' ? `  [${m.status}]` : ''
-      return `${formatTime(m.timestamp)}  ${who}: ${displayText(m.text)}${status}`
+      const text = m.kind === 'file' ? `[file] ${m.file?.name} (${m.file?.size} bytes, ${m.file?.status})` : m.text
+      return `${formatTime(m.timestamp)}  ${who}: ${displayText(text)}${status}`
     })
     .join('\n')
 }

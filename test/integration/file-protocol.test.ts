@@ -10,8 +10,10 @@ import { tcp } from '@libp2p/tcp'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { MemoryLevel } from 'memory-level'
 import { P2pNode } from '../../src/node/index.ts'
 import {
+  createFileTransfer,
   FETCH_PROTOCOL,
   MAX_CHUNK_SIZE,
   MAX_FETCH_FRAME_BYTES,
@@ -20,6 +22,7 @@ import {
   type TransferInfo
 } from '../../src/protocols/file/index.ts'
 import { FetchFrame, OfferFrame, OfferReply, Stop } from '../../src/protocols/file/pb/file.ts'
+import { type Db, Store, Transfers } from '../../src/store/index.ts'
 import { cleanup, tempDir, waitFor } from '../helpers/cli.ts'
 
 const CHUNK = MAX_CHUNK_SIZE
@@ -172,6 +175,37 @@ describe('/chat/1.0/file between two nodes', () => {
       })
     })
   }
+
+  it('refuses offers from a blocked peer', async () => {
+    // A receiver whose isBlocked says yes to everyone (the node wires it to its block list).
+    const peer = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()]
+    })
+    const store = await Store.open(new MemoryLevel<string, string>() as unknown as Db, new Uint8Array(32))
+    const files = createFileTransfer(
+      { libp2p: peer, store: new Transfers(store), logger: peer.logger, isBlocked: () => true },
+      { downloadsDir: join(dirs[2], 'blocked-downloads') }
+    )
+    await files.start()
+    try {
+      await alice.libp2p.dial(peer.getMultiaddrs()[0])
+      const src = join(dirs[2], 'to-blocked.txt')
+      await writeFile(src, 'hi')
+      const sent = await alice.fileApi.sendFile(peer.peerId.toString(), src)
+      const t = await finished(alice, sent.id)
+      assert.equal(t.status, 'failed')
+      assert.match(t.error ?? '', /refused by the peer: blocked/)
+      assert.deepEqual(await files.list(), [], 'nothing recorded on the receiver')
+      await assert.rejects(stat(join(dirs[2], 'blocked-downloads')))
+    } finally {
+      await files.stop()
+      await peer.stop()
+      await store.close()
+    }
+  })
 
   it('cancels a waiting offer on the receiver and tells the sender at the next offer', async () => {
     const dir = await tempDir()

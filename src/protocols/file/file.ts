@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
 import { type FileHandle, link, mkdir, open, stat, unlink } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import type { Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
@@ -139,13 +139,14 @@ async function hashFile(
       inChunk += take
       off += take
       if (inChunk === chunkSize) {
+        if (index >= n) throw new Error(`${path} changed while it was read`)
         hashes.set(chunk.digest(), index++ * HASH_BYTES)
         chunk = createHash('sha256')
         inChunk = 0
       }
     }
   }
-  if (inChunk > 0) hashes.set(chunk.digest(), index++ * HASH_BYTES)
+  if (inChunk > 0 && index < n) hashes.set(chunk.digest(), index++ * HASH_BYTES)
   if (index !== n) throw new Error(`${path} changed while it was read`)
   return { sha256: whole.digest('hex'), hashes }
 }
@@ -406,6 +407,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       if (Buffer.byteLength(offer.name) > MAX_NAME_BYTES || Buffer.byteLength(offer.mime) > MAX_NAME_BYTES) {
         throw new FileProtocolError('file name or MIME type too long')
       }
+      if (this.components.isBlocked(peer)) {
+        this.log('refusing a file from blocked peer %s', peer)
+        return await reply(OfferReply.Status.REFUSED, 'blocked')
+      }
       const n = chunkCount(size, offer.chunkSize)
       const hashes = new Uint8Array(n * HASH_BYTES)
       let have = 0
@@ -418,10 +423,6 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         have += part.byteLength
       }
       const id = hex(offer.id)
-      if (this.components.isBlocked(peer)) {
-        this.log('refusing %s from blocked peer %s', id, peer)
-        return await reply(OfferReply.Status.REFUSED, 'blocked')
-      }
       const known = await this.store.get(id)
       if (known != null) {
         if (known.peer !== peer || known.direction !== 'in') {
@@ -509,7 +510,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         }
       }
       this.received.set(id, received)
-      await mkdir(this.downloadsDir ?? '', { recursive: true, mode: 0o700 })
+      await mkdir(dirname(tempPath), { recursive: true, mode: 0o700 })
       fh = await open(tempPath, constants.O_RDWR | constants.O_CREAT, 0o600)
       const missing: number[] = []
       for (let i = n - 1; i >= 0; i--) if (done[i] === 0) missing.push(i)
@@ -638,9 +639,12 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       left--
       this.progress(id, (this.received.get(id) ?? 0) + data.byteLength, record.size)
     }
-    while (left > 0) {
-      if (failure != null) throw failure
-      // Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last).
+    /**
+     * Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last). Called
+     * whenever a chunk is on disk, not only when the next one arrives, so that the sender never waits for us.
+     * Each Want is one frame in one write: calls from here and there cannot interleave on the stream.
+     */
+    const topUp = () => {
       const wants: Uint8Array[] = []
       while (expected.length + jobs.size < this.window && missing.length > 0) {
         const first = missing.pop() ?? 0
@@ -652,7 +656,15 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         for (let i = 0; i < count; i++) expected.push(first + i)
         wants.push(FetchFrame.encode({ want: { first, count } }))
       }
-      if (wants.length > 0) await lp.writeV(wants)
+      if (wants.length > 0) {
+        lp.writeV(wants).catch((err: unknown) => {
+          failure ??= err
+        })
+      }
+    }
+    while (left > 0) {
+      if (failure != null) throw failure
+      topUp()
       if (expected.length === 0) {
         // Everything asked for has arrived; wait for checks and the disk.
         await Promise.race(jobs)
@@ -673,7 +685,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         .catch((err: unknown) => {
           failure ??= err
         })
-        .finally(() => jobs.delete(job))
+        .finally(() => {
+          jobs.delete(job)
+          if (failure == null) topUp()
+        })
       jobs.add(job)
     }
     await Promise.all(jobs)
@@ -687,9 +702,12 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     return hash.digest('hex')
   }
 
-  /** Give the verified temp file its final name, never replacing a file: `name`, else `name (1)`, ... */
+  /**
+   * Give the verified temp file its final name next to it (the downloads dir when the transfer began), never
+   * replacing a file: `name`, else `name (1)`, ...
+   */
   private async place(tempPath: string, name: string): Promise<string> {
-    const dir = this.downloadsDir ?? ''
+    const dir = dirname(tempPath)
     for (let n = 0; ; n++) {
       const path = join(dir, withSuffix(name, n))
       try {
