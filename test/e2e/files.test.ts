@@ -10,7 +10,8 @@ import type { HistoryEntry, IdInfo } from '../../src/api/types.ts'
 import { dataPaths } from '../../src/node/data-dir.ts'
 import { loadSecret } from '../../src/node/identity.ts'
 import { openStore, Transfers } from '../../src/store/index.ts'
-import { cleanup, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+import type { NodeProcess } from '../helpers/cli.ts'
+import { Fleet, waitFor } from '../helpers/cli.ts'
 
 const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
 const MiB = 1024 * 1024
@@ -88,22 +89,10 @@ async function settled(read: () => Promise<number | undefined>): Promise<number>
 }
 
 describe('file transfer end to end (spawned nodes)', () => {
-  const dirs: string[] = []
-  const running: NodeProcess[] = []
-  async function start(dir: string, args: string[] = []) {
-    const node = await NodeProcess.start(dir, [...LOCAL, ...args])
-    running.push(node)
-    return node
-  }
-  async function dir() {
-    const d = await tempDir()
-    dirs.push(d)
-    return d
-  }
-  after(async () => {
-    await Promise.all(running.map((n) => n.stop()))
-    await cleanup(...dirs)
-  })
+  const fleet = new Fleet(LOCAL)
+  const start = (dir: string, args: string[] = []) => fleet.start(dir, args)
+  const dir = () => fleet.dir()
+  after(() => fleet.close())
 
   it('sends 200 MiB over the CLI: waits for accept over the limit, arrives byte-identical', async () => {
     const alice = await start(await dir(), ['--name', 'alice'])

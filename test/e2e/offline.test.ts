@@ -5,7 +5,8 @@ import { after, describe, it } from 'node:test'
 import { ApiClient } from '../../src/api/client.ts'
 import type { HistoryEntry, IdInfo, SendResult } from '../../src/api/types.ts'
 import { openStore } from '../../src/store/index.ts'
-import { cleanup, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+import type { NodeProcess } from '../helpers/cli.ts'
+import { Fleet, waitFor } from '../helpers/cli.ts'
 
 const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
 const N = 500
@@ -72,22 +73,10 @@ async function queue(sender: NodeProcess, to: string): Promise<void> {
 }
 
 describe('offline peers', () => {
-  const dirs: string[] = []
-  const running: NodeProcess[] = []
-  async function start(dir: string, args: string[] = []) {
-    const node = await NodeProcess.start(dir, [...LOCAL, ...args])
-    running.push(node)
-    return node
-  }
-  async function dir() {
-    const d = await tempDir()
-    dirs.push(d)
-    return d
-  }
-  after(async () => {
-    await Promise.all(running.map((n) => n.stop()))
-    await cleanup(...dirs)
-  })
+  const fleet = new Fleet(LOCAL)
+  const start = (dir: string, args: string[] = []) => fleet.start(dir, args)
+  const dir = () => fleet.dir()
+  after(() => fleet.close())
 
   it('queues messages for a stopped peer and delivers them once, in order, when it is back', async () => {
     const alice = await start(await dir(), ['--name', 'alice'])

@@ -163,3 +163,32 @@ export class NodeProcess {
     await this.exited
   }
 }
+
+/** The nodes and temp dirs a suite starts; `close()` (from `after`) stops and removes them all, even on failure. */
+export class Fleet {
+  private readonly args: string[]
+  private readonly dirs: string[] = []
+  private readonly nodes: NodeProcess[] = []
+
+  /** `args` are passed to every `start` (e.g. loopback-only listening, no mDNS). */
+  constructor(args: string[] = []) {
+    this.args = args
+  }
+
+  async dir(): Promise<string> {
+    const d = await tempDir()
+    this.dirs.push(d)
+    return d
+  }
+
+  async start(dir: string, args: string[] = []): Promise<NodeProcess> {
+    const node = await NodeProcess.start(dir, [...this.args, ...args])
+    this.nodes.push(node)
+    return node
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()))
+    await cleanup(...this.dirs)
+  }
+}

@@ -6,13 +6,10 @@
  * Needs root and iproute2; otherwise the suite is skipped with the reason.
  */
 import assert from 'node:assert/strict'
-import { execFile, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
-import { promisify } from 'node:util'
 import { cleanup, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
-
-const execFileP = promisify(execFile)
+import { NetnsLan, netnsSkipReason } from '../helpers/netns.ts'
 
 interface IdJson {
   peerId: string
@@ -42,66 +39,20 @@ interface HistoryJson {
   status: string
 }
 
-/** Unique per run; short enough that every interface name stays within 15 characters. */
-const SUFFIX = `${(process.pid % 46_656).toString(36)}${randomBytes(2).toString('hex')}`.slice(0, 7)
-const BRIDGE = `p2pbr${SUFFIX}` // ≤ 12 chars
-const HOSTS = [
-  { name: 'alice', ns: `p2plan-${SUFFIX}-1`, veth: `p2pv${SUFFIX}1`, ip: '10.77.0.1' },
-  { name: 'bob', ns: `p2plan-${SUFFIX}-2`, veth: `p2pv${SUFFIX}2`, ip: '10.77.0.2' },
-  { name: 'carol', ns: `p2plan-${SUFFIX}-3`, veth: `p2pv${SUFFIX}3`, ip: '10.77.0.3' }
-]
-
-/** Run `ip ...` (bounded); throws with stderr on failure. */
-async function ip(...args: string[]): Promise<void> {
-  try {
-    await execFileP('ip', args, { timeout: 10_000 })
-  } catch (err) {
-    const e = err as Error & { stderr?: string }
-    throw new Error(`ip ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`)
-  }
-}
-
-/** Why this machine cannot run the suite, or undefined if it can. */
-function skipReason(): string | undefined {
-  if (process.platform !== 'linux') return 'LAN tests need Linux network namespaces'
-  if (process.getuid?.() !== 0) return 'LAN tests need root (to create network namespaces and a bridge)'
-  const v = spawnSync('ip', ['-V'], { timeout: 5000 })
-  if (v.error != null || v.status !== 0) return 'LAN tests need the `ip` command (apt-get install iproute2)'
-  // Root in a container may still lack CAP_SYS_ADMIN/CAP_NET_ADMIN: probe with a throwaway namespace.
-  const probe = `p2pprobe-${SUFFIX}`
-  const add = spawnSync('ip', ['netns', 'add', probe], { timeout: 5000, encoding: 'utf8' })
-  if (add.status !== 0)
-    return `LAN tests cannot create a network namespace: ${add.stderr?.trim() || add.error?.message}`
-  spawnSync('ip', ['netns', 'del', probe], { timeout: 5000 })
-  return undefined
-}
-
-const SKIP = skipReason()
+const SKIP = netnsSkipReason()
 
 describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip: SKIP ?? false }, () => {
+  // Hosts 10.77.0.x (visibility.test.ts uses 10.77.1.x, so the two files may run at once).
+  const lan = new NetnsLan({ subnet: '10.77.0', names: ['alice', 'bob', 'carol'], tag: 'l' })
+  const HOSTS = lan.hosts
   const nodes: NodeProcess[] = []
   const dirs: string[] = []
-  const createdNs: string[] = []
-  let bridgeCreated = false
   const tag = randomBytes(3).toString('hex')
 
-  const prefixOf = (i: number) => ['ip', 'netns', 'exec', HOSTS[i].ns]
+  const prefixOf = (i: number) => lan.prefix(i)
 
   before(async () => {
-    await ip('link', 'add', BRIDGE, 'type', 'bridge')
-    bridgeCreated = true
-    await ip('link', 'set', BRIDGE, 'up')
-    for (const h of HOSTS) {
-      await ip('netns', 'add', h.ns)
-      createdNs.push(h.ns)
-      await ip('link', 'add', h.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.ns)
-      await ip('link', 'set', h.veth, 'master', BRIDGE, 'up')
-      await ip('-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0')
-      await ip('-n', h.ns, 'link', 'set', 'eth0', 'up')
-      await ip('-n', h.ns, 'link', 'set', 'lo', 'up')
-      // Multicast (mDNS) leaves through the LAN interface.
-      await ip('-n', h.ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
-    }
+    await lan.up()
     // Record each node as soon as it is up, so `after` stops it even if another one fails to start.
     await Promise.all(
       HOSTS.map(async (h, i) => {
@@ -118,8 +69,7 @@ describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip:
 
   after(async () => {
     await Promise.allSettled(nodes.filter((n) => n != null).map((n) => n.stop()))
-    for (const ns of createdNs) await ip('netns', 'del', ns).catch(() => {})
-    if (bridgeCreated) await ip('link', 'del', BRIDGE).catch(() => {})
+    await lan.down()
     await cleanup(...dirs)
   })
 
