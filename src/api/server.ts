@@ -122,7 +122,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
       schema: {
         querystring: obj(
           {
-            q: { type: 'string', minLength: 1, maxLength: 1024 },
+            q: { type: 'string', maxLength: 1024 },
             peer: { type: 'string', minLength: 1 },
             limit: { type: 'integer', minimum: 1, maximum: 10000 }
           },

@@ -86,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
   const program = new Command('p2pnode')
     .description('A decentralized chat node: peers on your network find each other by themselves; no server.')
     .version(VERSION)
-    .showHelpAfterError('(add --help for usage)')
+    .showHelpAfterError('hint: add --help to the command for its usage')
     .exitOverride()
     .enablePositionalOptions()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
@@ -97,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('--data <dir>', DATA_HELP)
       .option('--json', 'print machine-readable JSON')
       .exitOverride()
-      .showHelpAfterError('(add --help for usage)')
+      .showHelpAfterError('hint: add --help to the command for its usage')
   const command = (name: string, description: string) => common(program.command(name).description(description))
 
   program
@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--downloads <dir>', 'where received files go (default: DATA/downloads)')
     .option('--auto-accept-max <bytes>', 'larger files wait for p2pnode accept (default 104857600)', byteCount)
     .exitOverride()
-    .showHelpAfterError('(add --help for usage)')
+    .showHelpAfterError('hint: add --help to the command for its usage')
     .action(
       run(async (opts: StartFlags) => {
         // Loaded only here: the other commands stay quick because they never load libp2p.

@@ -172,6 +172,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
    * dir, DATA_DIR_INVALID when the dir is unusable.
    */
   static async start(options: NodeOptions): Promise<P2pNode> {
+    // Bad addresses are the user's typing: say so before anything starts (INVALID_MULTIADDR).
+    for (const addr of [...(options.listen ?? []), ...(options.dial ?? [])]) parseMultiaddr(addr)
     const paths = dataPaths(options.dataDir)
     await ensureDataDir(paths.dir)
     const secret = await loadSecret(paths.secret)
@@ -354,7 +356,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     try {
       checkText(text)
     } catch (err) {
-      throw new P2pError(ErrorCode.INVALID_MESSAGE, (err as Error).message, { cause: err })
+      throw new P2pError(ErrorCode.INVALID_MESSAGE, (err as Error).message, {
+        hint: 'type the text after the peer, in quotes if it has spaces: p2pnode send bob "see you at 5"',
+        cause: err
+      })
     }
     const peer = await this.resolvePeer(ref, { dial: true })
     if (peer === this.libp2p.peerId.toString()) {
@@ -439,6 +444,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     const peer = await this.resolvePeer(ref, { dial: false })
     let record: PeerRecord | undefined
     try {
+      if ((await this.store.peers.get(peer))?.contact !== true) {
+        throw new P2pError(ErrorCode.PEER_NOT_FOUND, `${this.displayName(peer)} is not a contact`, {
+          hint: 'p2pnode contacts lists them'
+        })
+      }
       record = await this.updateRecord(peer, { contact: false, localName: null })
     } catch (err) {
       if (!isP2pError(err) || err.code !== ErrorCode.RECORD_TAMPERED) throw err
@@ -491,7 +501,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   }
 
   async search(query: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
-    if (query.trim() === '') throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the search query is empty')
+    if (query.trim() === '') {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the search query is empty', {
+        hint: 'give one or more words, e.g. p2pnode search cafe'
+      })
+    }
     const limit = options.limit ?? 20
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)

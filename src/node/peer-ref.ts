@@ -63,7 +63,10 @@ export function matchPeerName(ref: string, known: KnownPeer[]): string {
       throw new P2pError(
         ErrorCode.PEER_AMBIGUOUS,
         `"${ref}" matches ${hits.length} peers: ${hits.map((p) => `${p.name || '(no name)'} ${p.peerId}`).join(', ')}`,
-        { hint: 'use the peer id instead of the name', details: hits }
+        {
+          hint: test === byPrefix ? 'type more characters of the peer id' : 'use the peer id instead of the name',
+          details: hits
+        }
       )
     }
   }

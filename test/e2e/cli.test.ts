@@ -73,7 +73,8 @@ describe('p2pnode CLI: one node', () => {
       [['history', node.peerId, '--limit', 'abc'], /whole number/],
       [['frobnicate'], /unknown command/],
       [['send'], /missing required argument/],
-      [['send', node.peerId, 'to myself'], /yourself/]
+      [['send', node.peerId, 'to myself'], /yourself/],
+      [['search', ''], /the search query is empty/]
     ]
     for (const [args, pattern] of cases) {
       const res = await node.run(args)
@@ -171,6 +172,16 @@ describe('p2pnode CLI: no node running', () => {
       assert.equal(res.code, 3)
       assert.match(res.stderr, new RegExp(`no node is running on ${d}`))
       assert.match(res.stderr, /start one with: p2pnode start/)
+    }
+  })
+
+  it('refuses a bad --listen or --dial address before starting', async () => {
+    for (const flag of ['--listen', '--dial']) {
+      const res = await cli(['start', '--data', join(dir, 'badaddr'), '--no-mdns', flag, 'garbage'])
+      assert.equal(res.code, 2, res.stderr)
+      assert.match(res.stderr, /"garbage" is not a valid multiaddr/)
+      assert.match(res.stderr, /hint: /)
+      assert.doesNotMatch(res.stderr, /^\s+at /m, 'no stack trace')
     }
   })
 
