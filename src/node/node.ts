@@ -321,7 +321,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     }
     for (const peerId of out.keys()) {
       const info = out.get(peerId)
-      if (info != null) info.connected = this.chat.isConnected(peerId)
+      // Connected = connected and greeted: a peer that refuses us (blocked, hidden) drops the connection right after
+      // the handshake, before any greeting, and must not show as here even for that moment.
+      if (info != null) info.connected = this.chat.greeted(peerId)
     }
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
   }
@@ -562,7 +564,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       addrs: r.addrs,
       firstSeen: r.firstSeen,
       lastSeen: r.lastSeen,
-      connected: this.chat.isConnected(r.peerId),
+      connected: this.chat.greeted(r.peerId),
       blocked: r.blocked,
       muted: r.muted
     }
