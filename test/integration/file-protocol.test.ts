@@ -207,7 +207,7 @@ describe('/chat/1.0/file between two nodes', () => {
     }
   })
 
-  it('cancels a waiting offer on the receiver and tells the sender at the next offer', async () => {
+  it('cancels a waiting offer on the receiver and tells the connected sender at once', async () => {
     const dir = await tempDir()
     dirs.push(dir)
     const dave = await P2pNode.start({
@@ -223,8 +223,10 @@ describe('/chat/1.0/file between two nodes', () => {
       const sent = await alice.fileApi.sendFile(dave.libp2p.peerId.toString(), src)
       await waitFor(async () => (await dave.files.get(sent.id))?.status === 'waiting', { what: 'waiting' })
       assert.equal((await dave.fileApi.cancel(sent.id)).status, 'cancelled')
-      alice.files.onConnect(dave.libp2p.peerId.toString())
+      // Connected: the sender is told at once, without waiting for its next offer.
       assert.equal((await finished(alice, sent.id)).status, 'cancelled')
+      alice.files.onConnect(dave.libp2p.peerId.toString())
+      assert.equal((await alice.files.get(sent.id))?.status, 'cancelled', 'and it stays cancelled')
       assert.deepEqual(await readdir(join(dir, 'downloads')).catch(() => []), [])
     } finally {
       await dave.stop()

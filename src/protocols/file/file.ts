@@ -272,8 +272,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     if (record == null || FINAL_STATUSES.has(record.status)) return record == null ? undefined : this.info(record)
     const next = await this.setStatus(id, 'cancelled')
     if (record.direction === 'in') {
-      this.fetching.get(id)?.abort(new TransferStoppedError('cancelled'))
+      const active = this.fetching.get(id)
+      active?.abort(new TransferStoppedError('cancelled'))
       await this.discard(record)
+      // No fetch stream yet (the offer was waiting for accept): open one just to tell a connected sender.
+      if (active == null && this.isConnected(record.peer)) void this.tellCancelled(record)
     } else {
       for (const s of this.serving.get(id) ?? []) {
         // Tell the receiver why, then end the stream.
@@ -284,6 +287,24 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       }
     }
     return next == null ? undefined : this.info(next)
+  }
+
+  /** Tell the sender of an incoming transfer that we cancelled it: a fetch stream that says so at once. */
+  private async tellCancelled(record: TransferRecord): Promise<void> {
+    try {
+      const stream = await this.components.libp2p.dialProtocol(peerIdFromString(record.peer), FETCH_PROTOCOL, {
+        signal: AbortSignal.timeout(this.frameTimeout)
+      })
+      const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+      await lp.writeV([
+        FetchFrame.encode({ fetch: { id: fromHex(record.id), have: 0n } }),
+        FetchFrame.encode({ stop: { reason: Stop.Reason.CANCELLED, detail: 'cancelled by the receiver' } })
+      ])
+      await stream.close()
+    } catch (err) {
+      // The sender learns it at its next offer instead.
+      this.log('could not tell %s that %s was cancelled: %s', record.peer, record.id, errorText(err))
+    }
   }
 
   async get(id: string): Promise<TransferInfo | undefined> {
@@ -553,7 +574,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       this.changed({ ...record, status: 'complete', path })
       await this.tell(stream, lp, Stop.Reason.COMPLETE, '')
     } catch (err) {
-      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      // Cancelled here: tell() is writing the Stop and closing the stream; a reset now could overtake the Stop and
+      // leave the sender waiting. Otherwise reset.
+      const cancelledHere = controller.signal.aborted && controller.signal.reason instanceof TransferStoppedError
+      if (!cancelledHere) stream?.abort(err instanceof Error ? err : new Error(String(err)))
       const name = (err as Error).name
       const code = (err as NodeJS.ErrnoException).code
       if (err instanceof TransferStoppedError && err.reason === Stop.Reason.CANCELLED) {
