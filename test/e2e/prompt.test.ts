@@ -3,6 +3,7 @@ import { execFile, execFileSync } from 'node:child_process'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { BIN, cleanup, cli, cliJson, NODE, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+import type { HistoryEntry, PeerInfo } from '../../src/api/types.ts'
 
 /**
  * The interactive prompt (src/cli/prompt.ts) in a real terminal: alice runs `p2pnode start` inside a tmux pane,
@@ -33,22 +34,6 @@ async function tmux(...args: string[]): Promise<string> {
 
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", "'\\''")}'`
-}
-
-interface HistoryEntry {
-  id: string
-  from: string
-  to: string
-  text: string
-  timestamp: number
-  direction: 'in' | 'out'
-  status: string
-}
-
-interface PeerInfo {
-  peerId: string
-  name: string
-  connected: boolean
 }
 
 describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {

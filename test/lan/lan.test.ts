@@ -10,34 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { cleanup, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
 import { NetnsLan, netnsSkipReason } from '../helpers/netns.ts'
-
-interface IdJson {
-  peerId: string
-  name: string
-  addrs: string[]
-}
-
-interface PeerJson {
-  peerId: string
-  name: string
-  connected: boolean
-  addrs: string[]
-}
-
-interface SendJson {
-  id: string
-  status: string
-}
-
-interface HistoryJson {
-  id: string
-  from: string
-  to: string
-  text: string
-  timestamp: number
-  direction: 'in' | 'out'
-  status: string
-}
+import type { HistoryEntry, IdInfo, PeerInfo, SendResult } from '../../src/api/types.ts'
 
 const SKIP = netnsSkipReason()
 
@@ -75,7 +48,7 @@ describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip:
 
   it('id --json reports peer id, name and the LAN address', async () => {
     for (const [i, node] of nodes.entries()) {
-      const id = await node.json<IdJson>(['id'], { prefix: prefixOf(i) })
+      const id = await node.json<IdInfo>(['id'], { prefix: prefixOf(i) })
       assert.deepEqual(Object.keys(id).sort(), ['addrs', 'name', 'peerId'])
       assert.equal(id.peerId, node.peerId)
       assert.equal(id.name, HOSTS[i].name)
@@ -92,7 +65,7 @@ describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip:
       nodes.map((node, i) =>
         waitFor(
           async () => {
-            const peers = await node.json<PeerJson[]>(['peers'])
+            const peers = await node.json<PeerInfo[]>(['peers'])
             return nodes.every(
               (other, j) =>
                 j === i || peers.some((p) => p.peerId === other.peerId && p.connected && p.name === HOSTS[j].name)
@@ -103,7 +76,7 @@ describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip:
       )
     )
     for (const [i, node] of nodes.entries()) {
-      const peers = await node.json<PeerJson[]>(['peers'])
+      const peers = await node.json<PeerInfo[]>(['peers'])
       assert.ok(Array.isArray(peers))
       assert.equal(peers.length, 2, `${HOSTS[i].name} knows exactly two peers: ${JSON.stringify(peers)}`)
       for (const p of peers) {
@@ -137,7 +110,7 @@ describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip:
       pairs.map(async ([i, j], p) => {
         const ids: string[] = []
         for (let k = 0; k < PER_PAIR; k++) {
-          const res = await nodes[i].json<SendJson>(['send', refOf(p, j, k), textOf(i, j, k)])
+          const res = await nodes[i].json<SendResult>(['send', refOf(p, j, k), textOf(i, j, k)])
           assert.deepEqual(Object.keys(res).sort(), ['id', 'status'])
           assert.match(res.id, /^[0-9a-f]{32}$/)
           assert.equal(res.status, 'delivered', `${textOf(i, j, k)} via ${refOf(p, j, k)}`)
@@ -152,7 +125,7 @@ describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip:
       pairs.map(async ([i, j], p) => {
         // Receiver j looks up sender i, by name or by peer id.
         const ref = p % 2 === 0 ? HOSTS[i].name : nodes[i].peerId
-        const history = await nodes[j].json<HistoryJson[]>(['history', ref, '--limit', '100'])
+        const history = await nodes[j].json<HistoryEntry[]>(['history', ref, '--limit', '100'])
         assert.ok(Array.isArray(history))
         const what = `${HOSTS[j].name}'s history with ${HOSTS[i].name}`
         assert.equal(history.length, 2 * PER_PAIR, `${what}: ${JSON.stringify(history)}`)

@@ -15,44 +15,7 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { cleanup, NodeProcess, tempDir, waitFor, holds } from '../helpers/cli.ts'
 import { NetnsLan, netnsSkipReason } from '../helpers/netns.ts'
-
-interface IdJson {
-  peerId: string
-  name: string
-  addrs: string[]
-}
-
-interface PeerJson {
-  peerId: string
-  name: string
-  connected: boolean
-  addrs: string[]
-}
-
-interface ContactJson {
-  peerId: string
-  name: string
-  connected: boolean
-  blocked: boolean
-  muted: boolean
-}
-
-interface SendJson {
-  id: string
-  status: string
-}
-
-interface HistoryJson {
-  id: string
-  from: string
-  to: string
-  text: string
-  timestamp: number
-  direction: 'in' | 'out'
-  status: string
-}
-
-type Visibility = 'everyone' | 'contacts' | 'hidden'
+import type { ContactInfo, HistoryEntry, IdInfo, PeerInfo, SendResult, Visibility } from '../../src/api/types.ts'
 
 const SKIP = netnsSkipReason()
 
@@ -60,7 +23,6 @@ const SKIP = netnsSkipReason()
 const WINDOW_MS = 5000
 /** Bound on anything that should happen within a few mDNS rounds. */
 const SOON_MS = 20_000
-
 
 describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SKIP ?? false }, () => {
   // Hosts 10.77.1.x: apart from lan.test.ts (10.77.0.x), so the two files may run at once.
@@ -72,12 +34,12 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
   const tag = randomBytes(3).toString('hex')
   const name = (i: number) => lan.hosts[i].name
 
-  const peersOf = (i: number) => nodes[i].json<PeerJson[]>(['peers'])
+  const peersOf = (i: number) => nodes[i].json<PeerInfo[]>(['peers'])
   const historyOf = (i: number, j: number) =>
-    nodes[i].json<HistoryJson[]>(['history', nodes[j].peerId, '--limit', '100'])
+    nodes[i].json<HistoryEntry[]>(['history', nodes[j].peerId, '--limit', '100'])
   const visibility = (i: number, level?: Visibility) =>
     nodes[i].json<{ visibility: Visibility }>(['visibility', ...(level != null ? [level] : [])])
-  const send = (i: number, ref: string, text: string) => nodes[i].json<SendJson>(['send', ref, text])
+  const send = (i: number, ref: string, text: string) => nodes[i].json<SendResult>(['send', ref, text])
 
   /** Does node i list node j (optionally: connected, and under j's name)? */
   async function lists(i: number, j: number, want: { connected?: boolean; named?: boolean } = {}) {
@@ -102,10 +64,10 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
   }
 
   /** The one message with `id` in `history`, checked against what it should be. */
-  function one(history: HistoryJson[], id: string, want: Partial<HistoryJson>): HistoryJson {
+  function one(history: HistoryEntry[], id: string, want: Partial<HistoryEntry>): HistoryEntry {
     const found = history.filter((m) => m.id === id)
     assert.equal(found.length, 1, `message ${id} exactly once: ${JSON.stringify(history)}`)
-    for (const [k, v] of Object.entries(want)) assert.equal(found[0][k as keyof HistoryJson], v, `${k} of ${id}`)
+    for (const [k, v] of Object.entries(want)) assert.equal(found[0][k as keyof HistoryEntry], v, `${k} of ${id}`)
     return found[0]
   }
 
@@ -126,7 +88,7 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
       })
     )
     // carol is alice's contact (by peer id, under alice's own name for her).
-    const added = await nodes[ALICE].json<ContactJson>(['contacts', 'add', nodes[CAROL].peerId, '--name', 'carol'])
+    const added = await nodes[ALICE].json<ContactInfo>(['contacts', 'add', nodes[CAROL].peerId, '--name', 'carol'])
     assert.equal(added.peerId, nodes[CAROL].peerId)
     assert.equal(added.name, 'carol')
   })
@@ -188,7 +150,7 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
       until(ALICE, CAROL, { connected: true, named: true }, 'to connect to its contact'),
       until(CAROL, ALICE, { connected: true, named: true }, 'to be reached by its contact')
     ])
-    const contacts = await nodes[ALICE].json<ContactJson[]>(['contacts'])
+    const contacts = await nodes[ALICE].json<ContactInfo[]>(['contacts'])
     assert.equal(contacts.length, 1, JSON.stringify(contacts))
     assert.equal(contacts[0].peerId, nodes[CAROL].peerId)
     assert.equal(contacts[0].name, 'carol')
@@ -217,7 +179,7 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
   })
 
   it('a stranger who knows the address still cannot connect to the contacts-only node', async () => {
-    const id = await nodes[ALICE].json<IdJson>(['id'])
+    const id = await nodes[ALICE].json<IdInfo>(['id'])
     const addr = id.addrs.find((a) => a.startsWith(`/ip4/${lan.hosts[ALICE].ip}/tcp/`))
     assert.ok(addr != null, `alice listens on her LAN address: ${id.addrs.join(' ')}`)
     const ma = addr.includes('/p2p/') ? addr : `${addr}/p2p/${nodes[ALICE].peerId}`
@@ -238,8 +200,8 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
 
   it('the hidden node queues messages both ways', async () => {
     // Each knows the other's peer id from `id --json`, as if exchanged in person.
-    const bobId = (await nodes[BOB].json<IdJson>(['id'])).peerId
-    const carolId = (await nodes[CAROL].json<IdJson>(['id'])).peerId
+    const bobId = (await nodes[BOB].json<IdInfo>(['id'])).peerId
+    const carolId = (await nodes[CAROL].json<IdInfo>(['id'])).peerId
     assert.equal(bobId, nodes[BOB].peerId)
     assert.equal(carolId, nodes[CAROL].peerId)
 
