@@ -1,3 +1,4 @@
+import { KeyedLock } from './lock.ts'
 import type { Op, Store, Sub } from './store.ts'
 import type { StoredMessage } from './types.ts'
 
@@ -51,7 +52,11 @@ export class Transfers {
   private readonly hashesDb: Sub<string>
   private readonly chunks: Sub<string>
   /** Per-transfer write chains: read-modify-write updates of one record happen one after another. */
-  private readonly locks = new Map<string, Promise<unknown>>()
+  private readonly recordLock = new KeyedLock()
+  /** Verified-chunk records waiting for their transfer's next batch. */
+  private readonly verifiedBatches = new Map<string, { keys: string[]; written: PromiseWithResolvers<void> }>()
+  /** Per-transfer order of verified-chunk writes and clears. */
+  private readonly chunkLock = new KeyedLock()
 
   constructor(store: Store) {
     this.store = store
@@ -92,7 +97,7 @@ export class Transfers {
 
   /** Change a record; returns the new one (undefined if there is none). */
   async update(id: string, patch: Partial<Omit<TransferRecord, 'id'>>): Promise<TransferRecord | undefined> {
-    return this.withLock(id, async () => {
+    return this.recordLock.run(id, async () => {
       const prev = await this.records.get(id)
       if (prev == null) return undefined
       const next = { ...prev, ...patch }
@@ -112,29 +117,38 @@ export class Transfers {
     return keys.map((k) => Number.parseInt(k.slice(id.length + 1), 16))
   }
 
+  /**
+   * Record a chunk as received and verified. Calls for one transfer are group-committed: while one batch is being
+   * written, the chunks that arrive meanwhile gather into the next (one LevelDB write per batch, not per chunk).
+   * Resolves once this chunk's batch is written.
+   */
   async addVerified(id: string, index: number): Promise<void> {
-    await this.chunks.put(id + SEP + index.toString(16).padStart(INDEX_WIDTH, '0'), '')
+    let batch = this.verifiedBatches.get(id)
+    if (batch == null) {
+      const next = { keys: [] as string[], written: Promise.withResolvers<void>() }
+      this.verifiedBatches.set(id, next)
+      void this.chunkLock.run(id, async () => {
+        this.verifiedBatches.delete(id) // chunks from now on go into the next batch
+        try {
+          await this.chunks.batch(next.keys.map((key) => ({ type: 'put', key, value: '' })))
+          next.written.resolve()
+        } catch (err) {
+          next.written.reject(err)
+        }
+      })
+      batch = next
+    }
+    batch.keys.push(id + SEP + index.toString(16).padStart(INDEX_WIDTH, '0'))
+    return batch.written.promise
   }
 
   /** Forget which chunks were verified (the transfer is over, or starts again from nothing). */
   async clearVerified(id: string): Promise<void> {
-    await this.chunks.clear({ gt: id + SEP, lt: id + END })
+    await this.chunkLock.run(id, () => this.chunks.clear({ gt: id + SEP, lt: id + END }))
   }
 
   /** Record that the peer has our offer (the conversation entry becomes `delivered`). */
   async markOfferDelivered(record: TransferRecord): Promise<void> {
     await this.store.setMessageStatus(record.peer, record.id, 'delivered')
-  }
-
-  private async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(id) ?? Promise.resolve()
-    const run = prev.then(fn, fn)
-    const tail = run.catch(() => {})
-    this.locks.set(id, tail)
-    try {
-      return await run
-    } finally {
-      if (this.locks.get(id) === tail) this.locks.delete(id)
-    }
   }
 }

@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { constants } from 'node:fs'
 import { type FileHandle, link, mkdir, open, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Connection, Logger, Startable, Stream } from '@libp2p/interface'
@@ -32,6 +31,7 @@ import {
   RETRY_DELAY_MS,
   WINDOW_CHUNKS
 } from './constants.ts'
+import { ChunkWriter } from './chunk-writer.ts'
 import { FileProtocolError, HashMismatchError, TransferStoppedError, UnsafeFileNameError } from './errors.ts'
 import type { FileComponents, FileEvents, FileInit, FileStore, FileTransferProtocol, TransferInfo } from './index.ts'
 import { safeFileName, withSuffix } from './names.ts'
@@ -182,6 +182,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   private readonly lastProgress = new Map<string, number>()
   private readonly streams = new Set<Stream>()
   private readonly timers = new Set<NodeJS.Timeout>()
+  /** Receiver: verifies and writes chunks. */
+  private readonly sink = new ChunkWriter()
   private started = false
   private readonly reconnectInterval: number
   private reconnect: NodeJS.Timeout | undefined
@@ -228,6 +230,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     await this.components.libp2p.unhandle([OFFER_PROTOCOL, FETCH_PROTOCOL])
     for (const c of this.fetching.values()) c.abort(new Error('node stopping'))
     for (const s of this.streams) s.abort(new Error('node stopping'))
+    await this.sink.closeAll()
   }
 
   // ---- public API --------------------------------------------------------------------------------------------
@@ -516,7 +519,6 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     const { id, peer } = record
     let stream: Stream | undefined
     let lp: LengthPrefixedStream | undefined
-    let fh: FileHandle | undefined
     let retry = false
     try {
       const tempPath = record.tempPath ?? ''
@@ -531,10 +533,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         }
       }
       this.received.set(id, received)
-      await mkdir(dirname(tempPath), { recursive: true, mode: 0o700 })
-      fh = await open(tempPath, constants.O_RDWR | constants.O_CREAT, 0o600)
       const missing: number[] = []
       for (let i = n - 1; i >= 0; i--) if (done[i] === 0) missing.push(i)
+      await mkdir(dirname(tempPath), { recursive: true, mode: 0o700 })
+      // The whole-file hash can be kept on the way only when every chunk comes in this run.
+      await this.sink.open(id, tempPath, n, missing.length === n)
       // Opened even when nothing is missing (an empty file, or a crash after the last chunk): the sender learns
       // the outcome on this stream.
       stream = await this.components.libp2p.dialProtocol(peerIdFromString(peer), FETCH_PROTOCOL, {
@@ -557,10 +560,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         { once: true }
       )
       await lp.write(FetchFrame.encode({ fetch: { id: fromHex(id), have: BigInt(received) } }))
-      const streamed = await this.receive(record, lp, fh, hashes, missing, done)
-      await fh.close()
-      fh = undefined
-      const sha256 = streamed ?? (await this.verifyWhole(tempPath))
+      await this.receive(record, lp, hashes, missing, done)
+      const sha256 = (await this.sink.close(id)) ?? (await this.verifyWhole(tempPath))
       if (sha256 !== record.sha256) {
         await this.discard(record)
         await this.fail(id, `whole-file hash mismatch (got ${sha256}, offered ${record.sha256})`)
@@ -596,7 +597,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         retry = name !== 'UnsupportedProtocolError'
       }
     } finally {
-      await fh?.close().catch(() => {})
+      await this.sink.close(id).catch(() => {})
       if (stream != null) this.streams.delete(stream)
       this.fetching.delete(id)
     }
@@ -609,66 +610,67 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   }
 
   /**
-   * Ask for the missing chunks, a window at a time; verify, write and record each while the
-   * next ones arrive. The window counts chunks asked for and not yet on disk, so at most `window` chunks are ever
-   * buffered on our side or in flight. Returns the whole-file hash when every chunk came in order in this run
-   * (hashed on the way, which spares reading the file again), else undefined.
+   * Ask for the missing chunks, a window at a time; each chunk that arrives goes to the sink (hashed, checked and
+   * written, on the thread pool) and, once written, is recorded; meanwhile the next ones arrive. The window counts
+   * chunks asked for and not yet written, so at most `window` chunks are ever buffered on our side or in flight.
    */
   private async receive(
     record: TransferRecord,
     lp: LengthPrefixedStream,
-    fh: FileHandle,
     hashes: Uint8Array,
     missing: number[],
     done: Uint8Array
-  ): Promise<string | undefined> {
+  ): Promise<void> {
     const { id } = record
-    const n = chunkCount(record.size, record.chunkSize)
     /** Indices asked for, in the order the sender sends them. */
     const expected: number[] = []
+    /** Chunks being verified and written. */
     const jobs = new Set<Promise<void>>()
+    /** Chunks written, being recorded. */
+    const recording = new Set<Promise<void>>()
     const retries = new Map<number, number>()
-    const whole = missing.length === n ? createHash('sha256') : undefined
-    let wholeNext = 0
-    let wholeValid = whole != null
     let failure: unknown
     let left = missing.length
     const check = async (index: number, data: Uint8Array) => {
-      const hash = createHash('sha256').update(data).digest()
+      const expectedHash = hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES)
       const good =
         data.byteLength === chunkLength(record, index) &&
-        Buffer.compare(hash, hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES)) === 0
+        (await this.sink.write(id, index, index * record.chunkSize, data, expectedHash))
       if (!good) {
-        wholeValid = false
         const tries = (retries.get(index) ?? 0) + 1
         retries.set(index, tries)
-        this.log.error(
-          'chunk %d of %s from %s is corrupt (%d bytes, try %d)',
-          index,
-          id,
-          record.peer,
-          data.length,
-          tries
-        )
+        const peer = record.peer
+        this.log.error('chunk %d of %s from %s is corrupt (%d bytes, try %d)', index, id, peer, data.length, tries)
         if (tries >= MAX_CHUNK_RETRIES) {
           throw new HashMismatchError(`chunk ${index} failed verification ${tries} times: the sender's data is corrupt`)
         }
         missing.push(index) // asked for again next
         return
       }
-      // On disk first, then recorded: a recorded chunk is always in the file, even after kill -9.
-      await fh.write(data, 0, data.byteLength, index * record.chunkSize)
-      await this.store.addVerified(id, index)
-      done[index] = 1
-      left--
-      this.progress(id, (this.received.get(id) ?? 0) + data.byteLength, record.size)
+      // On disk first, then recorded: a recorded chunk is always in the file, even after kill -9. Its place in the
+      // window is free from now on (records are tiny, and group-committed).
+      const recorded: Promise<void> = this.store
+        .addVerified(id, index)
+        .then(() => {
+          done[index] = 1
+          left--
+          this.progress(id, (this.received.get(id) ?? 0) + chunkLength(record, index), record.size)
+        })
+        .catch((err: unknown) => {
+          failure ??= err
+        })
+        .finally(() => recording.delete(recorded))
+      recording.add(recorded)
     }
     /**
      * Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last). Called
-     * whenever a chunk is on disk, not only when the next one arrives, so that the sender never waits for us.
-     * Each Want is one frame in one write: calls from here and there cannot interleave on the stream.
+     * whenever a chunk is written, not only when the next one arrives, so that the sender never waits for us; but
+     * while chunks are on their way, only once half the window is free (fewer, larger Wants: every frame we send
+     * costs both sides a write). Each Want is one frame in one write: calls from here and there cannot interleave.
      */
     const topUp = () => {
+      const free = this.window - expected.length - jobs.size
+      if (expected.length > 0 && free < Math.min(Math.ceil(this.window / 2), missing.length)) return
       const wants: Uint8Array[] = []
       while (expected.length + jobs.size < this.window && missing.length > 0) {
         const first = missing.pop() ?? 0
@@ -686,38 +688,36 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         })
       }
     }
-    while (left > 0) {
-      if (failure != null) throw failure
-      topUp()
-      if (expected.length === 0) {
-        // Everything asked for has arrived; wait for checks and the disk.
-        await Promise.race(jobs)
-        continue
+    try {
+      while (left > 0) {
+        if (failure != null) throw failure
+        topUp()
+        if (expected.length === 0) {
+          // Everything asked for has arrived; wait for checks, the disk and the records.
+          await Promise.race([...jobs, ...recording])
+          continue
+        }
+        const frame = decodeFetchFrame(await lp.read({ signal: AbortSignal.timeout(this.frameTimeout) }))
+        if (frame.stop != null) throw stopError(frame.stop)
+        const chunk = only(frame, 'chunk', FETCH_KEYS)
+        const index = expected.shift() ?? -1
+        if (chunk.index !== index) throw new FileProtocolError(`got chunk ${chunk.index}, asked for ${index}`)
+        const job: Promise<void> = check(index, chunk.data)
+          .catch((err: unknown) => {
+            failure ??= err
+          })
+          .finally(() => {
+            jobs.delete(job)
+            if (failure == null) topUp()
+          })
+        jobs.add(job)
       }
-      const frame = await readFrame(lp, FetchFrame, this.frameTimeout)
-      if (frame.stop != null) throw stopError(frame.stop)
-      const chunk = only(frame, 'chunk', FETCH_KEYS)
-      const index = expected.shift() ?? -1
-      if (chunk.index !== index) throw new FileProtocolError(`got chunk ${chunk.index}, asked for ${index}`)
-      if (wholeValid && index === wholeNext) {
-        whole?.update(chunk.data)
-        wholeNext++
-      } else {
-        wholeValid = false
-      }
-      const job: Promise<void> = check(index, chunk.data)
-        .catch((err: unknown) => {
-          failure ??= err
-        })
-        .finally(() => {
-          jobs.delete(job)
-          if (failure == null) topUp()
-        })
-      jobs.add(job)
+    } finally {
+      // Nothing of this run is still being written or recorded when the caller moves on (to discard, say).
+      await Promise.allSettled(jobs)
+      await Promise.allSettled(recording)
     }
-    await Promise.all(jobs)
     if (failure != null) throw failure
-    return wholeValid && wholeNext === n ? whole?.digest('hex') : undefined
   }
 
   private async verifyWhole(path: string): Promise<string> {
@@ -1022,4 +1022,50 @@ export function chunkFrame(index: number, data: Uint8Array<ArrayBuffer>): Uint8A
   header[off++] = 0x12 // field 2 (data), length-delimited
   putVarint(data.byteLength, header, off)
   return new Uint8ArrayList(header, data)
+}
+
+/** Read an unsigned varint of at most 5 bytes at `off` in a list: [value, offset after it], or undefined. */
+function getVarint(list: Uint8ArrayList, off: number): [number, number] | undefined {
+  let value = 0
+  for (let shift = 0; shift < 35 && off < list.byteLength; shift += 7) {
+    const b = list.get(off++)
+    value += (b & 0x7f) * 2 ** shift
+    if (b < 0x80) return [value, off]
+  }
+  return undefined
+}
+
+/**
+ * The counterpart of chunkFrame() for the receiver: a fetch-stream frame laid out exactly as chunkFrame writes it
+ * becomes `{index, data}` with the data copied once, straight from the stream's buffers (protons would first join
+ * them into one array and hand out a view of it). Any other frame is decoded by protons.
+ */
+export function decodeFetchFrame(bytes: Uint8ArrayList): FetchFrame {
+  const fast = (): FetchFrame | undefined => {
+    if (bytes.byteLength < 4 || bytes.get(0) !== 0x1a) return undefined
+    const inner = getVarint(bytes, 1)
+    if (inner == null || inner[1] + inner[0] !== bytes.byteLength) return undefined
+    let off = inner[1]
+    let index = 0
+    if (bytes.get(off) === 0x08) {
+      const i = getVarint(bytes, off + 1)
+      if (i == null) return undefined
+      ;[index, off] = i
+    }
+    if (off >= bytes.byteLength || bytes.get(off) !== 0x12) return undefined
+    const len = getVarint(bytes, off + 1)
+    if (len == null || len[1] + len[0] !== bytes.byteLength) return undefined
+    const data = new Uint8Array(len[0])
+    let at = 0
+    for (const buf of bytes.sublist(len[1])) {
+      data.set(buf, at)
+      at += buf.byteLength
+    }
+    return { chunk: { index, data } }
+  }
+  try {
+    return fast() ?? FetchFrame.decode(bytes)
+  } catch (err) {
+    throw new FileProtocolError(`malformed frame of ${bytes.byteLength} bytes (${(err as Error).message})`)
+  }
 }

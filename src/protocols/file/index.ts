@@ -51,7 +51,7 @@ export interface FileInit {
   autoAcceptMax?: number
   /** Bytes per chunk for files we send, 65536..262144. @default 262144 */
   chunkSize?: number
-  /** Chunks requested ahead of what is written. @default 4 */
+  /** Chunks requested ahead of what is written. @default 8 */
   windowChunks?: number
   /** Time a peer has to send the next frame, ms. @default 30000 */
   frameTimeout?: number

@@ -1,0 +1,77 @@
+import { createHash, type Hash, webcrypto } from 'node:crypto'
+import { constants } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
+
+interface OpenFile {
+  fh: FileHandle
+  chunks: number
+  /** Hash of chunks 0..next-1, while every chunk so far came in order (and good); then undefined. */
+  whole: Hash | undefined
+  next: number
+}
+
+/**
+ * The receiver's chunk sink: verifies each chunk against its hash and writes the good ones at their place in the
+ * temp file, keeping the whole-file hash running while chunks come in order. The per-byte work runs on libuv's
+ * thread pool where Node offers it (the chunk's SHA-256 through WebCrypto, the write), so the main thread, which
+ * also decrypts the stream, only feeds the whole-file hash.
+ *
+ * (A worker thread doing all three measured no faster on two cores, and costs ~20 MB of RSS.)
+ *
+ * @example
+ * ```ts
+ * const sink = new ChunkWriter()
+ * await sink.open(id, '/data/downloads/.p2pnode-id.part', 4, true)
+ * if (!(await sink.write(id, 0, 0, chunk, expectedHash))) console.log('corrupt: fetch it again')
+ * const sha256 = await sink.close(id) // whole-file hash if all 4 chunks came good and in order, else undefined
+ * ```
+ */
+export class ChunkWriter {
+  private readonly files = new Map<string, OpenFile>()
+
+  /** Open (create if needed, mode 0600) the temp file `key` writes to; `whole` asks for the whole-file hash. */
+  async open(key: string, path: string, chunks: number, whole: boolean): Promise<void> {
+    const fh = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600)
+    this.files.set(key, { fh, chunks, whole: whole ? createHash('sha256') : undefined, next: 0 })
+  }
+
+  /**
+   * Verify `data` against `expected`; when it matches, write it at `offset`. Resolves true once it is written,
+   * false when the hash does not match (nothing written). Rejects with the file system's error (its `code` kept,
+   * ENOSPC and the like). Call in the order chunks arrive: the whole-file hash follows that order.
+   */
+  async write(key: string, index: number, offset: number, data: Uint8Array, expected: Uint8Array): Promise<boolean> {
+    const file = this.files.get(key)
+    if (file == null) throw new Error(`${key} is not open`)
+    // Now, in arrival order: a chunk that turns out bad spoils the whole-file hash anyway.
+    if (file.whole != null && index === file.next) {
+      file.whole.update(data)
+      file.next++
+    } else {
+      file.whole = undefined
+    }
+    const hash = new Uint8Array(await webcrypto.subtle.digest('SHA-256', data))
+    if (Buffer.compare(hash, expected) !== 0) {
+      file.whole = undefined
+      return false
+    }
+    for (let off = 0; off < data.byteLength; ) {
+      off += (await file.fh.write(data, off, data.byteLength - off, offset + off)).bytesWritten
+    }
+    return true
+  }
+
+  /** Close the file; the whole-file hash (hex) when every chunk of it came good and in order, else undefined. */
+  async close(key: string): Promise<string | undefined> {
+    const file = this.files.get(key)
+    if (file == null) return undefined
+    this.files.delete(key)
+    await file.fh.close()
+    return file.whole != null && file.next === file.chunks ? file.whole.digest('hex') : undefined
+  }
+
+  /** Close every open file (the node is stopping). */
+  async closeAll(): Promise<void> {
+    await Promise.allSettled([...this.files.keys()].map((key) => this.close(key)))
+  }
+}
