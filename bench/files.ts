@@ -176,28 +176,43 @@ export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileR
       const size = mib * MiB
       const path = join(dirs[2], `bench-${mib}.bin`)
       await makeFile(path, size)
-      const file = await p2pnodeFile(alice, bob, path)
+      // Each measured twice: the first run also pays for warming up (the JIT, and on a VM the first touch of guest
+      // memory that the page cache of a new file needs, which costs the receiver several times the copy itself).
+      const runs: Array<Awaited<ReturnType<typeof p2pnodeFile>>> = []
+      const bares: number[] = []
+      for (let i = 0; i < 2; i++) {
+        runs.push(await p2pnodeFile(alice, bob, path))
+        await rm(join(dirs[1], 'downloads'), { recursive: true, force: true })
+        bares.push(await bareLibp2p(size))
+      }
       await rm(path)
-      await rm(join(dirs[1], 'downloads'), { recursive: true, force: true })
-      const bare = await bareLibp2p(size)
       const raw = await rawTcp(size)
+      const [cold, warm] = runs
       const label = mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`
+      const ratio = (file: { ms: number }, bare: number) => (mbps(size, file.ms) / mbps(size, bare)).toFixed(2)
       rows.push({
-        metric: `file ${label}: throughput (offer → verified)`,
-        value: `${mbps(size, file.ms).toFixed(0)} MiB/s (${(mbps(size, file.ms) / mbps(size, bare)).toFixed(2)}×)`,
-        baseline: `${mbps(size, bare).toFixed(0)} MiB/s libp2p stream, ${mbps(size, raw).toFixed(0)} MiB/s raw TCP`,
+        metric: `file ${label}: throughput (offer → verified), second run`,
+        value: `${mbps(size, warm.ms).toFixed(0)} MiB/s (${ratio(warm, bares[1])}×)`,
+        baseline: `${mbps(size, bares[1]).toFixed(0)} MiB/s libp2p stream, ${mbps(size, raw).toFixed(0)} MiB/s raw TCP`,
         target: '≥ 0.85× stream'
       })
       rows.push({
-        metric: `file ${label}: send-file to verified (with hashing)`,
-        value: `${mbps(size, file.totalMs).toFixed(0)} MiB/s`,
-        baseline: '',
+        metric: `file ${label}: throughput, first run (cold)`,
+        value: `${mbps(size, cold.ms).toFixed(0)} MiB/s (${ratio(cold, bares[0])}×)`,
+        baseline: `${mbps(size, bares[0]).toFixed(0)} MiB/s libp2p stream`,
         target: ''
       })
       rows.push({
+        metric: `file ${label}: send-file to verified (with hashing)`,
+        value: `${mbps(size, warm.totalMs).toFixed(0)} MiB/s`,
+        baseline: '',
+        target: ''
+      })
+      const peak = (k: 'rss' | 'sender' | 'receiver') => Math.max(cold[k], warm[k]).toFixed(1)
+      rows.push({
         metric: `file ${label}: peak RSS (either node)`,
-        value: `${file.rss.toFixed(1)} MB`,
-        baseline: `sender ${file.sender.toFixed(1)} MB, receiver ${file.receiver.toFixed(1)} MB`,
+        value: `${peak('rss')} MB`,
+        baseline: `sender ${peak('sender')} MB, receiver ${peak('receiver')} MB`,
         target: '≤ 160 MB'
       })
     }
