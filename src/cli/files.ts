@@ -82,7 +82,8 @@ export async function sendFileCommand(peer: string, path: string, options: SendF
   })
   if (final.status === 'failed' || final.status === 'cancelled') {
     throw new P2pError(ErrorCode.TRANSFER_FAILED, `${final.name} was not delivered: ${final.error ?? final.status}`, {
-      details: sendResult(final)
+      details: sendResult(final),
+      hint: `p2pnode files shows every transfer; to try again: p2pnode send-file ${peer} ${path}`
     })
   }
   if (options.json === true) out.json(sendResult(final))
@@ -108,20 +109,29 @@ function progressBar(total: number) {
 }
 
 export async function filesCommand(options: CommonOptions): Promise<void> {
-  const files = await withFiles(options, (api) => api.files())
-  if (options.json === true) return out.json(files)
-  out.line(formatFiles(files))
+  if (options.json === true) return out.json(await withFiles(options, (api) => api.files()))
+  const [files, peers, contacts] = await withFiles(options, (api) =>
+    Promise.all([api.files(), api.peers(), api.contacts()])
+  )
+  // Our name for a contact first, else the name the peer gave itself, else its short id.
+  const names = new Map<string, string>()
+  for (const p of peers) if (p.name !== '') names.set(p.peerId, p.name)
+  for (const c of contacts.contacts) if (c.name !== '') names.set(c.peerId, c.name)
+  out.line(formatFiles(files, names))
 }
 
-export function formatFiles(files: FileInfo[]): string {
+export function formatFiles(files: FileInfo[], names: ReadonlyMap<string, string> = new Map()): string {
   if (files.length === 0) return 'no file transfers yet (p2pnode send-file <peer> <path>)'
+  const who = (peer: string) => names.get(peer) ?? shortId(peer)
+  const width = Math.max(...files.map((f) => who(f.peer).length))
   return files
     .map((f) => {
       const arrow = f.direction === 'out' ? '→' : '←'
       const progress = f.status === 'complete' ? bytes(f.size) : `${bytes(f.received)}/${bytes(f.size)}`
       const where = f.status === 'complete' && f.direction === 'in' ? `  ${f.path}` : ''
       const why = f.error != null ? `  (${f.error})` : ''
-      return `${f.id}  ${arrow} ${shortId(f.peer)}  ${f.status.padEnd(12)} ${progress.padStart(21)}  ${f.name}${where}${why}`
+      const peer = who(f.peer).padEnd(width)
+      return `${f.id}  ${arrow} ${peer}  ${f.status.padEnd(12)} ${progress.padStart(21)}  ${f.name}${where}${why}`
     })
     .join('\n')
 }

@@ -47,12 +47,21 @@ export class NodeFiles implements FilesApi {
     return toFileInfo(info)
   }
 
+  /** Accepting a transfer that is already being received is fine (nothing changes); anything else is an error. */
   async accept(id: string): Promise<FileInfo> {
     const info = await this.protocol.accept(id)
     if (info == null) throw transferNotFound(id)
-    if (info.direction !== 'in' || (info.status !== 'transferring' && info.status !== 'complete')) {
-      throw new P2pError(ErrorCode.TRANSFER_FAILED, `transfer ${id} is ${info.direction} and ${info.status}`, {
-        hint: 'only incoming transfers that are waiting can be accepted (p2pnode files)'
+    if (info.direction === 'out') {
+      throw new P2pError(ErrorCode.TRANSFER_FAILED, `transfer ${id} is one you send: only the receiver accepts it`, {
+        hint: 'p2pnode files shows incoming transfers with ←'
+      })
+    }
+    if (info.status !== 'transferring') {
+      throw new P2pError(ErrorCode.TRANSFER_FAILED, `transfer ${id} is already ${info.status}`, {
+        hint:
+          info.status === 'complete'
+            ? `the file is at ${info.path}`
+            : 'ask the sender to send it again (p2pnode files shows why it ended)'
       })
     }
     return toFileInfo(info)
@@ -62,7 +71,9 @@ export class NodeFiles implements FilesApi {
     const info = await this.protocol.cancel(id)
     if (info == null) throw transferNotFound(id)
     if (info.status !== 'cancelled') {
-      throw new P2pError(ErrorCode.TRANSFER_FAILED, `transfer ${id} is already ${info.status}`)
+      throw new P2pError(ErrorCode.TRANSFER_FAILED, `transfer ${id} is already ${info.status}: nothing to cancel`, {
+        hint: 'p2pnode files shows every transfer and its status'
+      })
     }
     return toFileInfo(info)
   }
