@@ -11,7 +11,8 @@ import {
   MAX_TEXT_BYTES,
   PROTOCOL
 } from './constants.ts'
-import { byteLength, errorText, openFrames, readFrame, readHello, sanitizeName } from './frames.ts'
+import { errorText } from '../util.ts'
+import { byteLength, openFrames, readFrame, readHello, sanitizeName } from './frames.ts'
 import type { ChatComponents, ChatEvents, ChatInit, ChatProtocol, ChatStore, LiveStatus } from './index.ts'
 import { Frame } from './pb/chat.ts'
 import { InboundSession, OutboundSession } from './sessions.ts'

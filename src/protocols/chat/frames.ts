@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
-import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { onlyField, toHex } from '../util.ts'
 import {
   ID_BYTES,
   MAX_CLOCK_SKEW_MS,
@@ -26,23 +26,9 @@ export function byteLength(text: string): number {
   return Buffer.byteLength(text)
 }
 
-export function idToHex(id: Uint8Array): string {
-  return uint8ArrayToString(id, 'base16')
-}
-
-export function idFromHex(id: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(Buffer.from(id, 'hex'))
-}
-
 /** Which single field a frame carries; more or fewer than one is a violation. */
 function only<K extends keyof Frame>(frame: Frame, key: K): NonNullable<Frame[K]> {
-  const set = (['hello', 'message', 'ack'] as const).filter((k) => frame[k] != null)
-  if (set.length !== 1 || set[0] !== key) {
-    throw new ProtocolViolationError(
-      `expected a ${key} frame, got ${set.length === 0 ? 'an empty frame' : set.join('+')}`
-    )
-  }
-  return frame[key] as NonNullable<Frame[K]>
+  return onlyField(frame, key, ['hello', 'message', 'ack'], (m) => new ProtocolViolationError(m))
 }
 
 export function readHello(frame: Frame): Hello {
@@ -63,12 +49,12 @@ export function readMessage(frame: Frame, now = Date.now()): WireMessage {
   const timestamp = Number(msg.timestamp)
   if (timestamp > now + MAX_CLOCK_SKEW_MS) throw new ProtocolViolationError('timestamp too far in the future')
   return {
-    id: idToHex(msg.id),
+    id: toHex(msg.id),
     timestamp,
     text: msg.text,
     // id + text + timestamp and protobuf/length overhead: an upper bound of the encoded frame
     size: msg.id.byteLength * 2 + textBytes + 32,
-    ...(msg.replyTo != null ? { replyTo: idToHex(msg.replyTo) } : {})
+    ...(msg.replyTo != null ? { replyTo: toHex(msg.replyTo) } : {})
   }
 }
 
@@ -77,7 +63,7 @@ export function readAck(frame: Frame): string[] {
   if (ack.ids.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many ids in one ack')
   return ack.ids.map((id) => {
     if (id.byteLength !== ID_BYTES) throw new ProtocolViolationError(`acked id must be ${ID_BYTES} bytes`)
-    return idToHex(id)
+    return toHex(id)
   })
 }
 
@@ -104,13 +90,4 @@ export async function readFrame(lp: LengthPrefixedStream, options: { signal?: Ab
 /** Length-prefixed frames on a chat stream, bounded to the largest legal frame. */
 export function openFrames(stream: Stream): LengthPrefixedStream {
   return lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-}
-
-/** The remote closed the stream (at a frame boundary or not). */
-export function isEOF(err: unknown): boolean {
-  return (err as Error)?.name === 'UnexpectedEOFError'
-}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
 }

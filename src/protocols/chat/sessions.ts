@@ -3,7 +3,8 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Chat } from './chat.ts'
 import { MAX_FRAME_BYTES, MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from './constants.ts'
 import { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
-import { errorText, idFromHex, isEOF, openFrames, readAck, readFrame, readHello, readMessage, type WireMessage } from './frames.ts'
+import { errorText, fromHex, isEOF } from '../util.ts'
+import { openFrames, readAck, readFrame, readHello, readMessage, type WireMessage } from './frames.ts'
 import type { LiveStatus, OutboxEntry } from './index.ts'
 import { Frame } from './pb/chat.ts'
 
@@ -76,7 +77,7 @@ export class InboundSession {
       // Persist first, then ack: an ack is a promise that the message is on disk.
       const added = await this.chat.store.addIncoming(batch.map((m) => ({ ...m, peer: this.peer, to })))
       for (const message of added) this.chat.onMessage(message)
-      await this.frames.write(Frame.encode({ ack: { ids: batch.map((m) => idFromHex(m.id)) } }))
+      await this.frames.write(Frame.encode({ ack: { ids: batch.map((m) => fromHex(m.id)) } }))
     }
   }
 }
@@ -232,10 +233,10 @@ export class OutboundSession {
         const m = entry.message
         const bytes = Frame.encode({
           message: {
-            id: idFromHex(m.id),
+            id: fromHex(m.id),
             timestamp: BigInt(m.timestamp),
             text: m.text,
-            ...(m.replyTo != null ? { replyTo: idFromHex(m.replyTo) } : {})
+            ...(m.replyTo != null ? { replyTo: fromHex(m.replyTo) } : {})
           }
         })
         if (this.inFlight.size === 0) this.lastProgress = Date.now()

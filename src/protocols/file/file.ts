@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { type FileHandle, link, mkdir, open, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { Connection, Logger, Startable, Stream } from '@libp2p/interface'
@@ -6,8 +6,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { TypedEventEmitter } from 'main-event'
 import { lookup as mimeLookup } from 'mime-types'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { FINAL_STATUSES, type TransferRecord, type TransferStatus } from '../../store/index.ts'
+import { errorText, fromHex, toHex } from '../util.ts'
 import {
   DEFAULT_AUTO_ACCEPT_MAX,
   DEFAULT_CHUNK_SIZE,
@@ -16,15 +16,12 @@ import {
   HASH_BYTES,
   HASHES_PER_FRAME,
   ID_BYTES,
-  MAX_CHUNK_RETRIES,
   MAX_CHUNK_SIZE,
   MAX_FETCH_FRAME_BYTES,
   MAX_FILE_BYTES,
   MAX_INBOUND_STREAMS,
   MAX_NAME_BYTES,
   MAX_OFFER_FRAME_BYTES,
-  MAX_QUEUED_CHUNKS,
-  MAX_REASON_BYTES,
   MIN_CHUNK_SIZE,
   OFFER_PROTOCOL,
   RECONNECT_INTERVAL_MS,
@@ -32,124 +29,18 @@ import {
   WINDOW_CHUNKS
 } from './constants.ts'
 import { ChunkWriter } from './chunk-writer.ts'
+import { chunkCount, chunkLength, hashFile, hashWhole } from './chunks.ts'
 import { FileProtocolError, HashMismatchError, TransferStoppedError, UnsafeFileNameError } from './errors.ts'
+import { clip, fetchField, offerField, readFrame } from './frames.ts'
 import type { FileComponents, FileEvents, FileInit, FileStore, FileTransferProtocol, TransferInfo } from './index.ts'
 import { safeFileName, withSuffix } from './names.ts'
+import { receiveChunks } from './receiver.ts'
+import { serveChunks } from './sender.ts'
 import { FetchFrame, OfferFrame, OfferReply, Stop } from './pb/file.ts'
 
 const PROGRESS_INTERVAL_MS = 100
 /** File-system errors on the receiver's side that end a transfer (anything else is retried). */
 const DISK_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'EISDIR', 'EFBIG'])
-/** Read size when hashing a whole file: large reads, few calls. */
-const HASH_READ_BYTES = 1024 * 1024
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
-}
-
-function fromHex(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(Buffer.from(text, 'hex'))
-}
-
-function chunkCount(size: number, chunkSize: number): number {
-  return Math.ceil(size / chunkSize)
-}
-
-function chunkLength(record: Pick<TransferRecord, 'size' | 'chunkSize'>, index: number): number {
-  return Math.min(record.chunkSize, record.size - index * record.chunkSize)
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
-}
-
-function clip(text: string, max = MAX_REASON_BYTES): string {
-  return Buffer.from(text).subarray(0, max).toString()
-}
-
-function isEOF(err: unknown): boolean {
-  return (err as Error)?.name === 'UnexpectedEOFError'
-}
-
-async function readFrame<T>(
-  lp: LengthPrefixedStream,
-  codec: { decode(buf: Uint8Array | Uint8ArrayList): T },
-  timeout: number
-): Promise<T> {
-  const bytes = await lp.read({ signal: AbortSignal.timeout(timeout) })
-  try {
-    return codec.decode(bytes)
-  } catch (err) {
-    throw new FileProtocolError(`malformed frame of ${bytes.byteLength} bytes (${(err as Error).message})`)
-  }
-}
-
-/** Exactly one field set, and the one expected. */
-function only<F extends object, K extends keyof F>(frame: F, key: K, keys: ReadonlyArray<keyof F>): NonNullable<F[K]> {
-  const set = keys.filter((k) => frame[k] != null)
-  if (set.length !== 1 || set[0] !== key) {
-    throw new FileProtocolError(`expected a ${String(key)} frame, got ${set.length === 0 ? 'nothing' : set.join('+')}`)
-  }
-  return frame[key] as NonNullable<F[K]>
-}
-
-const OFFER_KEYS = ['offer', 'hashes', 'reply'] as const
-const FETCH_KEYS = ['fetch', 'want', 'chunk', 'stop'] as const
-
-/**
- * A file's bytes in order, read into one reused buffer: each piece is valid only until the next is asked for.
- * (A read stream allocates a new buffer per read, which for a file of several GiB means a lot of garbage and a
- * high peak RSS before the collector catches up.)
- */
-async function* readPieces(path: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
-  const fh = await open(path, 'r')
-  const buf = Buffer.allocUnsafeSlow(HASH_READ_BYTES)
-  try {
-    for (let pos = 0; ; ) {
-      options.signal?.throwIfAborted()
-      const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos)
-      if (bytesRead === 0) return
-      pos += bytesRead
-      yield buf.subarray(0, bytesRead)
-    }
-  } finally {
-    await fh.close()
-  }
-}
-
-/** SHA-256 of a file, read in large pieces (never the whole file in memory). */
-async function hashFile(
-  path: string,
-  chunkSize: number,
-  options: { signal?: AbortSignal } = {}
-): Promise<{ sha256: string; hashes: Uint8Array }> {
-  const st = await stat(path)
-  const n = chunkCount(st.size, chunkSize)
-  const hashes = new Uint8Array(n * HASH_BYTES)
-  const whole = createHash('sha256')
-  let chunk = createHash('sha256')
-  let inChunk = 0
-  let index = 0
-  for await (const piece of readPieces(path, options)) {
-    whole.update(piece)
-    let off = 0
-    while (off < piece.byteLength) {
-      const take = Math.min(chunkSize - inChunk, piece.byteLength - off)
-      chunk.update(piece.subarray(off, off + take))
-      inChunk += take
-      off += take
-      if (inChunk === chunkSize) {
-        if (index >= n) throw new Error(`${path} changed while it was read`)
-        hashes.set(chunk.digest(), index++ * HASH_BYTES)
-        chunk = createHash('sha256')
-        inChunk = 0
-      }
-    }
-  }
-  if (inChunk > 0 && index < n) hashes.set(chunk.digest(), index++ * HASH_BYTES)
-  if (index !== n) throw new Error(`${path} changed while it was read`)
-  return { sha256: whole.digest('hex'), hashes }
-}
 
 /**
  * /chat/1.0/file/offer and /chat/1.0/file/fetch.
@@ -364,7 +255,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         frames.push(OfferFrame.encode({ hashes: { sha256: hashes.subarray(off, off + step) } }))
       }
       for (const f of frames) await lp.write(f)
-      const reply = only(await readFrame(lp, OfferFrame, this.frameTimeout), 'reply', OFFER_KEYS)
+      const reply = offerField(await readFrame(lp, OfferFrame, this.frameTimeout), 'reply')
       await stream.close()
       await this.onReply(record, reply)
     } catch (err) {
@@ -420,7 +311,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       await stream.close()
     }
     try {
-      const offer = only(await readFrame(lp, OfferFrame, this.frameTimeout), 'offer', OFFER_KEYS)
+      const offer = offerField(await readFrame(lp, OfferFrame, this.frameTimeout), 'offer')
       if (offer.id.byteLength !== ID_BYTES) throw new FileProtocolError(`transfer id must be ${ID_BYTES} bytes`)
       if (offer.sha256.byteLength !== HASH_BYTES) throw new FileProtocolError('file hash must be 32 bytes')
       const size = Number(offer.size)
@@ -439,14 +330,14 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       const hashes = new Uint8Array(n * HASH_BYTES)
       let have = 0
       while (have < hashes.byteLength) {
-        const part = only(await readFrame(lp, OfferFrame, this.frameTimeout), 'hashes', OFFER_KEYS).sha256
+        const part = offerField(await readFrame(lp, OfferFrame, this.frameTimeout), 'hashes').sha256
         if (part.byteLength === 0 || part.byteLength % HASH_BYTES !== 0 || have + part.byteLength > hashes.byteLength) {
           throw new FileProtocolError('chunk hashes do not match the file size')
         }
         hashes.set(part, have)
         have += part.byteLength
       }
-      const id = hex(offer.id)
+      const id = toHex(offer.id)
       const known = await this.store.get(id)
       if (known != null) {
         if (known.peer !== peer || known.direction !== 'in') {
@@ -474,7 +365,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         size,
         mime: offer.mime,
         chunkSize: offer.chunkSize,
-        sha256: hex(offer.sha256),
+        sha256: toHex(offer.sha256),
         timestamp: Number(offer.timestamp),
         status: error != null ? 'failed' : size <= this.autoAcceptMax ? 'transferring' : 'waiting',
         path: '',
@@ -560,8 +451,20 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         { once: true }
       )
       await lp.write(FetchFrame.encode({ fetch: { id: fromHex(id), have: BigInt(received) } }))
-      await this.receive(record, lp, hashes, missing, done)
-      const sha256 = (await this.sink.close(id)) ?? (await this.verifyWhole(tempPath))
+      await receiveChunks({
+        record,
+        lp,
+        hashes,
+        missing,
+        done,
+        sink: this.sink,
+        store: this.store,
+        window: this.window,
+        frameTimeout: this.frameTimeout,
+        log: this.log,
+        onRecorded: (length) => this.progress(id, (this.received.get(id) ?? 0) + length, record.size)
+      })
+      const sha256 = (await this.sink.close(id)) ?? (await hashWhole(tempPath))
       if (sha256 !== record.sha256) {
         await this.discard(record)
         await this.fail(id, `whole-file hash mismatch (got ${sha256}, offered ${record.sha256})`)
@@ -607,123 +510,6 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         if (now?.status === 'transferring' && this.isConnected(peer)) void this.fetch(now)
       })
     }
-  }
-
-  /**
-   * Ask for the missing chunks, a window at a time; each chunk that arrives goes to the sink (hashed, checked and
-   * written, on the thread pool) and, once written, is recorded; meanwhile the next ones arrive. The window counts
-   * chunks asked for and not yet written, so at most `window` chunks are ever buffered on our side or in flight.
-   */
-  private async receive(
-    record: TransferRecord,
-    lp: LengthPrefixedStream,
-    hashes: Uint8Array,
-    missing: number[],
-    done: Uint8Array
-  ): Promise<void> {
-    const { id } = record
-    /** Indices asked for, in the order the sender sends them. */
-    const expected: number[] = []
-    /** Chunks being verified and written. */
-    const jobs = new Set<Promise<void>>()
-    /** Chunks written, being recorded. */
-    const recording = new Set<Promise<void>>()
-    const retries = new Map<number, number>()
-    let failure: unknown
-    let left = missing.length
-    const check = async (index: number, data: Uint8Array) => {
-      const expectedHash = hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES)
-      const good =
-        data.byteLength === chunkLength(record, index) &&
-        (await this.sink.write(id, index, index * record.chunkSize, data, expectedHash))
-      if (!good) {
-        const tries = (retries.get(index) ?? 0) + 1
-        retries.set(index, tries)
-        const peer = record.peer
-        this.log.error('chunk %d of %s from %s is corrupt (%d bytes, try %d)', index, id, peer, data.length, tries)
-        if (tries >= MAX_CHUNK_RETRIES) {
-          throw new HashMismatchError(`chunk ${index} failed verification ${tries} times: the sender's data is corrupt`)
-        }
-        missing.push(index) // asked for again next
-        return
-      }
-      // On disk first, then recorded: a recorded chunk is always in the file, even after kill -9. Its place in the
-      // window is free from now on (records are tiny, and group-committed).
-      const recorded: Promise<void> = this.store
-        .addVerified(id, index)
-        .then(() => {
-          done[index] = 1
-          left--
-          this.progress(id, (this.received.get(id) ?? 0) + chunkLength(record, index), record.size)
-        })
-        .catch((err: unknown) => {
-          failure ??= err
-        })
-        .finally(() => recording.delete(recorded))
-      recording.add(recorded)
-    }
-    /**
-     * Top the window up with runs of consecutive missing chunks (missing is a stack: lowest index last). Called
-     * whenever a chunk is written, not only when the next one arrives, so that the sender never waits for us; but
-     * while chunks are on their way, only once half the window is free (fewer, larger Wants: every frame we send
-     * costs both sides a write). Each Want is one frame in one write: calls from here and there cannot interleave.
-     */
-    const topUp = () => {
-      const free = this.window - expected.length - jobs.size
-      if (expected.length > 0 && free < Math.min(Math.ceil(this.window / 2), missing.length)) return
-      const wants: Uint8Array[] = []
-      while (expected.length + jobs.size < this.window && missing.length > 0) {
-        const first = missing.pop() ?? 0
-        let count = 1
-        while (expected.length + jobs.size + count < this.window && missing.at(-1) === first + count) {
-          missing.pop()
-          count++
-        }
-        for (let i = 0; i < count; i++) expected.push(first + i)
-        wants.push(FetchFrame.encode({ want: { first, count } }))
-      }
-      if (wants.length > 0) {
-        lp.writeV(wants).catch((err: unknown) => {
-          failure ??= err
-        })
-      }
-    }
-    try {
-      while (left > 0) {
-        if (failure != null) throw failure
-        topUp()
-        if (expected.length === 0) {
-          // Everything asked for has arrived; wait for checks, the disk and the records.
-          await Promise.race([...jobs, ...recording])
-          continue
-        }
-        const frame = decodeFetchFrame(await lp.read({ signal: AbortSignal.timeout(this.frameTimeout) }))
-        if (frame.stop != null) throw stopError(frame.stop)
-        const chunk = only(frame, 'chunk', FETCH_KEYS)
-        const index = expected.shift() ?? -1
-        if (chunk.index !== index) throw new FileProtocolError(`got chunk ${chunk.index}, asked for ${index}`)
-        const job: Promise<void> = check(index, chunk.data)
-          .catch((err: unknown) => {
-            failure ??= err
-          })
-          .finally(() => {
-            jobs.delete(job)
-            if (failure == null) topUp()
-          })
-        jobs.add(job)
-      }
-    } finally {
-      // Nothing of this run is still being written or recorded when the caller moves on (to discard, say).
-      await Promise.allSettled(jobs)
-      await Promise.allSettled(recording)
-    }
-    if (failure != null) throw failure
-  }
-
-  private async verifyWhole(path: string): Promise<string> {
-    const hash = createHash('sha256')
-    for await (const piece of readPieces(path)) hash.update(piece)
-    return hash.digest('hex')
   }
 
   /**
@@ -780,8 +566,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       await stream.close()
     }
     try {
-      const fetch = only(await readFrame(lp, FetchFrame, this.frameTimeout), 'fetch', FETCH_KEYS)
-      id = hex(fetch.id)
+      const fetch = fetchField(await readFrame(lp, FetchFrame, this.frameTimeout), 'fetch')
+      id = toHex(fetch.id)
       const record = await this.store.get(id)
       if (record == null || record.direction !== 'out' || record.peer !== peer || this.components.isBlocked(peer)) {
         return await stop(Stop.Reason.BAD_REQUEST, 'no such transfer')
@@ -821,75 +607,13 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     }
   }
 
-  /** Read Want frames as they come and write the chunks they ask for, in order, at the stream's pace. */
+  /** Serve the receiver's wants (see sender.ts), then record how it says the transfer ended. */
   private async serve(record: TransferRecord, lp: LengthPrefixedStream, fh: FileHandle): Promise<void> {
-    const n = chunkCount(record.size, record.chunkSize)
-    const queue: number[] = []
-    let wake = Promise.withResolvers<void>()
-    let ended = false
-    let outcome: Stop | undefined
-    const reader = (async () => {
-      try {
-        for (;;) {
-          let frame: FetchFrame
-          try {
-            // Between wants the receiver is writing to disk: a generous, but bounded, wait.
-            frame = await readFrame(lp, FetchFrame, this.frameTimeout)
-          } catch (err) {
-            if (isEOF(err)) return
-            throw err
-          }
-          if (frame.stop != null) {
-            outcome = frame.stop
-            return
-          }
-          const want = only(frame, 'want', FETCH_KEYS)
-          if (want.count < 1 || want.first + want.count > n) {
-            throw new FileProtocolError(`asked for chunks ${want.first}+${want.count} of a file of ${n} chunks`)
-          }
-          if (queue.length + want.count > MAX_QUEUED_CHUNKS) throw new FileProtocolError('too many chunks asked for')
-          for (let i = 0; i < want.count; i++) queue.push(want.first + i)
-          wake.resolve()
-        }
-      } finally {
-        ended = true
-        wake.resolve()
-      }
-    })()
-    const readChunk = async (index: number): Promise<Uint8Array<ArrayBuffer>> => {
-      const length = chunkLength(record, index)
-      // Its own memory (not a slice of Node's shared pool), not zeroed: it is filled from the file at once.
-      const buf = Buffer.allocUnsafeSlow(length)
-      const data = new Uint8Array(buf.buffer, buf.byteOffset, length)
-      const { bytesRead } = await fh.read(data, 0, length, index * record.chunkSize)
-      if (bytesRead !== length) throw new Error(`${record.path} is shorter than offered`)
-      return data
-    }
-    let ahead: { index: number; data: Promise<Uint8Array<ArrayBuffer>> } | undefined
-    const writer = (async () => {
-      for (;;) {
-        const index = queue.shift()
-        if (index == null) {
-          if (ended) return
-          await wake.promise
-          wake = Promise.withResolvers()
-          continue
-        }
-        const length = chunkLength(record, index)
-        // The next chunk is read from disk while this one goes out.
-        const data = await (ahead?.index === index ? ahead.data : readChunk(index))
-        ahead = queue.length > 0 ? { index: queue[0], data: readChunk(queue[0]) } : undefined
-        ahead?.data.catch(() => {}) // awaited (and its error thrown) on its turn
-        await lp.write(chunkFrame(index, data))
-        this.sent.set(record.id, (this.sent.get(record.id) ?? 0) + length)
-        const received = (this.received.get(record.id) ?? 0) + length
-        this.received.set(record.id, received)
-        this.progress(record.id, received, record.size)
-      }
-    })()
-    // Either side failing ends the other: a reset stream makes the reader throw, and so on.
-    await Promise.all([reader, writer])
-    const end = outcome as Stop | undefined
+    const end = await serveChunks(record, lp, fh, this.frameTimeout, (length) => {
+      this.sent.set(record.id, (this.sent.get(record.id) ?? 0) + length)
+      const received = (this.received.get(record.id) ?? 0) + length
+      this.progress(record.id, received, record.size)
+    })
     if (end?.reason === Stop.Reason.COMPLETE) {
       this.received.set(record.id, record.size)
       await this.setStatus(record.id, 'complete')
@@ -967,105 +691,5 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     }, this.retryDelay)
     t.unref()
     this.timers.add(t)
-  }
-}
-
-function stopError(stop: Stop): TransferStoppedError {
-  const texts: Record<Stop.Reason, string> = {
-    [Stop.Reason.CANCELLED]: 'cancelled by the sender',
-    [Stop.Reason.UNAVAILABLE]: 'the sender no longer has the file',
-    [Stop.Reason.BAD_REQUEST]: 'the sender does not know this transfer',
-    [Stop.Reason.COMPLETE]: 'the sender says it is complete',
-    [Stop.Reason.FAILED]: 'the sender gave up'
-  }
-  const err = new TransferStoppedError(`${texts[stop.reason]}${stop.detail !== '' ? `: ${clip(stop.detail)}` : ''}`)
-  err.reason = stop.reason
-  return err
-}
-
-/** Bytes of an unsigned varint. */
-function varintLength(n: number): number {
-  let len = 1
-  while (n >= 0x80) {
-    n = Math.floor(n / 128)
-    len++
-  }
-  return len
-}
-
-/** Write an unsigned varint at `off`; returns the offset after it. */
-function putVarint(n: number, buf: Uint8Array, off: number): number {
-  while (n >= 0x80) {
-    buf[off++] = (n % 128) | 0x80
-    n = Math.floor(n / 128)
-  }
-  buf[off++] = n
-  return off
-}
-
-/**
- * `FetchFrame{chunk{index, data}}` exactly as protons encodes it, but as a list that points at `data` instead of
- * a copy of it: a chunk goes to the stream without being copied first.
- */
-export function chunkFrame(index: number, data: Uint8Array<ArrayBuffer>): Uint8ArrayList {
-  if (data.byteLength === 0) return new Uint8ArrayList(FetchFrame.encode({ chunk: { index, data } }))
-  // proto3 leaves a zero index out.
-  const inner = (index === 0 ? 0 : 1 + varintLength(index)) + 1 + varintLength(data.byteLength)
-  const innerLength = inner + data.byteLength
-  const header = new Uint8Array(1 + varintLength(innerLength) + inner)
-  header[0] = 0x1a // field 3 (chunk), length-delimited
-  let off = putVarint(innerLength, header, 1)
-  if (index !== 0) {
-    header[off++] = 0x08 // field 1 (index), varint
-    off = putVarint(index, header, off)
-  }
-  header[off++] = 0x12 // field 2 (data), length-delimited
-  putVarint(data.byteLength, header, off)
-  return new Uint8ArrayList(header, data)
-}
-
-/** Read an unsigned varint of at most 5 bytes at `off` in a list: [value, offset after it], or undefined. */
-function getVarint(list: Uint8ArrayList, off: number): [number, number] | undefined {
-  let value = 0
-  for (let shift = 0; shift < 35 && off < list.byteLength; shift += 7) {
-    const b = list.get(off++)
-    value += (b & 0x7f) * 2 ** shift
-    if (b < 0x80) return [value, off]
-  }
-  return undefined
-}
-
-/**
- * The counterpart of chunkFrame() for the receiver: a fetch-stream frame laid out exactly as chunkFrame writes it
- * becomes `{index, data}` with the data copied once, straight from the stream's buffers (protons would first join
- * them into one array and hand out a view of it). Any other frame is decoded by protons.
- */
-export function decodeFetchFrame(bytes: Uint8ArrayList): FetchFrame {
-  const fast = (): FetchFrame | undefined => {
-    if (bytes.byteLength < 4 || bytes.get(0) !== 0x1a) return undefined
-    const inner = getVarint(bytes, 1)
-    if (inner == null || inner[1] + inner[0] !== bytes.byteLength) return undefined
-    let off = inner[1]
-    let index = 0
-    if (bytes.get(off) === 0x08) {
-      const i = getVarint(bytes, off + 1)
-      if (i == null) return undefined
-      ;[index, off] = i
-    }
-    if (off >= bytes.byteLength || bytes.get(off) !== 0x12) return undefined
-    const len = getVarint(bytes, off + 1)
-    if (len == null || len[1] + len[0] !== bytes.byteLength) return undefined
-    const data = new Uint8Array(len[0])
-    let at = 0
-    for (const buf of bytes.sublist(len[1])) {
-      data.set(buf, at)
-      at += buf.byteLength
-    }
-    return { chunk: { index, data } }
-  }
-  try {
-    return fast() ?? FetchFrame.decode(bytes)
-  } catch (err) {
-    throw new FileProtocolError(`malformed frame of ${bytes.byteLength} bytes (${(err as Error).message})`)
   }
 }
