@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { isAbsolute, join } from 'node:path'
+import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
@@ -29,13 +29,11 @@ import type {
 } from '../api/types.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { type ChatInit, type ChatProtocol, checkText, createChat } from '../protocols/chat/index.ts'
-import { exportMessages } from '../export/index.ts'
 import { sanitizeName } from '../protocols/chat/frames.ts'
 import { createFileTransfer, type FileInit, type FileTransferProtocol } from '../protocols/file/index.ts'
 import {
   openStore,
   type PeerRecord,
-  type PeerUpdate,
   type Store,
   type StoredMessage,
   Transfers
@@ -45,8 +43,8 @@ import { NodeFiles } from './files.ts'
 import { loadIdentity, loadSecret } from './identity.ts'
 import { isPeerId, matchPeerName, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
+import { checkName, MAX_NAME_BYTES, People } from './people.ts'
 import { Redialer } from './redialer.ts'
-import { safetyNumber } from './safety-number.ts'
 import { VERSION } from './version.ts'
 
 export interface NodeOptions {
@@ -88,7 +86,6 @@ export interface NodeEvents {
 }
 
 const DIAL_TIMEOUT_MS = 10_000
-const MAX_NAME_BYTES = 64
 
 /** The host name, cut to a legal display name. */
 function defaultName(): string {
@@ -96,14 +93,6 @@ function defaultName(): string {
   return (Buffer.byteLength(name) <= MAX_NAME_BYTES ? name : name.slice(0, 32)) || 'p2pnode'
 }
 
-/** A display name given by the user: trimmed, no control characters, 1–64 bytes. */
-function checkName(name: string): string {
-  const clean = sanitizeName(name)
-  if (clean === '' || Buffer.byteLength(clean) > MAX_NAME_BYTES) {
-    throw new P2pError(ErrorCode.INVALID_ARGUMENT, `a name must be 1 to ${MAX_NAME_BYTES} bytes of printable text`)
-  }
-  return clean
-}
 /** Our own mDNS service name: we find p2pnode nodes, not every libp2p program on the network. */
 const MDNS_SERVICE_TAG = '_p2pnode._udp.local'
 
@@ -128,6 +117,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   private readonly localNames = new Map<string, string>()
   private readonly chatted = new Set<string>()
   private readonly redialer: Redialer
+  private readonly people: People
   private name: string
   private stopping: Promise<void> | undefined
 
@@ -145,6 +135,19 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
     this.redialer = new Redialer({ libp2p, store, chat: this.chat, policy, log: this.log })
+    this.people = new People({
+      libp2p,
+      store,
+      policy,
+      chat: this.chat,
+      redialer: this.redialer,
+      names: this.names,
+      chatted: this.chatted,
+      ownName: () => this.name,
+      resolvePeer: (ref, options) => this.resolvePeer(ref, options),
+      displayName: (peerId) => this.displayName(peerId),
+      learn: (record) => this.learn(record)
+    })
     // File transfer: its own records on the same database; offers from peers the policy refuses are refused.
     this.files = createFileTransfer(
       {
@@ -161,7 +164,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       if (peer === this.libp2p.peerId.toString()) {
         throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send files to yourself')
       }
-      this.notBlocked(peer)
+      this.people.notBlocked(peer)
       this.markChatted(peer)
       return peer
     })
@@ -367,7 +370,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     if (peer === this.libp2p.peerId.toString()) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot message yourself')
     }
-    this.notBlocked(peer)
+    this.people.notBlocked(peer)
     let message: StoredMessage
     try {
       message = await this.chat.send(peer, text, { replyTo: options.replyTo })
@@ -410,188 +413,42 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     }))
   }
 
-  // ---- contacts, visibility, blocking, search, export --------------------------------------------------------
+  // ---- contacts, visibility, blocking, search, export (people.ts) -------------------------------------------
 
-  async contacts(): Promise<ContactList> {
-    const { peers, tampered } = await this.store.peers.list()
-    const contacts = peers
-      .filter((r) => r.contact)
-      .map((r) => this.contactInfo(r))
-      .sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
-    return { contacts, tampered }
+  contacts(): Promise<ContactList> {
+    return this.people.contacts()
   }
 
-  async addContact(ref: string, options: { name?: string } = {}): Promise<ContactInfo> {
-    const peer = await this.resolvePeer(ref, { dial: true })
-    this.notSelf(peer, 'add yourself as a contact')
-    const localName = options.name != null ? checkName(options.name) : undefined
-    const record = await this.updateRecord(peer, { contact: true, ...(localName != null ? { localName } : {}) })
-    void this.redialer.redial(peer, { force: true })
-    return this.contactInfo(record)
+  addContact(ref: string, options: { name?: string } = {}): Promise<ContactInfo> {
+    return this.people.addContact(ref, options)
   }
 
-  async renameContact(ref: string, name: string): Promise<ContactInfo> {
-    const peer = await this.resolvePeer(ref, { dial: false })
-    const localName = checkName(name)
-    const prev = await this.store.peers.get(peer)
-    if (prev?.contact !== true) {
-      throw new P2pError(ErrorCode.PEER_NOT_FOUND, `${this.displayName(peer)} is not a contact`, {
-        hint: `add it first: p2pnode contacts add ${peer} --name ${JSON.stringify(localName)}`
-      })
-    }
-    return this.contactInfo(await this.updateRecord(peer, { localName }))
+  renameContact(ref: string, name: string): Promise<ContactInfo> {
+    return this.people.renameContact(ref, name)
   }
 
-  async removeContact(ref: string): Promise<PeerState> {
-    const peer = await this.resolvePeer(ref, { dial: false })
-    let record: PeerRecord | undefined
-    try {
-      if ((await this.store.peers.get(peer))?.contact !== true) {
-        throw new P2pError(ErrorCode.PEER_NOT_FOUND, `${this.displayName(peer)} is not a contact`, {
-          hint: 'p2pnode contacts lists them'
-        })
-      }
-      record = await this.updateRecord(peer, { contact: false, localName: null })
-    } catch (err) {
-      if (!isP2pError(err) || err.code !== ErrorCode.RECORD_TAMPERED) throw err
-      // A record that fails its check is dropped, not repaired: only the user can say what it should be.
-      await this.store.peers.remove(peer)
-      this.learn({ peerId: peer, addrs: [], firstSeen: 0, lastSeen: 0, chatted: false, contact: false, blocked: false, muted: false })
-    }
-    await this.enforcePolicy()
-    return this.peerState(peer, record)
+  removeContact(ref: string): Promise<PeerState> {
+    return this.people.removeContact(ref)
   }
 
-  async verify(ref: string): Promise<VerifyResult> {
-    const peer = await this.resolvePeer(ref, { dial: false })
-    this.notSelf(peer, 'verify yourself')
-    return {
-      peerId: peer,
-      name: this.names.get(peer) ?? '',
-      safetyNumber: safetyNumber(this.libp2p.peerId.toString(), peer)
-    }
+  verify(ref: string): Promise<VerifyResult> {
+    return this.people.verify(ref)
   }
 
-  async visibility(set?: Visibility): Promise<{ visibility: Visibility }> {
-    if (set != null) {
-      if (!isVisibility(set)) {
-        throw new P2pError(ErrorCode.INVALID_ARGUMENT, `unknown visibility "${set}"`, {
-          hint: 'one of: p2pnode visibility everyone|contacts|hidden'
-        })
-      }
-      await this.store.setSetting('visibility', set)
-      this.policy.visibility = set
-      const mdnsService = (this.libp2p.services as Record<string, { broadcast?: boolean } | undefined>).mdns
-      if (mdnsService != null) mdnsService.broadcast = this.policy.discoverable
-      await this.enforcePolicy()
-      // Back in the open: deliver what waited, and meet known peers again.
-      if (set !== 'hidden') {
-        void this.redialer.redialWaiting()
-        for (const peerId of this.chatted) void this.redialer.redial(peerId, { force: true })
-      }
-    }
-    return { visibility: this.policy.visibility }
+  visibility(set?: Visibility): Promise<{ visibility: Visibility }> {
+    return this.people.visibility(set)
   }
 
-  async setPeerState(ref: string, change: { blocked?: boolean; muted?: boolean }): Promise<PeerState> {
-    const peer = await this.resolvePeer(ref, { dial: false })
-    this.notSelf(peer, 'block or mute yourself')
-    const record = await this.updateRecord(peer, change)
-    if (change.blocked === true) await this.enforcePolicy()
-    if (change.blocked === false) void this.redialer.redial(peer, { force: true })
-    return this.peerState(peer, record)
+  setPeerState(ref: string, change: { blocked?: boolean; muted?: boolean }): Promise<PeerState> {
+    return this.people.setPeerState(ref, change)
   }
 
-  async search(query: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
-    if (query.trim() === '') {
-      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the search query is empty', {
-        hint: 'give one or more words, e.g. p2pnode search cafe'
-      })
-    }
-    const limit = options.limit ?? 20
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
-    }
-    const peer = options.peer != null ? await this.resolvePeer(options.peer, { dial: false }) : undefined
-    return this.store.search(query, { peer, limit })
+  search(query: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
+    return this.people.search(query, options)
   }
 
-  async export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
-    if (!isAbsolute(options.out)) throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the export path must be absolute')
-    const { peers } = await this.store.peers.list()
-    const names = [this.name, ...peers.flatMap((p) => [p.name ?? '', p.localName ?? '', ...(p.formerNames ?? [])])]
-    try {
-      const res = await exportMessages(this.store.messagesAll(), {
-        out: options.out,
-        anonymize: options.anonymize === true,
-        names
-      })
-      return { ...res, anonymized: options.anonymize === true }
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') {
-        throw new P2pError(ErrorCode.INVALID_ARGUMENT, `cannot write ${options.out} (${code})`, {
-          hint: 'choose a file in a directory you can write to: --out FILE'
-        })
-      }
-      throw err
-    }
-  }
-
-  /** Close connections the policy no longer allows (after a block, or a visibility change). */
-  private async enforcePolicy(): Promise<void> {
-    const drop = new Set(
-      this.libp2p
-        .getConnections()
-        .map((c) => c.remotePeer)
-        .filter((p) => !this.policy.allows(p.toString()))
-    )
-    await Promise.all([...drop].map((p) => this.libp2p.hangUp(p).catch(() => {})))
-  }
-
-  private async updateRecord(peer: string, update: PeerUpdate): Promise<PeerRecord> {
-    const record = await this.store.peers.update(peer, update)
-    this.learn(record)
-    return record
-  }
-
-  private contactInfo(r: PeerRecord): ContactInfo {
-    return {
-      peerId: r.peerId,
-      name: r.localName ?? r.name ?? '',
-      ...(r.localName != null ? { localName: r.localName } : {}),
-      ...(r.name != null ? { peerName: r.name } : {}),
-      addrs: r.addrs,
-      firstSeen: r.firstSeen,
-      lastSeen: r.lastSeen,
-      connected: this.chat.greeted(r.peerId),
-      blocked: r.blocked,
-      muted: r.muted
-    }
-  }
-
-  private peerState(peer: string, r: PeerRecord | undefined): PeerState {
-    return {
-      peerId: peer,
-      name: this.names.get(peer) ?? '',
-      contact: r?.contact ?? false,
-      blocked: r?.blocked ?? false,
-      muted: r?.muted ?? false
-    }
-  }
-
-  private notBlocked(peer: string): void {
-    if (this.policy.isBlocked(peer)) {
-      throw new P2pError(ErrorCode.PEER_BLOCKED, `${this.displayName(peer)} is blocked`, {
-        hint: `unblock first: p2pnode unblock ${peer}`
-      })
-    }
-  }
-
-  private notSelf(peer: string, what: string): void {
-    if (peer === this.libp2p.peerId.toString()) {
-      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `that is this node: you cannot ${what}`)
-    }
+  export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
+    return this.people.export(options)
   }
 
   /** Stop everything; idempotent. */
