@@ -8,6 +8,7 @@ import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { TypedEventEmitter } from 'main-event'
 import type {
@@ -345,8 +346,12 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       })
     let peerId: string
     try {
-      const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      // libp2p hands back an open connection to the peer named in /p2p/ whatever the address: an address we do not
+      // know it by is dialled for real (then that extra connection is closed), so a wrong one is not reported fine.
+      const force = !(await this.knownAddress(ma))
+      const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS), force })
       peerId = conn.remotePeer.toString()
+      if (force && this.libp2p.getConnections(conn.remotePeer).length > 1) await conn.close().catch(() => {})
     } catch (err) {
       throw failed((err as Error).message, err)
     }
@@ -355,6 +360,22 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     if (!this.chat.isConnected(peerId)) throw failed('the peer closed the connection')
     await this.remember(peerId, { addrs: [withoutPeerId(ma).toString()] })
     return { peerId, name }
+  }
+
+  /**
+   * Whether `ma` names a peer we are connected to at that address: one of its connections' addresses or one of
+   * the listen addresses it told us. False for an address without /p2p/ or a peer not connected.
+   */
+  private async knownAddress(ma: Multiaddr): Promise<boolean> {
+    const target = peerIdOf(ma)
+    if (target == null) return false
+    const peer = peerIdFromString(target)
+    const conns = this.libp2p.getConnections(peer).filter((c) => c.status === 'open')
+    if (conns.length === 0) return false
+    const addr = withoutPeerId(ma)
+    const told = (await this.libp2p.peerStore.get(peer).catch(() => undefined))?.addresses ?? []
+    const known = [...conns.map((c) => c.remoteAddr), ...told.map((a) => a.multiaddr)]
+    return known.some((k) => withoutPeerId(k).equals(addr))
   }
 
   async send(ref: string, text: string, options: SendOptions = {}): Promise<SendResult> {

@@ -238,6 +238,12 @@ describe('p2pnode CLI: three nodes on one host (--dial)', () => {
     const addr = async (n: NodeProcess) => (await n.json<IdInfo>(['id'])).addrs[0]
     // alice dials bob through the CLI; carol dials both through --dial on a restart
     assert.equal((await alice.json<{ name: string }>(['dial', await addr(bob)])).name, 'bob')
+    // Already connected: the same address again is fine (no new connection); a wrong one is still DIAL_FAILED.
+    assert.equal((await alice.json<{ name: string }>(['dial', await addr(bob)])).name, 'bob')
+    const wrong = await alice.run(['dial', `/ip4/127.0.0.1/tcp/1/p2p/${bob.peerId}`])
+    assert.equal(wrong.code, 5, wrong.stderr)
+    assert.match(wrong.stderr, /could not reach/)
+    assert.equal((await alice.json<PeerInfo[]>(['peers'])).find((p) => p.peerId === bob.peerId)?.connected, true)
     const carolAddrs = [await addr(alice), await addr(bob)]
     await carol.stop()
     nodes[2] = await NodeProcess.start(carol.dataDir, [...LOCAL, ...carolAddrs.flatMap((a) => ['--dial', a])])
