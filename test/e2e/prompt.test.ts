@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { BIN, cleanup, cli, cliJson, NODE, NodeProcess, tempDir, waitFor } from '../helpers/cli.ts'
+import type { FileInfo } from '../../src/api/files.ts'
 import type { HistoryEntry, PeerInfo } from '../../src/api/types.ts'
 
 /**
@@ -235,6 +239,25 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
     await inputLineIs('bob>', 'still talking to bob')
     await type('still here after errors')
     await bobGot('still here after errors')
+  })
+
+  it('/send <path> sends a file to the conversation and says when bob has verified it', async () => {
+    const data = randomBytes(600 * 1024) // three chunks
+    const path = join(aliceDir, 'notes.bin')
+    await writeFile(path, data)
+    await command(`/send ${path}`, /^ {2}sending notes\.bin \(600\.0 KiB\) to bob \[[0-9a-f]{32}\]$/m)
+    await onScreen(/^\* bob has notes\.bin, verified$/m, 'the file verified by bob')
+    await inputLineIs('bob>', 'the prompt after the file')
+    const got = await until('bob to list the file complete', async () =>
+      (await bob!.json<FileInfo[]>(['files'])).find((f) => f.name === 'notes.bin' && f.status === 'complete')
+    )
+    const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
+    assert.equal(sha256(await readFile(got.path)), sha256(data))
+    // Mistakes: a clear line, and the prompt goes on.
+    const missing = await command(`/send ${join(aliceDir, 'nope.bin')}`, /^error: .*cannot send/m)
+    assert.match(missing, /nope\.bin/)
+    await command('/send', /^usage: \/send <path>$/m)
+    await inputLineIs('bob>', 'still talking to bob')
   })
 
   it('/quit stops the node', async () => {
