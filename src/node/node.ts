@@ -67,6 +67,11 @@ export interface NodeOptions {
   helloWait?: number
   /** Who may find and reach us; remembered. @default the remembered one, else 'everyone' */
   visibility?: Visibility
+  /**
+   * How long a new inbound connection may take to finish its handshakes (multistream-select, Noise, Yamux) before
+   * it is dropped, ms. Bounds what a silent or garbage-sending socket can hold. @default 10000
+   */
+  upgradeTimeout?: number
   /** Protocol timeouts (tests shorten them). */
   chat?: Pick<ChatInit, 'ackTimeout' | 'helloTimeout' | 'idleTimeout' | 'retryDelay'>
   /** Where received files go. @default DATA/downloads */
@@ -87,6 +92,7 @@ export interface NodeEvents {
 }
 
 const DIAL_TIMEOUT_MS = 10_000
+const UPGRADE_TIMEOUT_MS = 10_000
 
 /** The host name, cut to a legal display name. */
 function defaultName(): string {
@@ -212,6 +218,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       libp2p = await createLibp2p({
         privateKey,
         connectionGater: policy.gater(),
+        connectionManager: { inboundUpgradeTimeout: options.upgradeTimeout ?? UPGRADE_TIMEOUT_MS },
         addresses: { listen: options.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
         transports: [tcp()],
         connectionEncrypters: [noise()],
