@@ -14,17 +14,8 @@ import { MAX_FRAME_BYTES, PROTOCOL } from '../../src/protocols/chat/index.ts'
 import { Frame } from '../../src/protocols/chat/pb/chat.ts'
 import { cleanup, tempDir, waitFor } from '../helpers/cli.ts'
 
-/** Shorter than the default so that the garbage test's silent sockets are dropped quickly. */
-const UPGRADE_TIMEOUT_MS = 1500
-
 async function startNode(dir: string, name: string): Promise<P2pNode> {
-  return P2pNode.start({
-    dataDir: dir,
-    name,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    mdns: false,
-    upgradeTimeout: UPGRADE_TIMEOUT_MS
-  })
+  return P2pNode.start({ dataDir: dir, name, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
 }
 
 /** A bare libp2p node that speaks /chat/1.0 by hand: it can send anything at all. */
@@ -147,30 +138,65 @@ describe('/chat/1.0 against bad peers', () => {
     assert.ok(!texts.some((t) => t.length > 64 * 1024))
   })
 
-  it('drops garbage on its TCP port, at the latest when the handshake time is up', async () => {
-    const parts = multiaddr(addr).getComponents()
-    const host = parts.find((c) => c.name === 'ip4')?.value ?? '127.0.0.1'
-    const port = Number(parts.find((c) => c.name === 'tcp')?.value)
-    const cases: Array<[string, Uint8Array]> = [
-      ['an HTTP request', new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n')],
-      ['bytes that are not a length prefix', new Uint8Array(4096).map((_, i) => (i * 7919 + 13) % 256)],
-      // libp2p's multistream reader keeps reading a length varint that never ends (it only checks the varint's
-      // length once it is complete), so only the upgrade timeout ends this one
-      ['a length prefix that never ends', new Uint8Array(4096).fill(0xff)],
-      ['a frame longer than what follows', Uint8Array.from([0x80, 0x04, 0x2f, 0x6d])],
-      ['nothing at all', new Uint8Array(0)]
-    ]
-    for (const [what, bytes] of cases) {
-      await new Promise<void>((resolve, reject) => {
-        const sock = connect(port, host, () => sock.write(bytes))
-        sock.setTimeout(UPGRADE_TIMEOUT_MS + 5000, () => {
-          sock.destroy()
-          reject(new Error(`the node kept a connection that sent ${what} open past its upgrade timeout`))
-        })
-        sock.on('data', () => {})
-        sock.on('error', () => {})
-        sock.on('close', () => resolve())
+  it('resets on a length prefix that never ends, without reading on', async () => {
+    const stream = await client.dialProtocol(multiaddr(addr), PROTOCOL)
+    const lp = lpStream(stream)
+    // 64 KiB of continuation bytes: libp2p's reader alone would take them in byte by byte until the greeting
+    // timeout (10 s here, longer than expectReset waits), growing its buffer with each one
+    stream.send(new Uint8Array(64 * 1024).fill(0xff))
+    await expectReset(lp)
+  })
+
+  /** Open a TCP connection to `port`, send `bytes`, and resolve when the node closes it; reject after `ms`. */
+  function garbage(port: number, bytes: Uint8Array, ms: number, what: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => sock.write(bytes))
+      sock.setTimeout(ms, () => {
+        sock.destroy()
+        reject(new Error(`the node kept a connection that sent ${what} open for ${ms} ms`))
       })
+      sock.on('data', () => {})
+      sock.on('error', () => {})
+      sock.on('close', () => resolve())
+    })
+  }
+
+  function tcpPort(of: string): number {
+    return Number(multiaddr(of).getComponents().find((c) => c.name === 'tcp')?.value)
+  }
+
+  it('closes a TCP connection that sends garbage at once', async () => {
+    // the node's handshake timeout is the default 10 s: closing within 5 s means the garbage was refused
+    for (const [what, bytes] of [
+      ['bytes that are not a length prefix', new Uint8Array(4096).map((_, i) => (i * 7919 + 13) % 256)],
+      ['a length prefix that never ends', new Uint8Array(64 * 1024).fill(0xff)]
+    ] as const) {
+      await garbage(tcpPort(addr), bytes, 5000, what)
+    }
+  })
+
+  it('drops a TCP connection that stalls mid-handshake when its time is up', async () => {
+    const dir2 = await tempDir()
+    const strict = await P2pNode.start({
+      dataDir: dir2,
+      name: 'strict',
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      upgradeTimeout: 1500
+    })
+    try {
+      const port = tcpPort((await strict.id()).addrs[0])
+      for (const [what, bytes] of [
+        ['nothing at all', new Uint8Array(0)],
+        // 'G' reads as a length of 71, more than the request holds
+        ['an HTTP request', new TextEncoder().encode('GET / HTTP/1.1\r\nHost: x\r\n\r\n')],
+        ['a frame longer than what follows', Uint8Array.from([0x80, 0x04, 0x2f, 0x6d])]
+      ] as const) {
+        await garbage(port, bytes, 1500 + 5000, what)
+      }
+    } finally {
+      await strict.stop()
+      await cleanup(dir2)
     }
   })
 
