@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { ChunkWriter } from '../../src/protocols/file/chunk-writer.ts'
 import { FileProtocolError } from '../../src/protocols/file/errors.ts'
-import { chunkFrame, decodeFetchFrame } from '../../src/protocols/file/frames.ts'
+import { ChunkBuffers, chunkFrame, decodeFetchFrame } from '../../src/protocols/file/frames.ts'
 import { FetchFrame, Stop } from '../../src/protocols/file/pb/file.ts'
 import { openStore, type Store, Transfers } from '../../src/store/index.ts'
 import { cleanup, tempDir } from '../helpers/cli.ts'
@@ -50,6 +50,27 @@ describe('decodeFetchFrame', () => {
     assert.deepEqual(decodeFetchFrame(pieces(stop, 3)).stop, { reason: Stop.Reason.COMPLETE, detail: 'done' })
     const empty = FetchFrame.encode({ chunk: { index: 5, data: new Uint8Array(0) } })
     assert.deepEqual(decodeFetchFrame(pieces(empty, 2)).chunk, { index: 5, data: new Uint8Array(0) })
+  })
+
+  it('decodes into recycled buffers, every byte overwritten', () => {
+    const buffers = new ChunkBuffers(2)
+    const first = new Uint8Array(randomBytes(1000))
+    const a = decodeFetchFrame(pieces(chunkFrame(1, first).subarray(), 300), (n) => buffers.take(n)).chunk?.data
+    assert.deepEqual(a, first)
+    buffers.give(a as Uint8Array<ArrayBuffer>)
+    const second = new Uint8Array(1000).fill(7)
+    const b = decodeFetchFrame(pieces(chunkFrame(2, second).subarray(), 300), (n) => buffers.take(n)).chunk?.data
+    assert.equal(b, a, 'the same buffer again')
+    assert.deepEqual(b, second)
+    buffers.give(b as Uint8Array<ArrayBuffer>)
+    assert.equal(buffers.take(10).byteLength, 10, 'a buffer of another length is not handed out')
+    const kept = [buffers.take(5), buffers.take(5), buffers.take(5)]
+    for (const buf of kept) buffers.give(buf)
+    assert.deepEqual(
+      [buffers.take(5), buffers.take(5), buffers.take(5)].map((buf) => kept.includes(buf)),
+      [true, true, false],
+      'at most 2 kept'
+    )
   })
 
   it('rejects a malformed frame as a protocol error', () => {

@@ -109,7 +109,10 @@ function getVarint(list: Uint8ArrayList, off: number): [number, number] | undefi
  * becomes `{index, data}` with the data copied once, straight from the stream's buffers (protons would first join
  * them into one array and hand out a view of it). Any other frame is decoded by protons.
  */
-export function decodeFetchFrame(bytes: Uint8ArrayList): FetchFrame {
+export function decodeFetchFrame(
+  bytes: Uint8ArrayList,
+  alloc: (length: number) => Uint8Array<ArrayBuffer> = (length) => new Uint8Array(length)
+): FetchFrame {
   const fast = (): FetchFrame | undefined => {
     if (bytes.byteLength < 4 || bytes.get(0) !== 0x1a) return undefined
     const inner = getVarint(bytes, 1)
@@ -124,7 +127,7 @@ export function decodeFetchFrame(bytes: Uint8ArrayList): FetchFrame {
     if (off >= bytes.byteLength || bytes.get(off) !== 0x12) return undefined
     const len = getVarint(bytes, off + 1)
     if (len == null || len[1] + len[0] !== bytes.byteLength) return undefined
-    const data = new Uint8Array(len[0])
+    const data = alloc(len[0])
     let at = 0
     for (const buf of bytes.sublist(len[1])) {
       data.set(buf, at)
@@ -136,5 +139,29 @@ export function decodeFetchFrame(bytes: Uint8ArrayList): FetchFrame {
     return fast() ?? FetchFrame.decode(bytes)
   } catch (err) {
     throw new FileProtocolError(`malformed frame of ${bytes.byteLength} bytes (${(err as Error).message})`)
+  }
+}
+
+/**
+ * Chunk-sized buffers handed back once a chunk is written, for the next chunk frames: a transfer reuses a window's
+ * worth of buffers instead of allocating (and the GC collecting) one per chunk. Buffers are not zeroed: each is
+ * filled whole before use.
+ */
+export class ChunkBuffers {
+  private readonly free: Array<Uint8Array<ArrayBuffer>> = []
+
+  constructor(private readonly max: number) {}
+
+  /** A buffer of `length` bytes: a recycled one if it has that length, else a new one. */
+  take(length: number): Uint8Array<ArrayBuffer> {
+    const buf = this.free.pop()
+    if (buf?.byteLength === length) return buf
+    const fresh = Buffer.allocUnsafeSlow(length)
+    return new Uint8Array(fresh.buffer, fresh.byteOffset, length)
+  }
+
+  /** Hand `buf` back; nothing may use it afterwards. */
+  give(buf: Uint8Array<ArrayBuffer>): void {
+    if (this.free.length < this.max) this.free.push(buf)
   }
 }

@@ -6,7 +6,7 @@ import type { ChunkWriter } from './chunk-writer.ts'
 import { chunkLength } from './chunks.ts'
 import { HASH_BYTES, MAX_CHUNK_RETRIES } from './constants.ts'
 import { FileProtocolError, HashMismatchError } from './errors.ts'
-import { decodeFetchFrame, fetchField, stopError } from './frames.ts'
+import { ChunkBuffers, decodeFetchFrame, fetchField, stopError } from './frames.ts'
 import type { FileStore } from './index.ts'
 import { FetchFrame } from './pb/file.ts'
 
@@ -44,6 +44,7 @@ export async function receiveChunks(ctx: ReceiveContext): Promise<void> {
   /** Chunks written, being recorded. */
   const recording = new Set<Promise<void>>()
   const retries = new Map<number, number>()
+  const buffers = new ChunkBuffers(window)
   let failure: unknown
   let left = missing.length
   const check = async (index: number, data: Uint8Array) => {
@@ -112,7 +113,9 @@ export async function receiveChunks(ctx: ReceiveContext): Promise<void> {
         await Promise.race([...jobs, ...recording])
         continue
       }
-      const frame = decodeFetchFrame(await lp.read({ signal: AbortSignal.timeout(ctx.frameTimeout) }))
+      const frame = decodeFetchFrame(await lp.read({ signal: AbortSignal.timeout(ctx.frameTimeout) }), (length) =>
+        buffers.take(length)
+      )
       if (frame.stop != null) throw stopError(frame.stop)
       const chunk = fetchField(frame, 'chunk')
       const index = expected.shift() ?? -1
@@ -122,6 +125,8 @@ export async function receiveChunks(ctx: ReceiveContext): Promise<void> {
           failure ??= err
         })
         .finally(() => {
+          // Hashed and written (or refused): the chunk's bytes are not needed any more.
+          buffers.give(chunk.data)
           jobs.delete(job)
           if (failure == null) topUp()
         })
