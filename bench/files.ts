@@ -6,9 +6,10 @@
  * Run alone: `node dist/bench/files.js [sizes in MiB...]`.
  */
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { open, readFile, rm } from 'node:fs/promises'
 import { connect as tcpConnect } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -50,8 +51,11 @@ async function makeFile(path: string, size: number): Promise<void> {
   }
 }
 
-/** `size` bytes over one libp2p stream (TCP + Noise + Yamux) between this process and a child. */
-async function bareLibp2p(size: number): Promise<number> {
+/**
+ * `size` bytes over one libp2p stream (TCP + Noise + Yamux) between this process and a child: the time, and the
+ * CPU seconds both ends used meanwhile.
+ */
+async function bareLibp2p(size: number): Promise<{ ms: number; cpu: number; senderCpu: number }> {
   const child = spawn(process.execPath, [new URL('./bulk-sink.js', import.meta.url).pathname], {
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -68,13 +72,18 @@ async function bareLibp2p(size: number): Promise<number> {
     const stream: Stream = await node.dialProtocol(multiaddr(addr), BULK)
     const block = new Uint8Array(randomBytes(BLOCK))
     const t = performance.now()
+    const cpu0 = process.cpuUsage()
+    const sink0 = await cpuOf(child.pid ?? 0)
     for (let sent = 0; sent < size; sent += BLOCK) {
       if (!stream.send(block)) await stream.onDrain()
     }
     await stream.close()
     // The sink answers with one byte once it has read everything.
     for await (const _ of stream) break
-    return performance.now() - t
+    const ms = performance.now() - t
+    const own = process.cpuUsage(cpu0)
+    const senderCpu = (own.user + own.system) / 1e6
+    return { ms, cpu: senderCpu + (await cpuOf(child.pid ?? 0)) - sink0, senderCpu }
   } finally {
     await node.stop()
     child.kill('SIGKILL')
@@ -128,12 +137,53 @@ async function cpuOf(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
+/**
+ * CPU ms per MiB of the work a verified transfer must add to the stream, measured here: SHA-256 (done twice: each
+ * chunk and the whole file), writing a new file, reading the sender's file.
+ */
+async function requiredWork(dir: string): Promise<{ sha: number; write: number; read: number }> {
+  const size = 256 * MiB
+  const block = randomBytes(BLOCK)
+  const perMiB = async (work: () => Promise<void> | void) => {
+    const c = process.cpuUsage()
+    await work()
+    const d = process.cpuUsage(c)
+    return (d.user + d.system) / 1000 / (size / MiB)
+  }
+  const path = join(dir, 'required-work.bin')
+  const sha = await perMiB(() => {
+    const h = createHash('sha256')
+    for (let off = 0; off < size; off += BLOCK) h.update(block)
+    h.digest()
+  })
+  const write = await perMiB(async () => {
+    const fh = await open(path, 'w')
+    for (let off = 0; off < size; off += BLOCK) await fh.write(block, 0, BLOCK, off)
+    await fh.close()
+  })
+  const read = await perMiB(async () => {
+    const fh = await open(path, 'r')
+    for (let off = 0; off < size; off += BLOCK) await fh.read(block, 0, BLOCK, off)
+    await fh.close()
+  })
+  await rm(path)
+  return { sha, write, read }
+}
+
 /** Send a file between two spawned nodes; returns transfer time (offer acked → verified) and peak RSS. */
 async function p2pnodeFile(
   alice: NodeProcess,
   bob: NodeProcess,
   path: string
-): Promise<{ ms: number; totalMs: number; rss: number; sender: number; receiver: number }> {
+): Promise<{
+  ms: number
+  totalMs: number
+  rss: number
+  sender: number
+  receiver: number
+  cpu: number
+  senderCpu: number
+}> {
   const api = new FilesClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
   let peak = 0
   const peaks = [0, 0]
@@ -151,13 +201,9 @@ async function p2pnodeFile(
     await waitFor(async () => (await api.file(sent.id)).status === 'complete', { timeout: 600_000, interval: 20 })
     const t2 = performance.now()
     const cpu1 = [await cpuOf(alice.child.pid ?? 0), await cpuOf(bob.child.pid ?? 0)]
-    if (process.env.BENCH_CPU != null) {
-      const secs = (t2 - t1) / 1000
-      process.stderr.write(
-        `cpu during transfer: sender ${(((cpu1[0] - cpu0[0]) / secs) * 100).toFixed(0)}%, receiver ${(((cpu1[1] - cpu0[1]) / secs) * 100).toFixed(0)}%\n`
-      )
-    }
-    return { ms: t2 - t1, totalMs: t2 - t0, rss: peak, sender: peaks[0], receiver: peaks[1] }
+    const senderCpu = cpu1[0] - cpu0[0]
+    const cpu = senderCpu + cpu1[1] - cpu0[1]
+    return { ms: t2 - t1, totalMs: t2 - t0, rss: peak, sender: peaks[0], receiver: peaks[1], cpu, senderCpu }
   } finally {
     clearInterval(sampler)
     await api.close()
@@ -179,7 +225,7 @@ export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileR
       // Each measured twice: the first run also pays for warming up (the JIT, and on a VM the first touch of guest
       // memory that the page cache of a new file needs, which costs the receiver several times the copy itself).
       const runs: Array<Awaited<ReturnType<typeof p2pnodeFile>>> = []
-      const bares: number[] = []
+      const bares: Array<Awaited<ReturnType<typeof bareLibp2p>>> = []
       for (let i = 0; i < 2; i++) {
         runs.push(await p2pnodeFile(alice, bob, path))
         await rm(join(dirs[1], 'downloads'), { recursive: true, force: true })
@@ -189,17 +235,30 @@ export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileR
       const raw = await rawTcp(size)
       const [cold, warm] = runs
       const label = mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`
-      const ratio = (file: { ms: number }, bare: number) => (mbps(size, file.ms) / mbps(size, bare)).toFixed(2)
+      const ratio = (file: { ms: number }, bare: { ms: number }) => (mbps(size, file.ms) / mbps(size, bare.ms)).toFixed(2)
       rows.push({
         metric: `file ${label}: throughput (offer → verified), second run`,
         value: `${mbps(size, warm.ms).toFixed(0)} MiB/s (${ratio(warm, bares[1])}×)`,
-        baseline: `${mbps(size, bares[1]).toFixed(0)} MiB/s libp2p stream, ${mbps(size, raw).toFixed(0)} MiB/s raw TCP`,
+        baseline: `${mbps(size, bares[1].ms).toFixed(0)} MiB/s libp2p stream, ${mbps(size, raw).toFixed(0)} MiB/s raw TCP`,
         target: '≥ 0.85× stream'
       })
       rows.push({
         metric: `file ${label}: throughput, first run (cold)`,
         value: `${mbps(size, cold.ms).toFixed(0)} MiB/s (${ratio(cold, bares[0])}×)`,
-        baseline: `${mbps(size, bares[0]).toFixed(0)} MiB/s libp2p stream`,
+        baseline: `${mbps(size, bares[0].ms).toFixed(0)} MiB/s libp2p stream`,
+        target: ''
+      })
+      // What a byte costs, whatever the machine's load: with every core busy, the throughput ratio cannot beat the
+      // inverse of the CPU ratio.
+      const perMiB = (cpu: number) => (cpu * 1000) / mib
+      const split = (run: { cpu: number; senderCpu: number }) =>
+        `${perMiB(run.cpu).toFixed(1)} ms (sender ${perMiB(run.senderCpu).toFixed(1)} + receiver ${perMiB(run.cpu - run.senderCpu).toFixed(1)})`
+      const cores = availableParallelism()
+      const most = (run: { cpu: number }) => ((cores * 1000) / perMiB(run.cpu)).toFixed(0)
+      rows.push({
+        metric: `file ${label}: CPU per MiB, both ends (second run)`,
+        value: split(warm),
+        baseline: `${split(bares[1])} libp2p stream; ${cores} cores: at most ${most(warm)} vs ${most(bares[1])} MiB/s`,
         target: ''
       })
       rows.push({
@@ -216,6 +275,14 @@ export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileR
         target: '≤ 160 MB'
       })
     }
+    const work = await requiredWork(dirs[2])
+    const extra = 2 * work.sha + work.write + work.read
+    rows.push({
+      metric: 'CPU per MiB the required work adds to the stream (2 × SHA-256, write a new file, read)',
+      value: `${extra.toFixed(1)} ms`,
+      baseline: `SHA-256 ${work.sha.toFixed(2)}, write ${work.write.toFixed(2)}, read ${work.read.toFixed(2)} ms`,
+      target: ''
+    })
     rows.push(...(await chatDuringTransfers(alice, bob, local, dirs)))
   } finally {
     await alice.stop()

@@ -8,6 +8,8 @@ interface OpenFile {
   /** Hash of chunks 0..next-1, while every chunk so far came in order (and good); then undefined. */
   whole: Hash | undefined
   next: number
+  /** The last write queued: writes to one file go one at a time. */
+  writing: Promise<unknown>
 }
 
 /**
@@ -32,7 +34,13 @@ export class ChunkWriter {
   /** Open (create if needed, mode 0600) the temp file `key` writes to; `whole` asks for the whole-file hash. */
   async open(key: string, path: string, chunks: number, whole: boolean): Promise<void> {
     const fh = await open(path, constants.O_RDWR | constants.O_CREAT, 0o600)
-    this.files.set(key, { fh, chunks, whole: whole ? createHash('sha256') : undefined, next: 0 })
+    this.files.set(key, {
+      fh,
+      chunks,
+      whole: whole ? createHash('sha256') : undefined,
+      next: 0,
+      writing: Promise.resolve()
+    })
   }
 
   /**
@@ -55,9 +63,14 @@ export class ChunkWriter {
       file.whole = undefined
       return false
     }
-    for (let off = 0; off < data.byteLength; ) {
-      off += (await file.fh.write(data, off, data.byteLength - off, offset + off)).bytesWritten
-    }
+    // One at a time: parallel writes to one file only queue on its inode lock in the kernel, spinning there.
+    const written = file.writing.then(async () => {
+      for (let off = 0; off < data.byteLength; ) {
+        off += (await file.fh.write(data, off, data.byteLength - off, offset + off)).bytesWritten
+      }
+    })
+    file.writing = written.catch(() => {})
+    await written
     return true
   }
 
