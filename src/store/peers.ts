@@ -10,6 +10,17 @@ type PeerSub = AbstractSublevel<any, string | Buffer | Uint8Array, string, Seale
 /** Past names kept per peer (for anonymized exports): bounded, a peer could rename itself endlessly. */
 const MAX_FORMER_NAMES = 10
 
+/** Records of strangers kept at most (see PeerBook.maxStrangers). */
+export const MAX_STRANGERS = 1000
+
+/**
+ * A peer we only met: no message either way, not a contact, not blocked or muted, no name of ours for it. Its record
+ * holds nothing the user made, so it may be forgotten.
+ */
+export function isStranger(r: PeerRecord): boolean {
+  return !r.chatted && !r.contact && !r.blocked && !r.muted && r.localName == null
+}
+
 /**
  * The peer book: everyone we met, chatted with, or keep as a contact (with blocked/muted state).
  * Keys are keyed hashes of peer ids; each value carries a digest checked on every read, so a record edited on
@@ -20,6 +31,14 @@ export class PeerBook {
   private readonly sealer: RecordSealer
   private readonly keyOf: (peerId: string) => string
   private readonly lock = new KeyedLock()
+  /**
+   * Strangers' records kept at most: anyone can greet us under ever new peer ids, so beyond this the least recently
+   * seen strangers are forgotten (down to 90 % of it, so that this happens in batches).
+   */
+  maxStrangers = MAX_STRANGERS
+  /** Strangers on disk, once counted (undefined: count on the next need). */
+  private strangers: number | undefined
+  private trimming: Promise<void> | undefined
 
   constructor(sub: PeerSub, secret: Uint8Array, keyOf: (peerId: string) => string) {
     this.sub = sub
@@ -39,7 +58,7 @@ export class PeerBook {
 
   /** Create or update a record; returns the new one. A tampered record is replaced only by an explicit update. */
   async update(peerId: string, update: PeerUpdate): Promise<PeerRecord> {
-    return this.lock.run(peerId, async () => {
+    const result = await this.lock.run(peerId, async () => {
       const key = this.keyOf(peerId)
       const now = update.seenAt ?? Date.now()
       const sealed = await this.sub.get(key)
@@ -63,8 +82,35 @@ export class PeerBook {
       const former = [...new Set([...dropped, ...(prev?.formerNames ?? [])])].slice(0, MAX_FORMER_NAMES)
       if (former.length > 0) next.formerNames = former
       await this.sub.put(key, this.sealer.seal(key, next))
-      return next
+      const change = (isStranger(next) ? 1 : 0) - (prev != null && isStranger(prev) ? 1 : 0)
+      if (this.strangers != null) this.strangers += change
+      return { next, change }
     })
+    if (result.change > 0) await this.trim()
+    return result.next
+  }
+
+  /** Forget the least recently seen strangers when there are more than maxStrangers. */
+  private async trim(): Promise<void> {
+    this.strangers ??= (await this.list()).peers.filter(isStranger).length
+    if (this.strangers <= this.maxStrangers) return
+    this.trimming ??= (async () => {
+      const strangers = (await this.list()).peers.filter(isStranger).sort((a, b) => a.lastSeen - b.lastSeen)
+      const excess = strangers.length - Math.floor(this.maxStrangers * 0.9)
+      for (const old of strangers.slice(0, excess)) {
+        // Under the peer's lock, and only if it is still the same stranger: it may have chatted meanwhile.
+        await this.lock.run(old.peerId, async () => {
+          const key = this.keyOf(old.peerId)
+          const sealed = await this.sub.get(key)
+          const now = sealed == null ? undefined : this.open(key, sealed)
+          if (now != null && isStranger(now) && now.lastSeen === old.lastSeen) await this.sub.del(key)
+        })
+      }
+      this.strangers = undefined // counted again next time: updates went on meanwhile
+    })().finally(() => {
+      this.trimming = undefined
+    })
+    await this.trimming
   }
 
   /** Every record that passes its check, and the keys of those that do not. */
@@ -82,6 +128,7 @@ export class PeerBook {
   /** Forget a peer entirely (its messages stay). */
   async remove(peerId: string): Promise<void> {
     await this.lock.run(peerId, () => this.sub.del(this.keyOf(peerId)))
+    this.strangers = undefined
   }
 
   private open(key: string, sealed: SealedRecord<PeerRecord>): PeerRecord | undefined {

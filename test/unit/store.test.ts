@@ -170,6 +170,38 @@ function contract(name: string, makeDb: () => Promise<{ db: Db; done: () => Prom
       assert.deepEqual((await store.peers.list()).tampered, [])
     })
 
+    it('forgets the least recently seen strangers beyond its limit, never anyone the user dealt with', async () => {
+      const before = (await store.peers.list()).peers.map((p) => p.peerId)
+      store.peers.maxStrangers = 10
+      try {
+        const kept = {
+          chatted: { chatted: true },
+          contact: { contact: true },
+          blocked: { blocked: true },
+          muted: { muted: true },
+          named: { localName: 'our name for it' }
+        }
+        let t = 1_000_000
+        for (const [id, update] of Object.entries(kept)) await store.peers.update(`keep-${id}`, { ...update, seenAt: t++ })
+        // An old stranger that chats later is not a stranger any more.
+        await store.peers.update('turns-friend', { name: 'x', seenAt: t++ })
+        for (let i = 0; i < 30; i++) {
+          await store.peers.update(`stranger-${i}`, { name: `s${i}`, seenAt: t++ })
+          if (i === 0) await store.peers.update('turns-friend', { chatted: true })
+        }
+        const ids = new Set((await store.peers.list()).peers.map((p) => p.peerId))
+        for (const id of Object.keys(kept)) assert.ok(ids.has(`keep-${id}`), `keep-${id} kept`)
+        assert.ok(ids.has('turns-friend'))
+        for (const id of before) assert.ok(ids.has(id), `${id} (from earlier tests) kept`)
+        const strangers = [...ids].filter((id) => id.startsWith('stranger-'))
+        assert.ok(strangers.length <= 10 && strangers.length >= 9, `${strangers.length} strangers kept`)
+        assert.ok(ids.has('stranger-29') && !ids.has('stranger-0'), 'the most recently seen are the ones kept')
+        assert.equal(await store.peers.get('stranger-0'), undefined)
+      } finally {
+        store.peers.maxStrangers = 1000
+      }
+    })
+
     it('remembers settings', async () => {
       await store.setSetting('name', 'alice')
       assert.equal(await store.getSetting('name'), 'alice')
