@@ -15,6 +15,7 @@ import { P2pNode } from '../../src/node/index.ts'
 import {
   createFileTransfer,
   FETCH_PROTOCOL,
+  type FileStore,
   MAX_CHUNK_SIZE,
   MAX_FETCH_FRAME_BYTES,
   MAX_OFFER_FRAME_BYTES,
@@ -200,6 +201,56 @@ describe('/chat/1.0/file between two nodes', () => {
       assert.match(t.error ?? '', /refused by the peer: blocked/)
       assert.deepEqual(await files.list(), [], 'nothing recorded on the receiver')
       await assert.rejects(stat(join(dirs[2], 'blocked-downloads')))
+    } finally {
+      await files.stop()
+      await peer.stop()
+      await store.close()
+    }
+  })
+
+  it('a crash between naming a received file and recording it leaves one file under its name, no copy', async () => {
+    const peer = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()]
+    })
+    const store = await Store.open(new MemoryLevel<string, string>() as unknown as Db, new Uint8Array(32))
+    const transfers = new Transfers(store)
+    // The first attempt to record the file complete dies, as a kill -9 right after the file got its name would.
+    let crashed = false
+    const crashing: FileStore = Object.assign(Object.create(transfers) as Transfers, {
+      update: async (id: string, patch: Parameters<Transfers['update']>[1]) => {
+        if (patch.status === 'complete' && !crashed) {
+          crashed = true
+          throw new Error('crashed before recording')
+        }
+        return transfers.update(id, patch)
+      }
+    })
+    const downloadsDir = join(dirs[2], 'crash-downloads')
+    const files = createFileTransfer(
+      { libp2p: peer, store: crashing, logger: peer.logger, isBlocked: () => false },
+      { downloadsDir, retryDelay: 100 }
+    )
+    await files.start()
+    try {
+      await alice.libp2p.dial(peer.getMultiaddrs()[0])
+      const data = randomBytes(2 * CHUNK + 5)
+      const src = join(dirs[2], 'crash.bin')
+      await writeFile(src, data)
+      const sent = await alice.fileApi.sendFile(peer.peerId.toString(), src)
+      const got = await waitFor(
+        async () => {
+          const t = await files.get(sent.id)
+          return t?.status === 'complete' ? t : undefined
+        },
+        { what: 'the transfer to complete after the crash' }
+      )
+      assert.ok(crashed, 'the crash happened')
+      assert.equal(got.path, join(downloadsDir, 'crash.bin'))
+      assert.deepEqual(await readdir(downloadsDir), ['crash.bin'], 'no copy, no temp file left')
+      assert.equal(sha256(await readFile(got.path)), sha256(data))
     } finally {
       await files.stop()
       await peer.stop()

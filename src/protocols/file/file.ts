@@ -108,6 +108,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.reconnect.unref()
     // What was under way when we stopped (or crashed) goes on when its peer is here.
     for (const record of await this.store.list()) {
+      // A crash after recording a file complete can leave its temp name (a second link to it) behind.
+      if (record.status === 'complete' && record.tempPath != null) await unlink(record.tempPath).catch(() => {})
       if (FINAL_STATUSES.has(record.status)) continue
       if (this.isConnected(record.peer)) this.onConnect(record.peer)
       else if (record.direction === 'out' || record.status === 'transferring') this.components.connect?.(record.peer)
@@ -471,8 +473,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         await this.tell(stream, lp, Stop.Reason.FAILED, 'whole-file hash mismatch')
         return
       }
+      // Linked under its name, recorded, then the temp name goes: a crash anywhere in between finds, next time,
+      // the same file under the same name (place() knows its own link) instead of making a copy `name (1)`.
       const path = await this.place(tempPath, record.name)
       await this.store.update(id, { status: 'complete', path })
+      await unlink(tempPath).catch(() => {})
       await this.store.clearVerified(id)
       this.received.set(id, record.size)
       this.changed({ ...record, status: 'complete', path })
@@ -513,19 +518,22 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   }
 
   /**
-   * Give the verified temp file its final name next to it (the downloads dir when the transfer began), never
-   * replacing a file: `name`, else `name (1)`, ...
+   * Link the verified temp file under its final name next to it (the downloads dir when the transfer began), never
+   * replacing a file: `name`, else `name (1)`, ... A name already linked to the temp file itself (by a run that
+   * crashed before recording it) is that name.
    */
   private async place(tempPath: string, name: string): Promise<string> {
     const dir = dirname(tempPath)
+    const temp = await stat(tempPath)
     for (let n = 0; ; n++) {
       const path = join(dir, withSuffix(name, n))
       try {
         await link(tempPath, path)
-        await unlink(tempPath)
         return path
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n >= 10_000) throw err
+        const there = await stat(path).catch(() => undefined)
+        if (there?.ino === temp.ino && there.dev === temp.dev) return path
       }
     }
   }
