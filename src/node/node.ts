@@ -4,7 +4,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -40,6 +39,7 @@ import {
   Transfers
 } from '../store/index.ts'
 import { dataPaths, ensureDataDir } from './data-dir.ts'
+import { switchableMdns } from './discovery.ts'
 import { NodeFiles } from './files.ts'
 import { loadIdentity, loadSecret } from './identity.ts'
 import { isPeerId, matchPeerName, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
@@ -228,11 +228,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
           ping: ping(),
           ...(useMdns
             ? {
-                mdns: mdns({
-                  interval: options.mdnsInterval ?? 1000,
-                  serviceTag: MDNS_SERVICE_TAG,
-                  broadcast: policy.discoverable
-                })
+                mdns: switchableMdns(
+                  { interval: options.mdnsInterval ?? 1000, serviceTag: MDNS_SERVICE_TAG },
+                  policy.mdnsMode
+                )
               }
             : {})
         },

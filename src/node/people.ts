@@ -13,6 +13,7 @@ import { exportMessages } from '../export/index.ts'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
 import { sanitizeName } from '../protocols/chat/frames.ts'
 import type { PeerRecord, PeerUpdate, Store } from '../store/index.ts'
+import type { SwitchableMdns } from './discovery.ts'
 import { isVisibility, type Policy, type Visibility } from './policy.ts'
 import type { Redialer } from './redialer.ts'
 import { safetyNumber } from './safety-number.ts'
@@ -126,8 +127,8 @@ export class People {
       }
       await this.host.store.setSetting('visibility', set)
       this.host.policy.visibility = set
-      const mdnsService = (this.host.libp2p.services as Record<string, { broadcast?: boolean } | undefined>).mdns
-      if (mdnsService != null) mdnsService.broadcast = this.host.policy.discoverable
+      const mdns = (this.host.libp2p.services as { mdns?: SwitchableMdns }).mdns
+      await mdns?.setMode(this.host.policy.mdnsMode)
       await this.enforcePolicy()
       // Back in the open: deliver what waited, and meet known peers again.
       if (set !== 'hidden') {

@@ -1,11 +1,13 @@
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import type { PeerRecord } from '../store/index.ts'
+import type { MdnsMode } from './discovery.ts'
 
 /**
  * Who may be seen and reached.
  * - `everyone`: answer mDNS, accept anyone not blocked (default).
  * - `contacts`: do not answer mDNS; connect (both ways) only with contacts.
- * - `hidden`: do not answer mDNS, accept no connection, dial nobody: messages wait until you switch back.
+ * - `hidden`: no mDNS at all (silent on the LAN), accept no connection, dial nobody: messages wait until you switch
+ *   back.
  */
 export type Visibility = 'everyone' | 'contacts' | 'hidden'
 
@@ -57,9 +59,9 @@ export class Policy {
     return true
   }
 
-  /** Should mDNS answer queries (be discoverable)? */
-  get discoverable(): boolean {
-    return this.visibility === 'everyone'
+  /** What mDNS does: silent when hidden, asking only when contacts-only (strangers never hear of us), else both. */
+  get mdnsMode(): MdnsMode {
+    return this.visibility === 'hidden' ? 'off' : this.visibility === 'contacts' ? 'ask' : 'ask-and-answer'
   }
 
   /** The libp2p connection gater that enforces this policy, inbound and outbound. */

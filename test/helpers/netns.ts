@@ -2,7 +2,7 @@
  * A small LAN of "hosts" on one machine: network namespaces joined by a Linux bridge
  * (see /work/shared/docs/netns-lan.md). Needs Linux, root and iproute2; `netnsSkipReason()` says why not.
  */
-import { execFile, spawnSync } from 'node:child_process'
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 
@@ -101,5 +101,57 @@ export class NetnsLan {
     for (const ns of this.createdNs.splice(0)) await ip('netns', 'del', ns).catch(() => {})
     if (this.bridgeCreated) await ip('link', 'del', this.bridge).catch(() => {})
     this.bridgeCreated = false
+  }
+}
+
+/** One mDNS packet about p2pnode heard on the LAN. */
+export interface MdnsPacket {
+  from: string
+  answer: boolean
+}
+
+/**
+ * Listens to mDNS (224.0.0.251:5353) on host `i` of a LAN and records every packet that mentions p2pnode's
+ * service, by sender: what each host sends on the LAN, queries and answers.
+ */
+export class MdnsSniffer {
+  readonly packets: MdnsPacket[] = []
+  private child: ChildProcess | undefined
+
+  /** Start listening on `ip` inside `prefix` (`NetnsLan.prefix(i)`); resolves once it listens. */
+  async start(prefix: string[], ip: string): Promise<void> {
+    const script = `
+      const s = require('node:dgram').createSocket({ type: 'udp4', reuseAddr: true })
+      s.on('message', (m, r) => {
+        if (m.length < 12 || !m.includes('_p2pnode')) return
+        console.log(JSON.stringify({ from: r.address, answer: (m[2] & 0x80) !== 0 }))
+      })
+      s.bind(5353, () => { s.addMembership('224.0.0.251', ${JSON.stringify(ip)}); console.log('listening') })`
+    const [cmd, ...args] = [...prefix, process.execPath, '-e', script]
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    this.child = child
+    await new Promise<void>((resolve, reject) => {
+      let buffered = ''
+      child.stdout.on('data', (d: Buffer) => {
+        buffered += d.toString()
+        const lines = buffered.split('\n')
+        buffered = lines.pop() ?? ''
+        for (const line of lines) {
+          if (line === 'listening') resolve()
+          else if (line !== '') this.packets.push(JSON.parse(line) as MdnsPacket)
+        }
+      })
+      child.once('exit', (code) => reject(new Error(`the mDNS listener exited (${code})`)))
+    })
+  }
+
+  /** Queries and answers heard from `ip` so far. */
+  from(ip: string): { queries: number; answers: number } {
+    const mine = this.packets.filter((p) => p.from === ip)
+    return { queries: mine.filter((p) => !p.answer).length, answers: mine.filter((p) => p.answer).length }
+  }
+
+  stop(): void {
+    this.child?.kill()
   }
 }

@@ -2,8 +2,9 @@
  * Visibility on a LAN of four netns hosts (see /work/shared/docs/netns-lan.md), nodes found by mDNS alone:
  * - alice is contacts-only, with carol as her contact: a stranger (eve) never finds her, carol and she still
  *   connect and chat; eve, even with her address, cannot connect.
- * - bob is hidden: nobody finds him, and messages wait both ways (his to carol, carol's to him) until he runs
- *   `visibility everyone`, when both go out at once, exactly once.
+ * - bob is hidden: he sends nothing on the LAN (an mDNS listener on eve's host hears every packet), nobody finds
+ *   him, and messages wait both ways (his to carol, carol's to him) until he runs `visibility everyone`, when both
+ *   go out at once, exactly once.
  * - Switching takes effect at once, with no restart: alice going hidden drops her contact, going to everyone
  *   makes her discoverable and delivers what waited.
  * Every "is never seen" check is bounded and runs while discovery is shown to work on the same LAN.
@@ -14,7 +15,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { cleanup, NodeProcess, tempDir, waitFor, holds } from '../helpers/cli.ts'
-import { NetnsLan, netnsSkipReason } from '../helpers/netns.ts'
+import { MdnsSniffer, NetnsLan, netnsSkipReason } from '../helpers/netns.ts'
 import type { ContactInfo, HistoryEntry, IdInfo, PeerInfo, SendResult, Visibility } from '../../src/api/types.ts'
 
 const SKIP = netnsSkipReason()
@@ -31,6 +32,8 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
   const START_VISIBILITY: Array<Visibility | undefined> = ['contacts', 'hidden', undefined, undefined]
   const nodes: NodeProcess[] = []
   const dirs: string[] = []
+  const sniffer = new MdnsSniffer()
+  const ipOf = (i: number) => lan.hosts[i].ip
   const tag = randomBytes(3).toString('hex')
   const name = (i: number) => lan.hosts[i].name
 
@@ -73,6 +76,8 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
 
   before(async () => {
     await lan.up()
+    // Before any node starts: it hears everything each host sends.
+    await sniffer.start(lan.prefix(EVE), ipOf(EVE))
     // Record each node as soon as it is up, so `after` stops it even if another one fails to start.
     await Promise.all(
       lan.hosts.map(async (h, i) => {
@@ -94,6 +99,7 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
   })
 
   after(async () => {
+    sniffer.stop()
     await Promise.allSettled(nodes.filter((n) => n != null).map((n) => n.stop()))
     await lan.down()
     await cleanup(...dirs)
@@ -108,18 +114,16 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
   })
 
   it('a stranger finds neither the contacts-only nor the hidden node, while discovery works', async () => {
-    // Positive controls: eve and carol (both visible) find each other and connect; alice and bob, listening
-    // but not answering, hear both of them. mDNS flows between every pair of hosts on this LAN.
+    // Positive controls: eve and carol (both visible) find each other and connect; alice, asking but not
+    // answering, hears both of them. mDNS flows between the hosts on this LAN. (Hidden bob does not even listen.)
     await Promise.all([
       until(EVE, CAROL, { connected: true, named: true }, 'to find and connect to'),
       until(CAROL, EVE, { connected: true, named: true }, 'to find and connect to'),
       until(ALICE, EVE, {}, 'to hear mDNS answers from'),
-      until(ALICE, CAROL, {}, 'to hear mDNS answers from'),
-      until(BOB, EVE, {}, 'to hear mDNS answers from'),
-      until(BOB, CAROL, {}, 'to hear mDNS answers from')
+      until(ALICE, CAROL, {}, 'to hear mDNS answers from')
     ])
-    // Now, for several mDNS rounds: eve never learns of alice or bob; carol never of bob; alice and bob, who
-    // hear everyone else, never hear each other; nobody reaches bob.
+    // Now, for several mDNS rounds: eve never learns of alice or bob; carol never of bob; alice and bob never of
+    // each other; nobody reaches bob.
     await holds(WINDOW_MS, async () => {
       await Promise.all([
         unseen(EVE, ALICE),
@@ -143,6 +147,15 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
     })
     // Still true at the end of the window: eve and carol remain connected.
     assert.ok(await lists(EVE, CAROL, { connected: true }), 'eve still connected to carol')
+  })
+
+  it('on the wire: the hidden node sends no mDNS at all, the contacts-only node asks but never answers', async () => {
+    // Everything eve's host heard since before the nodes started (a dozen mDNS rounds and more).
+    const [alice, bob, carol] = [ipOf(ALICE), ipOf(BOB), ipOf(CAROL)].map((ip) => sniffer.from(ip))
+    assert.ok(carol.queries > 0 && carol.answers > 0, `carol (everyone) asks and answers: ${JSON.stringify(carol)}`)
+    assert.ok(alice.queries > 0, `alice (contacts) asks: ${JSON.stringify(alice)}`)
+    assert.equal(alice.answers, 0, 'alice (contacts) answers nobody')
+    assert.deepEqual(bob, { queries: 0, answers: 0 }, 'bob (hidden) sends nothing')
   })
 
   it('the contacts-only node connects to its contact, and they chat both ways', async () => {
@@ -263,11 +276,14 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
       interval: 200,
       what: 'bob, hidden again, to be connected to nobody'
     })
+    // From the switch on, bob is silent on the LAN (after any packet already on its way).
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const before = sniffer.from(ipOf(BOB))
+    assert.ok(before.answers > 0, 'bob answered while visible (the control)')
     await holds(2000, async () => {
       const peers = await peersOf(BOB)
       assert.ok(peers.every((p) => !p.connected), `hidden bob stays unconnected: ${JSON.stringify(peers)}`)
-      // Hidden bob still hears the LAN, but alice (contacts-only) does not answer it.
-      await unseen(BOB, ALICE)
+      assert.deepEqual(sniffer.from(ipOf(BOB)), before, 'hidden bob sends no mDNS')
     })
   })
 
@@ -309,9 +325,13 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
     one(ha, c2a.id, { direction: 'in', status: 'received' })
     one(hc, a2c.id, { direction: 'in', status: 'received' })
 
-    // The control for the earlier "never found": alice now answers mDNS. Hidden bob, who dials nobody and lets
-    // nobody in, can only know her from those answers; the stranger eve finds and reaches her.
-    await until(BOB, ALICE, { connected: false }, 'to hear mDNS answers from')
+    // The control for the earlier "never found": alice now answers mDNS, and the stranger eve finds and reaches her.
+    const answered = sniffer.from(ipOf(ALICE)).answers
+    await waitFor(async () => sniffer.from(ipOf(ALICE)).answers > answered, {
+      timeout: SOON_MS,
+      interval: 200,
+      what: 'alice to answer mDNS'
+    })
     await until(EVE, ALICE, { connected: true, named: true }, 'to find and connect to')
   })
 })

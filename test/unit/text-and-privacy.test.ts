@@ -61,11 +61,14 @@ describe('policy', () => {
     p.apply({ peerId: 'friend', contact: true, blocked: false, muted: true })
     p.apply({ peerId: 'foe', contact: false, blocked: true, muted: false })
     assert.ok(p.allows('stranger') && p.allows('friend') && !p.allows('foe'))
-    assert.ok(p.isMuted('friend') && p.discoverable)
+    assert.ok(p.isMuted('friend'))
+    assert.equal(p.mdnsMode, 'ask-and-answer')
     p.visibility = 'contacts'
-    assert.ok(!p.allows('stranger') && p.allows('friend') && !p.discoverable)
+    assert.ok(!p.allows('stranger') && p.allows('friend'))
+    assert.equal(p.mdnsMode, 'ask', 'finds its contacts, answers nobody')
     p.visibility = 'hidden'
     assert.ok(!p.allows('friend'))
+    assert.equal(p.mdnsMode, 'off', 'silent on the LAN')
     p.apply({ peerId: 'foe', contact: true, blocked: false, muted: false })
     p.visibility = 'everyone'
     assert.ok(p.allows('foe'), 'unblocked')
