@@ -45,10 +45,6 @@ export class SwitchableMdns extends TypedEventEmitter<PeerDiscoveryEvents> imple
     inner.addEventListener('peer', (evt) => this.safeDispatchEvent('peer', { detail: evt.detail }))
   }
 
-  get mode(): MdnsMode {
-    return this.current
-  }
-
   async start(): Promise<void> {
     await this.serially(async () => {
       this.started = true

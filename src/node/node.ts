@@ -282,6 +282,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       })
     })
     this.chat.addEventListener('delivered', (evt) => this.safeDispatchEvent('delivered', { detail: evt.detail }))
+    // A file offered to us is a conversation too: the peer is no stranger (its record is kept, it is redialled).
+    this.files.addEventListener('transfer', (evt) => {
+      if (evt.detail.direction === 'in') this.markChatted(evt.detail.peer)
+    })
 
     await libp2p.start()
     await this.chat.start()

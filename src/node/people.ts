@@ -127,9 +127,9 @@ export class People {
       }
       await this.host.store.setSetting('visibility', set)
       this.host.policy.visibility = set
+      await this.enforcePolicy()
       const mdns = (this.host.libp2p.services as { mdns?: SwitchableMdns }).mdns
       await mdns?.setMode(this.host.policy.mdnsMode)
-      await this.enforcePolicy()
       // Back in the open: deliver what waited, and meet known peers again.
       if (set !== 'hidden') {
         void this.host.redialer.redialWaiting()

@@ -17,7 +17,7 @@ export const MAX_STRANGERS = 1000
  * A peer we only met: no message either way, not a contact, not blocked or muted, no name of ours for it. Its record
  * holds nothing the user made, so it may be forgotten.
  */
-export function isStranger(r: PeerRecord): boolean {
+function isStranger(r: PeerRecord): boolean {
   return !r.chatted && !r.contact && !r.blocked && !r.muted && r.localName == null
 }
 
@@ -86,7 +86,12 @@ export class PeerBook {
       if (this.strangers != null) this.strangers += change
       return { next, change }
     })
-    if (result.change > 0) await this.trim()
+    // Best effort: failing to forget old strangers must not fail this update (the record is written).
+    if (result.change > 0) {
+      await this.trim().catch(() => {
+        this.strangers = undefined
+      })
+    }
     return result.next
   }
 

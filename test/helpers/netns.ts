@@ -138,9 +138,10 @@ export class MdnsSniffer {
         buffered = lines.pop() ?? ''
         for (const line of lines) {
           if (line === 'listening') resolve()
-          else if (line !== '') this.packets.push(JSON.parse(line) as MdnsPacket)
+          else if (line.startsWith('{')) this.packets.push(JSON.parse(line) as MdnsPacket)
         }
       })
+      child.once('error', reject)
       child.once('exit', (code) => reject(new Error(`the mDNS listener exited (${code})`)))
     })
   }

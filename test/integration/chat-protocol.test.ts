@@ -150,14 +150,19 @@ describe('/chat/1.0 against bad peers', () => {
   /** Open a TCP connection to `port`, send `bytes`, and resolve when the node closes it; reject after `ms`. */
   function garbage(port: number, bytes: Uint8Array, ms: number, what: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const sock = connect(port, '127.0.0.1', () => sock.write(bytes))
+      let connected = false
+      const sock = connect(port, '127.0.0.1', () => {
+        connected = true
+        sock.write(bytes)
+      })
       sock.setTimeout(ms, () => {
         sock.destroy()
         reject(new Error(`the node kept a connection that sent ${what} open for ${ms} ms`))
       })
       sock.on('data', () => {})
       sock.on('error', () => {})
-      sock.on('close', () => resolve())
+      // Closed by the node, not refused before it even began.
+      sock.on('close', () => (connected ? resolve() : reject(new Error(`no connection to send ${what} on`))))
     })
   }
 

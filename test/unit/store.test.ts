@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import { Level } from 'level'
 import { MemoryLevel } from 'memory-level'
 import { ErrorCode, isP2pError } from '../../src/errors.ts'
+import { MAX_STRANGERS } from '../../src/store/peers.ts'
 import { type Db, openStore, Store } from '../../src/store/index.ts'
 import { cleanup, tempDir } from '../helpers/cli.ts'
 
@@ -198,7 +199,7 @@ function contract(name: string, makeDb: () => Promise<{ db: Db; done: () => Prom
         assert.ok(ids.has('stranger-29') && !ids.has('stranger-0'), 'the most recently seen are the ones kept')
         assert.equal(await store.peers.get('stranger-0'), undefined)
       } finally {
-        store.peers.maxStrangers = 1000
+        store.peers.maxStrangers = MAX_STRANGERS
       }
     })
 

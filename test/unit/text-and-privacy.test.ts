@@ -3,6 +3,7 @@ import { describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Anonymizer } from '../../src/export/anonymize.ts'
+import { SwitchableMdns } from '../../src/node/discovery.ts'
 import { Policy } from '../../src/node/policy.ts'
 import { safetyNumber } from '../../src/node/safety-number.ts'
 import { canonicalJson, RecordSealer } from '../../src/store/records.ts'
@@ -72,6 +73,51 @@ describe('policy', () => {
     p.apply({ peerId: 'foe', contact: true, blocked: false, muted: false })
     p.visibility = 'everyone'
     assert.ok(p.allows('foe'), 'unblocked')
+  })
+})
+
+describe('switchable mDNS', () => {
+  /** Stands in for @libp2p/mdns: records what it is told. */
+  function fakeMdns() {
+    const log: string[] = []
+    const inner = Object.assign(new EventTarget(), {
+      broadcast: true,
+      running: false,
+      async start() {
+        log.push(`start broadcast=${inner.broadcast}`)
+        inner.running = true
+      },
+      async stop() {
+        log.push('stop')
+        inner.running = false
+      }
+    })
+    return { inner, log }
+  }
+
+  it('starts only when not off, follows the mode at once while running, and passes discoveries on', async () => {
+    const { inner, log } = fakeMdns()
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a fake of the parts SwitchableMdns uses
+    const m = new SwitchableMdns(inner as any, 'off')
+    await m.setMode('ask') // not started yet: nothing happens
+    assert.deepEqual(log, [])
+    await m.setMode('off')
+    await m.start()
+    assert.equal(inner.running, false, 'off: never started')
+    await m.setMode('ask')
+    assert.ok(inner.running && !inner.broadcast, 'asks, does not answer')
+    await m.setMode('ask-and-answer')
+    assert.ok(inner.running && inner.broadcast, 'asks and answers')
+    await Promise.all([m.setMode('off'), m.setMode('ask'), m.setMode('off')])
+    assert.equal(inner.running, false, 'the last switch wins')
+    const seen: unknown[] = []
+    m.addEventListener('peer', (evt) => seen.push(evt.detail))
+    inner.dispatchEvent(new CustomEvent('peer', { detail: { id: 'x' } }))
+    assert.deepEqual(seen, [{ id: 'x' }])
+    await m.stop()
+    await m.setMode('ask')
+    assert.equal(inner.running, false, 'stopped: stays stopped')
+    assert.deepEqual(log.slice(0, 2), ['stop', 'start broadcast=false'])
   })
 })
 

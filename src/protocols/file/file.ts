@@ -109,7 +109,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     // What was under way when we stopped (or crashed) goes on when its peer is here.
     for (const record of await this.store.list()) {
       // A crash after recording a file complete can leave its temp name (a second link to it) behind.
-      if (record.status === 'complete' && record.tempPath != null) await unlink(record.tempPath).catch(() => {})
+      if (record.status === 'complete' && record.tempPath != null) await this.dropTempName(record.id, record.tempPath)
       if (FINAL_STATUSES.has(record.status)) continue
       if (this.isConnected(record.peer)) this.onConnect(record.peer)
       else if (record.direction === 'out' || record.status === 'transferring') this.components.connect?.(record.peer)
@@ -477,7 +477,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       // the same file under the same name (place() knows its own link) instead of making a copy `name (1)`.
       const path = await this.place(tempPath, record.name)
       await this.store.update(id, { status: 'complete', path })
-      await unlink(tempPath).catch(() => {})
+      await this.dropTempName(id, tempPath)
       await this.store.clearVerified(id)
       this.received.set(id, record.size)
       this.changed({ ...record, status: 'complete', path })
@@ -536,6 +536,12 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         if (there?.ino === temp.ino && there.dev === temp.dev) return path
       }
     }
+  }
+
+  /** Remove a complete file's temp name, then forget it (so that no later start looks for it again). */
+  private async dropTempName(id: string, tempPath: string): Promise<void> {
+    await unlink(tempPath).catch(() => {})
+    await this.store.update(id, { tempPath: undefined })
   }
 
   /** Delete a partly received file and forget its chunks. */
