@@ -52,6 +52,38 @@ async function finished(node: P2pNode, id: string): Promise<TransferInfo> {
   )
 }
 
+/**
+ * A receiver that is only the file protocol on a bare libp2p node and an in-memory store; `wrap` may replace the
+ * store it uses (to make it fail, say). `close()` stops all three.
+ */
+async function bareReceiver(
+  init: { downloadsDir: string; isBlocked?: () => boolean; retryDelay?: number },
+  wrap: (transfers: Transfers) => FileStore = (t) => t
+) {
+  const peer = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
+  const store = await Store.open(new MemoryLevel<string, string>() as unknown as Db, new Uint8Array(32))
+  const { isBlocked = () => false, ...fileInit } = init
+  const files = createFileTransfer(
+    { libp2p: peer, store: wrap(new Transfers(store)), logger: peer.logger, isBlocked },
+    fileInit
+  )
+  await files.start()
+  return {
+    peer,
+    files,
+    close: async () => {
+      await files.stop()
+      await peer.stop()
+      await store.close()
+    }
+  }
+}
+
 describe('/chat/1.0/file between two nodes', () => {
   let dirs: string[]
   let alice: P2pNode
@@ -179,18 +211,10 @@ describe('/chat/1.0/file between two nodes', () => {
 
   it('refuses offers from a blocked peer', async () => {
     // A receiver whose isBlocked says yes to everyone (the node wires it to its block list).
-    const peer = await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()]
+    const { peer, files, close } = await bareReceiver({
+      downloadsDir: join(dirs[2], 'blocked-downloads'),
+      isBlocked: () => true
     })
-    const store = await Store.open(new MemoryLevel<string, string>() as unknown as Db, new Uint8Array(32))
-    const files = createFileTransfer(
-      { libp2p: peer, store: new Transfers(store), logger: peer.logger, isBlocked: () => true },
-      { downloadsDir: join(dirs[2], 'blocked-downloads') }
-    )
-    await files.start()
     try {
       await alice.libp2p.dial(peer.getMultiaddrs()[0])
       const src = join(dirs[2], 'to-blocked.txt')
@@ -202,38 +226,25 @@ describe('/chat/1.0/file between two nodes', () => {
       assert.deepEqual(await files.list(), [], 'nothing recorded on the receiver')
       await assert.rejects(stat(join(dirs[2], 'blocked-downloads')))
     } finally {
-      await files.stop()
-      await peer.stop()
-      await store.close()
+      await close()
     }
   })
 
   it('a crash between naming a received file and recording it leaves one file under its name, no copy', async () => {
-    const peer = await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()]
-    })
-    const store = await Store.open(new MemoryLevel<string, string>() as unknown as Db, new Uint8Array(32))
-    const transfers = new Transfers(store)
     // The first attempt to record the file complete dies, as a kill -9 right after the file got its name would.
     let crashed = false
-    const crashing: FileStore = Object.assign(Object.create(transfers) as Transfers, {
-      update: async (id: string, patch: Parameters<Transfers['update']>[1]) => {
-        if (patch.status === 'complete' && !crashed) {
-          crashed = true
-          throw new Error('crashed before recording')
-        }
-        return transfers.update(id, patch)
-      }
-    })
     const downloadsDir = join(dirs[2], 'crash-downloads')
-    const files = createFileTransfer(
-      { libp2p: peer, store: crashing, logger: peer.logger, isBlocked: () => false },
-      { downloadsDir, retryDelay: 100 }
+    const { peer, files, close } = await bareReceiver({ downloadsDir, retryDelay: 100 }, (transfers) =>
+      Object.assign(Object.create(transfers) as Transfers, {
+        update: async (id: string, patch: Parameters<Transfers['update']>[1]) => {
+          if (patch.status === 'complete' && !crashed) {
+            crashed = true
+            throw new Error('crashed before recording')
+          }
+          return transfers.update(id, patch)
+        }
+      })
     )
-    await files.start()
     try {
       await alice.libp2p.dial(peer.getMultiaddrs()[0])
       const data = randomBytes(2 * CHUNK + 5)
@@ -252,9 +263,7 @@ describe('/chat/1.0/file between two nodes', () => {
       assert.deepEqual(await readdir(downloadsDir), ['crash.bin'], 'no copy, no temp file left')
       assert.equal(sha256(await readFile(got.path)), sha256(data))
     } finally {
-      await files.stop()
-      await peer.stop()
-      await store.close()
+      await close()
     }
   })
 
