@@ -4,7 +4,7 @@ import { ErrorCode, P2pError } from '../errors.ts'
 import { KeyedLock } from './lock.ts'
 import { PeerBook } from './peers.ts'
 import type { SealedRecord } from './records.ts'
-import { matchesAll, tokenize } from './text-index.ts'
+import { END, SearchIndex, SEP } from './search-index.ts'
 import type {
   HistoryOptions,
   NewIncomingMessage,
@@ -41,19 +41,9 @@ export type Op =
 
 /** Keys sort as text: a fixed-width hex counter keeps them in insertion order. */
 const SEQ_WIDTH = 14
-/** Separator between a peer hash and the rest of a key; '"' is the next character, the end of a peer's range. */
-const SEP = '!'
-const END = '"'
 /** Bound on the peer-hash cache, which a flood of peer ids could otherwise grow. */
 const HASH_CACHE_MAX = 10_000
 const DEFAULT_HISTORY_LIMIT = 50
-const DEFAULT_SEARCH_LIMIT = 20
-/** Most vocabulary words one search term may expand to (a one-letter prefix could match thousands). */
-const MAX_EXPANSIONS = 256
-/** Bound on the recently-written-words cache. */
-const VOCAB_CACHE_MAX = 100_000
-/** Most index entries one search examines: bounds the time of a search whatever the data. */
-const MAX_SEARCH_CANDIDATES = 200_000
 /** Tolerated difference between a sender's clock and ours when filtering history by time. */
 const CLOCK_SKEW_MS = 3600_000
 
@@ -65,9 +55,7 @@ const CLOCK_SKEW_MS = 3600_000
  * - `ids`       `H(peer)!messageId` → seq              dedupe and lookups by id
  * - `outbox`    `H(peer)!seq` → StoredMessage          our messages not yet acknowledged, in send order
  * - `peers`     `H(peer)` → { record, digest }         peers we met, contacts (see PeerBook)
- * - `words`     `word!seq` → `H(peer)!seq`             inverted index: normalized word → message
- * - `pwords`    `H(peer)!word!seq` → `H(peer)!seq`     the same per conversation (search --peer)
- * - `vocab`     `word` → ''                            every indexed word, for prefix expansion
+ * - `words`, `pwords`, `vocab`                       the full-text index (see SearchIndex)
  * - `meta`      name → value                           node settings and the seq watermark
  *
  * Every change that touches more than one key is one atomic batch. The store knows nothing of libp2p.
@@ -79,11 +67,8 @@ export class Store {
   private readonly ids: Sub<string>
   private readonly outboxDb: Sub<OutboxValue>
   readonly peers: PeerBook
-  private readonly words: Sub<string>
-  private readonly peerWords: Sub<string>
+  private readonly index: SearchIndex
   /** Words written to the vocabulary lately: most messages repeat words, so most vocabulary puts are skipped. */
-  private readonly vocabSeen = new Set<string>()
-  private readonly vocab: Sub<string>
   private readonly meta: Sub<unknown>
   private readonly hashes = new Map<string, string>()
   /** Per-peer write chains: writes for one peer happen one after another, in call order. */
@@ -103,9 +88,12 @@ export class Store {
       secret,
       (peerId) => this.peerKey(peerId)
     )
-    this.words = db.sublevel<string, string>('words', { valueEncoding: 'utf8' })
-    this.peerWords = db.sublevel<string, string>('pwords', { valueEncoding: 'utf8' })
-    this.vocab = db.sublevel<string, string>('vocab', { valueEncoding: 'utf8' })
+    this.index = new SearchIndex(
+      db.sublevel<string, string>('words', { valueEncoding: 'utf8' }),
+      db.sublevel<string, string>('pwords', { valueEncoding: 'utf8' }),
+      db.sublevel<string, string>('vocab', { valueEncoding: 'utf8' }),
+      this.messages
+    )
     this.meta = db.sublevel<string, unknown>('meta', { valueEncoding: 'json' })
   }
 
@@ -314,54 +302,12 @@ export class Store {
     return out.reverse()
   }
 
-  /**
-   * Messages whose words start with every term of `query` (case- and accent-insensitive), newest first.
-   * Terms are expanded through the vocabulary; the term with the fewest expansions drives the scan and the others
-   * are checked on the message itself.
-   */
+  /** Messages whose words start with every term of `query`, newest first (see SearchIndex.search). */
   async search(query: string, options: SearchOptions = {}): Promise<SearchHit[]> {
-    const terms = tokenize(query)
-    if (terms.length === 0) return []
-    const limit = options.limit ?? DEFAULT_SEARCH_LIMIT
-    const ph = options.peer != null ? this.peerKey(options.peer) : undefined
-    const expansions = await Promise.all(
-      terms.map((t) => this.vocab.keys({ gte: t, lt: `${t}\uffff`, limit: MAX_EXPANSIONS }).all())
-    )
-    if (expansions.some((e) => e.length === 0)) return []
-    const driver = expansions.reduce((best, e, i) => (e.length < expansions[best].length ? i : best), 0)
-    const others = terms.filter((_, i) => i !== driver)
-    // With --peer, the conversation's own postings: no scanning past other conversations' messages.
-    const postings = new NewestFirst(
-      expansions[driver].map((word) => {
-        const prefix = ph != null ? ph + SEP + word : word
-        return (ph != null ? this.peerWords : this.words).iterator({ gt: prefix + SEP, lt: prefix + END, reverse: true })
-      })
-    )
-    const hits: SearchHit[] = []
-    const seen = new Set<string>()
-    try {
-      for (let examined = 0; hits.length < limit && examined < MAX_SEARCH_CANDIDATES; ) {
-        const batch: string[] = []
-        while (batch.length < 64) {
-          const key = await postings.next()
-          if (key == null) break
-          if (seen.has(key)) continue
-          seen.add(key)
-          batch.push(key)
-        }
-        if (batch.length === 0) break
-        examined += batch.length
-        const messages = await this.messages.getMany(batch)
-        for (const m of messages) {
-          if (m == null || (others.length > 0 && !matchesAll(tokenize(m.text), others))) continue
-          hits.push({ id: m.id, peer: m.peer, text: m.text, timestamp: m.timestamp, direction: m.direction })
-          if (hits.length >= limit) break
-        }
-      }
-    } finally {
-      await postings.close()
-    }
-    return hits
+    return this.index.search(query, {
+      ph: options.peer != null ? this.peerKey(options.peer) : undefined,
+      limit: options.limit
+    })
   }
 
   /** Every stored message, conversation by conversation, oldest first within each (for export). */
@@ -427,26 +373,8 @@ export class Store {
     return [
       { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: message },
       { type: 'put', sublevel: this.ids, key: ph + SEP + message.id, value: seq },
-      ...this.indexOps(ph, seq, message.text)
+      ...this.index.ops(ph, seq, message.text)
     ]
-  }
-
-  /** Index entries for a message's words, written in the same batch as the message. */
-  private indexOps(ph: string, seq: string, text: string): Op[] {
-    const ops: Op[] = []
-    const message = ph + SEP + seq
-    for (const word of tokenize(text)) {
-      ops.push(
-        { type: 'put', sublevel: this.words, key: word + SEP + seq, value: message },
-        { type: 'put', sublevel: this.peerWords, key: ph + SEP + word + SEP + seq, value: message }
-      )
-      if (!this.vocabSeen.has(word)) {
-        if (this.vocabSeen.size >= VOCAB_CACHE_MAX) this.vocabSeen.clear()
-        this.vocabSeen.add(word)
-        ops.push({ type: 'put', sublevel: this.vocab, key: word, value: '' })
-      }
-    }
-    return ops
   }
 
   /** One atomic LevelDB batch. */
@@ -454,8 +382,7 @@ export class Store {
     try {
       await this.db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, string>>)
     } catch (err) {
-      // Words noted as written may not have been: write them again next time.
-      this.vocabSeen.clear()
+      this.index.writeFailed()
       throw err
     }
   }
@@ -467,37 +394,3 @@ function seqOf(ms: number): string {
     .toString(16)
     .padStart(SEQ_WIDTH, '0')
 }
-
-type PostingIterator = ReturnType<Sub<string>['iterator']>
-
-/** Merges several newest-first posting iterators into one newest-first stream of message keys. */
-class NewestFirst {
-  private readonly sources: Array<{ it: PostingIterator; buf: Array<[string, string]>; done: boolean }>
-
-  constructor(iterators: PostingIterator[]) {
-    this.sources = iterators.map((it) => ({ it, buf: [], done: false }))
-  }
-
-  /** The next message key (`H(peer)!seq`), newest first, or undefined at the end. */
-  async next(): Promise<string | undefined> {
-    let best: (typeof this.sources)[number] | undefined
-    for (const s of this.sources) {
-      if (s.buf.length === 0 && !s.done) {
-        s.buf = (await s.it.nextv(32)) as Array<[string, string]>
-        if (s.buf.length === 0) s.done = true
-      }
-      if (s.buf.length > 0 && (best == null || seqPart(s.buf[0][0]) > seqPart(best.buf[0][0]))) best = s
-    }
-    return best?.buf.shift()?.[1]
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.sources.map((s) => s.it.close()))
-  }
-}
-
-/** The seq at the end of a posting key (`word!seq` or `H(peer)!word!seq`). */
-function seqPart(postingKey: string): string {
-  return postingKey.slice(postingKey.lastIndexOf(SEP) + 1)
-}
-

@@ -1,0 +1,141 @@
+/**
+ * The full-text index beside the messages: an inverted index (word → message), the same per conversation, and the
+ * vocabulary for prefix expansion. Written in the same batch as each message (see `ops`); read by `search`.
+ */
+import type { Op, Sub } from './store.ts'
+import { matchesAll, tokenize } from './text-index.ts'
+import type { SearchHit, StoredMessage } from './types.ts'
+
+/** Separator between the parts of a key; '"' is the next character, the end of a prefix's range. */
+export const SEP = '!'
+export const END = '"'
+
+const DEFAULT_SEARCH_LIMIT = 20
+/** Most vocabulary words one search term may expand to (a one-letter prefix could match thousands). */
+const MAX_EXPANSIONS = 256
+/** Bound on the recently-written-words cache. */
+const VOCAB_CACHE_MAX = 100_000
+/** Most index entries one search examines: bounds the time of a search whatever the data. */
+const MAX_SEARCH_CANDIDATES = 200_000
+
+/**
+ * - `words`   `word!seq` → `H(peer)!seq`             inverted index: normalized word → message
+ * - `pwords`  `H(peer)!word!seq` → `H(peer)!seq`     the same per conversation (search --peer)
+ * - `vocab`   `word` → ''                            every indexed word, for prefix expansion
+ */
+export class SearchIndex {
+  /** Words known to be in `vocab` already (bounded), so that each is written once. */
+  private readonly vocabSeen = new Set<string>()
+
+  constructor(
+    private readonly words: Sub<string>,
+    private readonly peerWords: Sub<string>,
+    private readonly vocab: Sub<string>,
+    private readonly messages: Sub<StoredMessage>
+  ) {}
+
+  /** Index entries for the words of message `H(peer)!seq`, to write in the same batch as the message. */
+  ops(ph: string, seq: string, text: string): Op[] {
+    const ops: Op[] = []
+    const message = ph + SEP + seq
+    for (const word of tokenize(text)) {
+      ops.push(
+        { type: 'put', sublevel: this.words, key: word + SEP + seq, value: message },
+        { type: 'put', sublevel: this.peerWords, key: ph + SEP + word + SEP + seq, value: message }
+      )
+      if (!this.vocabSeen.has(word)) {
+        if (this.vocabSeen.size >= VOCAB_CACHE_MAX) this.vocabSeen.clear()
+        this.vocabSeen.add(word)
+        ops.push({ type: 'put', sublevel: this.vocab, key: word, value: '' })
+      }
+    }
+    return ops
+  }
+
+  /** A batch with our ops failed: words noted as written may not have been, so write them again next time. */
+  writeFailed(): void {
+    this.vocabSeen.clear()
+  }
+
+  /**
+   * Messages whose words start with every term of `query` (case- and accent-insensitive), newest first, in the
+   * conversation `ph` if given. Terms are expanded through the vocabulary; the term with the fewest expansions
+   * drives the scan and the others are checked on the message itself.
+   */
+  async search(query: string, options: { ph?: string; limit?: number } = {}): Promise<SearchHit[]> {
+    const terms = tokenize(query)
+    if (terms.length === 0) return []
+    const { ph, limit = DEFAULT_SEARCH_LIMIT } = options
+    const expansions = await Promise.all(
+      terms.map((t) => this.vocab.keys({ gte: t, lt: `${t}\uffff`, limit: MAX_EXPANSIONS }).all())
+    )
+    if (expansions.some((e) => e.length === 0)) return []
+    const driver = expansions.reduce((best, e, i) => (e.length < expansions[best].length ? i : best), 0)
+    const others = terms.filter((_, i) => i !== driver)
+    // With a conversation, its own postings: no scanning past other conversations' messages.
+    const postings = new NewestFirst(
+      expansions[driver].map((word) => {
+        const prefix = ph != null ? ph + SEP + word : word
+        return (ph != null ? this.peerWords : this.words).iterator({ gt: prefix + SEP, lt: prefix + END, reverse: true })
+      })
+    )
+    const hits: SearchHit[] = []
+    const seen = new Set<string>()
+    try {
+      for (let examined = 0; hits.length < limit && examined < MAX_SEARCH_CANDIDATES; ) {
+        const batch: string[] = []
+        while (batch.length < 64) {
+          const key = await postings.next()
+          if (key == null) break
+          if (seen.has(key)) continue
+          seen.add(key)
+          batch.push(key)
+        }
+        if (batch.length === 0) break
+        examined += batch.length
+        const messages = await this.messages.getMany(batch)
+        for (const m of messages) {
+          if (m == null || (others.length > 0 && !matchesAll(tokenize(m.text), others))) continue
+          hits.push({ id: m.id, peer: m.peer, text: m.text, timestamp: m.timestamp, direction: m.direction })
+          if (hits.length >= limit) break
+        }
+      }
+    } finally {
+      await postings.close()
+    }
+    return hits
+  }
+}
+
+type PostingIterator = ReturnType<Sub<string>['iterator']>
+
+/** Merges several newest-first posting iterators into one newest-first stream of message keys. */
+class NewestFirst {
+  private readonly sources: Array<{ it: PostingIterator; buf: Array<[string, string]>; done: boolean }>
+
+  constructor(iterators: PostingIterator[]) {
+    this.sources = iterators.map((it) => ({ it, buf: [], done: false }))
+  }
+
+  /** The next message key (`H(peer)!seq`), newest first, or undefined at the end. */
+  async next(): Promise<string | undefined> {
+    let best: (typeof this.sources)[number] | undefined
+    for (const s of this.sources) {
+      if (s.buf.length === 0 && !s.done) {
+        s.buf = (await s.it.nextv(32)) as Array<[string, string]>
+        if (s.buf.length === 0) s.done = true
+      }
+      if (s.buf.length > 0 && (best == null || seqPart(s.buf[0][0]) > seqPart(best.buf[0][0]))) best = s
+    }
+    return best?.buf.shift()?.[1]
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.it.close()))
+  }
+}
+
+/** The seq at the end of a posting key (`word!seq` or `H(peer)!word!seq`). */
+function seqPart(postingKey: string): string {
+  return postingKey.slice(postingKey.lastIndexOf(SEP) + 1)
+}
