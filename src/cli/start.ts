@@ -66,6 +66,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
 
   const id = await node.id()
   out.line(`ready ${id.peerId}`)
+  for (const notice of node.notices) out.notice(notice)
   out.notice(`p2pnode: ${id.name} listening on ${id.addrs.join(' ')} (data: ${dataDir})`)
   const prompt = process.stdin.isTTY ? startPrompt(node, () => void shutdown()) : undefined
   return finished

@@ -42,6 +42,7 @@ import { dataPaths, ensureDataDir } from './data-dir.ts'
 import { switchableMdns } from './discovery.ts'
 import { NodeFiles } from './files.ts'
 import { loadIdentity, loadSecret } from './identity.ts'
+import { chooseListen } from './listen.ts'
 import { isPeerId, matchPeerName, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
 import { checkName, MAX_NAME_BYTES, People } from './people.ts'
@@ -53,7 +54,7 @@ export interface NodeOptions {
   dataDir: string
   /** Display name; remembered in the data dir. @default the remembered name, else the host name */
   name?: string
-  /** Listen addresses. @default ['/ip4/0.0.0.0/tcp/0'] */
+  /** Listen addresses. @default one TCP port on all IPv4 interfaces, picked on the first start and remembered */
   listen?: string[]
   /** Multiaddrs to dial once started (failures are logged, not fatal). */
   dial?: string[]
@@ -127,6 +128,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   private readonly people: People
   private name: string
   private stopping: Promise<void> | undefined
+  /** What the user should know about how the node started (e.g. its usual port was taken); `start` prints them. */
+  readonly notices: string[] = []
 
   private constructor(libp2p: Libp2p, store: Store, options: NodeOptions, name: string, policy: Policy) {
     super()
@@ -209,6 +212,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       if (!isVisibility(visibility)) throw new TypeError(`unknown visibility ${visibility}`)
       if (options.visibility != null) await store.setSetting('visibility', options.visibility)
       const policy = new Policy(visibility)
+      const listen = await chooseListen(options.listen, store)
       const { peers, tampered } = await store.peers.list()
       for (const record of peers) policy.apply(record)
       // Fail closed: a record that fails its check might have been a block that someone edited away.
@@ -219,7 +223,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         privateKey,
         connectionGater: policy.gater(),
         connectionManager: { inboundUpgradeTimeout: options.upgradeTimeout ?? UPGRADE_TIMEOUT_MS },
-        addresses: { listen: options.listen ?? ['/ip4/0.0.0.0/tcp/0'] },
+        addresses: { listen: listen.listen },
         transports: [tcp()],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
@@ -238,6 +242,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         start: false
       })
       const node = new P2pNode(libp2p, store, options, name, policy)
+      node.notices.push(...listen.notices)
       for (const t of tampered) {
         node.log.error('peer record %s failed its integrity check; ignored, and its peer treated as blocked', t.key)
       }
@@ -246,6 +251,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     } catch (err) {
       await Promise.resolve(libp2p?.stop()).catch(() => {})
       await store.close().catch(() => {})
+      if (isP2pError(err)) throw err
       if ((err as Error).name === 'UnsupportedListenAddressError' || /listen/i.test((err as Error).message)) {
         throw new P2pError(ErrorCode.INVALID_ARGUMENT, `cannot listen: ${(err as Error).message}`, {
           hint: 'check --listen, e.g. --listen /ip4/0.0.0.0/tcp/4001',
