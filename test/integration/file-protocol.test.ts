@@ -456,6 +456,26 @@ describe('/chat/1.0/file against bad peers', () => {
     await served
   })
 
+  it('strips bidi controls and other invisible characters from a name: what is listed is what is saved', async () => {
+    for (const [suggested, saved] of [
+      ['\u202egnp.exe', 'gnp.exe'],
+      ['report\u2066\u200b.pdf\u2069', 'report.pdf'],
+      ['👩\u200d💻 notes.txt', '👩\u200d💻 notes.txt']
+    ]) {
+      const data = Buffer.from(suggested)
+      const served = serve(data, () => false)
+      const id = new Uint8Array(randomBytes(16))
+      await offer(id, suggested, data)
+      const t = await finished(node, Buffer.from(id).toString('hex'))
+      assert.equal(t.status, 'complete', t.error)
+      assert.equal(t.name, saved)
+      assert.equal(t.path, join(dir, 'downloads', saved))
+      const entry = (await node.history(rawId, { limit: 1 }))[0]
+      assert.equal(entry.file?.name, saved, 'the conversation shows the saved name')
+      await served
+    }
+  })
+
   it('resets a receiver that asks for chunks outside the file, and keeps serving', async () => {
     const src = join(dir, 'served.bin')
     await writeFile(src, randomBytes(CHUNK + 1))

@@ -33,7 +33,7 @@ import { chunkCount, chunkLength, hashFile, hashWhole } from './chunks.ts'
 import { FileProtocolError, HashMismatchError, TransferStoppedError, UnsafeFileNameError } from './errors.ts'
 import { clip, fetchField, offerField, readFrame } from './frames.ts'
 import type { FileComponents, FileEvents, FileInit, FileStore, FileTransferProtocol, TransferInfo } from './index.ts'
-import { safeFileName, withSuffix } from './names.ts'
+import { safeFileName, stripFormat, withSuffix } from './names.ts'
 import { receiveChunks } from './receiver.ts'
 import { serveChunks } from './sender.ts'
 import { FetchFrame, OfferFrame, OfferReply, Stop } from './pb/file.ts'
@@ -355,7 +355,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       } catch (err) {
         if (!(err instanceof UnsafeFileNameError)) throw err
         // biome-ignore lint/suspicious/noControlCharactersInRegex: shown, not used as a path
-        name = clip(offer.name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'), MAX_NAME_BYTES)
+        name = clip(stripFormat(offer.name).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?'), MAX_NAME_BYTES)
         error = `unsafe file name: ${err.message}`
         this.log.error('refusing file from %s: %s (%j)', peer, error, offer.name)
       }
