@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { open, readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -27,6 +29,7 @@ import { type Db, Store, Transfers } from '../../src/store/index.ts'
 import { cleanup, tempDir, waitFor } from '../helpers/cli.ts'
 
 const CHUNK = MAX_CHUNK_SIZE
+const exec = promisify(execFile)
 
 async function startNode(dir: string, name: string): Promise<P2pNode> {
   return P2pNode.start({
@@ -290,6 +293,47 @@ describe('/chat/1.0/file between two nodes', () => {
       assert.deepEqual(await readdir(join(dir, 'downloads')).catch(() => []), [])
     } finally {
       await dave.stop()
+    }
+  })
+})
+
+describe('/chat/1.0/file onto a full disk', () => {
+  const skip = process.platform !== 'linux' || process.getuid?.() !== 0 ? 'needs root (mounts a small tmpfs)' : false
+
+  it('fails the transfer on both sides at once, and leaves nothing on the receiver', { skip }, async () => {
+    const dirs = [await tempDir(), await tempDir(), await tempDir()]
+    const downloads = join(dirs[1], 'downloads')
+    await mkdir(downloads)
+    // A 1 MiB file system as the downloads dir: a 3 MiB file cannot fit.
+    await exec('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', downloads])
+    const alice = await startNode(dirs[0], 'alice')
+    const bob = await P2pNode.start({
+      dataDir: dirs[1],
+      name: 'bob',
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      // Long enough that only being told, not a timeout, ends the sender's wait within the test.
+      files: { retryDelay: 200, frameTimeout: 120_000 }
+    })
+    try {
+      await alice.dial((await bob.id()).addrs[0])
+      const src = join(dirs[2], 'too-big.bin')
+      await writeFile(src, randomBytes(3 * 1024 * 1024))
+      const sent = await alice.fileApi.sendFile(bob.libp2p.peerId.toString(), src)
+      const there = await finished(bob, sent.id)
+      assert.equal(there.status, 'failed')
+      assert.equal(there.error, 'disk full')
+      // The sender is told at once, on the same connection (no reconnect, no re-offer).
+      const here = await finished(alice, sent.id)
+      assert.equal(here.status, 'failed')
+      assert.equal(here.error, 'the receiver gave up: its disk is full')
+      assert.equal(alice.libp2p.getConnections().length, 1, 'still the first connection')
+      assert.deepEqual(await readdir(downloads), [], 'no partial file left')
+    } finally {
+      await alice.stop()
+      await bob.stop()
+      await exec('umount', [downloads])
+      await cleanup(...dirs)
     }
   })
 })

@@ -172,7 +172,9 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       active?.abort(new TransferStoppedError('cancelled'))
       await this.discard(record)
       // No fetch stream yet (the offer was waiting for accept): open one just to tell a connected sender.
-      if (active == null && this.isConnected(record.peer)) void this.tellCancelled(record)
+      if (active == null && this.isConnected(record.peer)) {
+        void this.tellSender(record, Stop.Reason.CANCELLED, 'cancelled by the receiver')
+      }
     } else {
       for (const s of this.serving.get(id) ?? []) {
         // Tell the receiver why, then end the stream.
@@ -185,8 +187,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     return next == null ? undefined : this.info(next)
   }
 
-  /** Tell the sender of an incoming transfer that we cancelled it: a fetch stream that says so at once. */
-  private async tellCancelled(record: TransferRecord): Promise<void> {
+  /**
+   * Tell the sender of an incoming transfer that it is over (we cancelled it, or it failed here before any fetch
+   * stream was open): a fetch stream that says so at once.
+   */
+  private async tellSender(record: TransferRecord, reason: Stop.Reason, detail: string): Promise<void> {
     try {
       const stream = await this.components.libp2p.dialProtocol(peerIdFromString(record.peer), FETCH_PROTOCOL, {
         signal: AbortSignal.timeout(this.frameTimeout)
@@ -194,12 +199,12 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
       await lp.writeV([
         FetchFrame.encode({ fetch: { id: fromHex(record.id), have: 0n } }),
-        FetchFrame.encode({ stop: { reason: Stop.Reason.CANCELLED, detail: 'cancelled by the receiver' } })
+        FetchFrame.encode({ stop: { reason, detail } })
       ])
       await stream.close()
     } catch (err) {
       // The sender learns it at its next offer instead.
-      this.log('could not tell %s that %s was cancelled: %s', record.peer, record.id, errorText(err))
+      this.log('could not tell %s how %s ended: %s', record.peer, record.id, errorText(err))
     }
   }
 
@@ -484,25 +489,41 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       await this.tell(stream, lp, Stop.Reason.COMPLETE, '')
     } catch (err) {
       // Cancelled here: tell() is writing the Stop and closing the stream; a reset now could overtake the Stop and
-      // leave the sender waiting. Otherwise reset.
+      // leave the sender waiting.
       const cancelledHere = controller.signal.aborted && controller.signal.reason instanceof TransferStoppedError
-      if (!cancelledHere) stream?.abort(err instanceof Error ? err : new Error(String(err)))
-      const name = (err as Error).name
       const code = (err as NodeJS.ErrnoException).code
-      if (err instanceof TransferStoppedError && err.reason === Stop.Reason.CANCELLED) {
+      if (cancelledHere) {
+        // cancel() recorded it and deleted the partial file.
+      } else if (err instanceof TransferStoppedError && err.reason === Stop.Reason.CANCELLED) {
+        stream?.abort(err)
         await this.setStatus(id, 'cancelled')
         await this.discard(record)
-      } else if (err instanceof HashMismatchError || err instanceof TransferStoppedError) {
+      } else if (err instanceof TransferStoppedError) {
+        // The sender ended it: nothing to tell it.
+        stream?.abort(err)
         await this.discard(record)
         await this.fail(id, err.message)
-      } else if (code != null && DISK_ERRORS.has(code)) {
-        // Retrying would not help: fail, and leave nothing half-written behind.
+      } else if (err instanceof HashMismatchError || (code != null && DISK_ERRORS.has(code))) {
+        // Over for good here (retrying would not help): leave nothing half-written behind, and tell the sender at
+        // once, on this stream if it is open, else on one opened for that; otherwise it would wait for chunks
+        // nobody asks for until its next offer.
+        const [why, told] =
+          err instanceof HashMismatchError
+            ? [err.message, err.message]
+            : code === 'ENOSPC' || code === 'EDQUOT'
+              ? ['disk full', 'its disk is full']
+              : [`cannot write the file: ${errorText(err)}`, 'it cannot write the file']
         await this.discard(record)
-        await this.fail(id, code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full' : `cannot write the file: ${err}`)
-        this.log.error('receiving %s failed: %s', id, errorText(err))
-      } else if (!controller.signal.aborted && this.started) {
-        this.log.error('fetching %s from %s broke: %s', id, peer, errorText(err))
-        retry = name !== 'UnsupportedProtocolError'
+        await this.fail(id, why)
+        if (code != null) this.log.error('receiving %s failed: %s', id, errorText(err))
+        if (stream != null && lp != null && stream.status === 'open') await this.tell(stream, lp, Stop.Reason.FAILED, told)
+        else if (this.isConnected(peer)) void this.tellSender(record, Stop.Reason.FAILED, told)
+      } else {
+        stream?.abort(err instanceof Error ? err : new Error(String(err)))
+        if (!controller.signal.aborted && this.started) {
+          this.log.error('fetching %s from %s broke: %s', id, peer, errorText(err))
+          retry = (err as Error).name !== 'UnsupportedProtocolError'
+        }
       }
     } finally {
       await this.sink.close(id).catch(() => {})
