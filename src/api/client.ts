@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { Client } from 'undici'
 import { ErrorCode, P2pError } from '../errors.ts'
 import {
@@ -23,6 +24,21 @@ import {
 
 /** Upper bound for one API call (a dial waits up to 10 s, a send up to its waitMs). */
 const REQUEST_TIMEOUT_MS = 70_000
+
+/** Errors of a connection the node closed or reset before it answered. */
+const CUT_OFF = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'])
+
+/** Whether something accepts connections on the socket now. */
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socketPath)
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
+}
 
 /** A query string of the defined values. */
 function query(params: Record<string, string | number | undefined>): URLSearchParams {
@@ -100,7 +116,8 @@ export class ApiClient implements NodeApi {
   }
 
   export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
-    return this.call('POST', '/v1/export', options)
+    // As long as writing every message takes: no time limit on the answer.
+    return this.call('POST', '/v1/export', options, { unbounded: true })
   }
 
   /** Ask the node to stop and wait (up to 15 s) until it has. */
@@ -122,36 +139,68 @@ export class ApiClient implements NodeApi {
     await this.client.close()
   }
 
-  protected async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  /** `unbounded`: the call does work that grows with the data (hashing a file, an export): wait for it. */
+  protected async call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    options: { unbounded?: boolean } = {}
+  ): Promise<T> {
     const json = body != null ? JSON.stringify(body) : undefined
     // The server would answer 413 and close while we still send: say it here, clearly.
     if (json != null && Buffer.byteLength(json) > API_BODY_LIMIT) {
       throw new P2pError(ErrorCode.INVALID_MESSAGE, `the request is larger than ${API_BODY_LIMIT} bytes`)
     }
     let res: Awaited<ReturnType<Client['request']>>
+    let answer: T | ApiErrorBody
     try {
       res = await this.client.request({
         method,
         path,
         headers: json != null ? { 'content-type': 'application/json' } : {},
-        body: json
+        body: json,
+        ...(options.unbounded === true ? { headersTimeout: 0 } : {})
       })
+      answer = (await res.body.json()) as T | ApiErrorBody
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTDIR') {
-        throw new P2pError(ErrorCode.NO_NODE, `no node is running on ${this.dataDir}`, {
-          hint: `start one with: p2pnode start${this.dataDir === '' ? '' : ` --data ${this.dataDir}`}`,
-          cause: err
-        })
-      }
-      throw err
+      throw await this.connectionError(err)
     }
-    const answer = (await res.body.json()) as T | ApiErrorBody
     if (res.statusCode >= 400) {
       const e = answer as ApiErrorBody
       const code = (Object.values(ErrorCode) as string[]).includes(e.code) ? (e.code as ErrorCode) : ErrorCode.INTERNAL
       throw new P2pError(code, e.message, { hint: e.hint, details: e.details })
     }
     return answer as T
+  }
+
+  /** What a failed connection means for the user: no node, or a node that went away while answering. */
+  private async connectionError(err: unknown): Promise<unknown> {
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    const again = `p2pnode start${this.dataDir === '' ? '' : ` --data ${this.dataDir}`}`
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return new P2pError(ErrorCode.NO_NODE, `no node is running on ${this.dataDir}`, {
+        hint: `start one with: ${again}`,
+        cause: err
+      })
+    }
+    if (code === 'ECONNREFUSED') {
+      return new P2pError(ErrorCode.NO_NODE, `no node is running on ${this.dataDir} (the last one did not stop cleanly)`, {
+        hint: `start one with: ${again}`,
+        cause: err
+      })
+    }
+    if (CUT_OFF.has(code)) {
+      if (await answers(this.socketPath)) {
+        return new P2pError(ErrorCode.INTERNAL, `the node on ${this.dataDir} closed the connection without answering`, {
+          hint: 'see the node\'s output (run it with DEBUG=p2pnode:* for details), then try again',
+          cause: err
+        })
+      }
+      return new P2pError(ErrorCode.NO_NODE, `the node on ${this.dataDir} stopped while answering (it crashed or was stopped)`, {
+        hint: `see its output for why; start it again with: ${again} (what you asked may not have been done)`,
+        cause: err
+      })
+    }
+    return err
   }
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { ErrorCode, P2pError } from '../errors.ts'
+import { obj, TEXT } from './validation.ts'
 
 /**
  * The file-transfer part of the local API (`/v1/files`). Field names are a contract: `p2pnode files --json`
@@ -54,22 +55,16 @@ export function registerFileRoutes(app: FastifyInstance, api: object): void {
   app.post<{ Body: { peer: string; path: string } }>(
     '/v1/files',
     {
-      schema: {
-        body: {
-          type: 'object',
-          properties: { peer: { type: 'string', minLength: 1 }, path: { type: 'string', minLength: 1 } },
-          required: ['peer', 'path'],
-          additionalProperties: false
-        }
-      }
+      schema: { body: obj({ peer: TEXT, path: TEXT }, ['peer', 'path']) }
     },
     async (req) => files.sendFile(req.body.peer, req.body.path)
   )
   app.get('/v1/files', async () => files.files())
-  const byId = { schema: { params: { type: 'object', properties: { id: ID }, required: ['id'] } } }
+  const byId = { schema: { params: obj({ id: ID }, ['id']) } }
+  const action = { schema: { params: obj({ id: ID }, ['id']), body: obj({}) } }
   app.get<{ Params: { id: string } }>('/v1/files/:id', byId, async (req) => files.file(req.params.id))
-  app.post<{ Params: { id: string } }>('/v1/files/:id/accept', byId, async (req) => files.accept(req.params.id))
-  app.post<{ Params: { id: string } }>('/v1/files/:id/cancel', byId, async (req) => files.cancel(req.params.id))
+  app.post<{ Params: { id: string } }>('/v1/files/:id/accept', action, async (req) => files.accept(req.params.id))
+  app.post<{ Params: { id: string } }>('/v1/files/:id/cancel', action, async (req) => files.cancel(req.params.id))
 }
 
 export function transferNotFound(id: string): P2pError {

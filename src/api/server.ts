@@ -1,8 +1,9 @@
 import { chmod, rm } from 'node:fs/promises'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { ErrorCode, isP2pError } from '../errors.ts'
 import { FILE_STATUS_CODES, registerFileRoutes } from './files.ts'
 import { API_BODY_LIMIT, type ApiErrorBody, type NodeApi, type Visibility } from './types.ts'
+import { describeValidation, obj, TEXT, validatorCompiler } from './validation.ts'
 
 const STATUS: Record<string, number> = {
   [ErrorCode.PEER_NOT_FOUND]: 404,
@@ -16,13 +17,44 @@ const STATUS: Record<string, number> = {
   ...FILE_STATUS_CODES
 }
 
+export interface ApiServerOptions {
+  /** A connection that sends no request for this long is closed, ms (also between requests). @default 10000 */
+  idleTimeout?: number
+  /** Time a client has to send a request's headers, ms. @default 5000 */
+  headersTimeout?: number
+  /** Time a client has to send a whole request, ms (handling it may take longer). @default 10000 */
+  requestTimeout?: number
+  /** Connections open at once at most; more are closed as they come. @default 64 */
+  maxConnections?: number
+}
 
 /**
  * The local HTTP+JSON API over a unix socket (mode 0600). Routes map one to one onto NodeApi; errors cross as
- * `{ code, message, hint?, details? }` with a matching HTTP status.
+ * `{ code, message, hint?, details? }` with a matching HTTP status. Requests are validated against their schemas
+ * as sent (no coercion, no unknown fields), and a client that holds a connection without finishing a request is
+ * cut off: the API cannot be made to hold sockets forever.
  */
-export async function startApiServer(api: NodeApi, socketPath: string): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: API_BODY_LIMIT })
+export async function startApiServer(
+  api: NodeApi,
+  socketPath: string,
+  options: ApiServerOptions = {}
+): Promise<FastifyInstance> {
+  const idle = options.idleTimeout ?? 10_000
+  const headersTimeout = options.headersTimeout ?? 5000
+  const app = Fastify({
+    logger: false,
+    bodyLimit: API_BODY_LIMIT,
+    connectionTimeout: idle,
+    keepAliveTimeout: idle,
+    requestTimeout: options.requestTimeout ?? 10_000,
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 2)) }
+  })
+  app.setValidatorCompiler(validatorCompiler)
+  // The idle timeout is for connections that send nothing; once a request is in, handling it may take its time
+  // (hashing a large file, waiting for an ack). Node sets the keep-alive timeout again after the response.
+  app.addHook('onRequest', async (req) => {
+    req.raw.socket.setTimeout(0)
+  })
 
   app.setErrorHandler((err, _req, reply) => {
     let body: ApiErrorBody
@@ -30,8 +62,9 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
     if (isP2pError(err)) {
       body = { code: err.code, message: err.message, hint: err.hint, details: err.details }
       status = STATUS[err.code] ?? 500
-    } else if ((err as { validation?: unknown }).validation != null) {
-      body = { code: ErrorCode.INVALID_ARGUMENT, message: (err as Error).message }
+    } else if ((err as FastifyError).validation != null) {
+      const { validation = [], validationContext } = err as FastifyError
+      body = { code: ErrorCode.INVALID_ARGUMENT, message: describeValidation(validation, validationContext) }
       status = 400
     } else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       body = { code: ErrorCode.INVALID_MESSAGE, message: `the request is larger than ${API_BODY_LIMIT} bytes` }
@@ -51,7 +84,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
   app.get('/v1/peers', async () => api.peers())
   app.post<{ Body: { multiaddr: string } }>(
     '/v1/dial',
-    { schema: { body: obj({ multiaddr: { type: 'string', minLength: 1 } }, ['multiaddr']) } },
+    { schema: { body: obj({ multiaddr: TEXT }, ['multiaddr']) } },
     async (req) => api.dial(req.body.multiaddr)
   )
   app.post<{ Body: { peer: string; text: string; replyTo?: string; waitMs?: number } }>(
@@ -60,7 +93,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
       schema: {
         body: obj(
           {
-            peer: { type: 'string', minLength: 1 },
+            peer: TEXT,
             text: { type: 'string' },
             replyTo: { type: 'string', pattern: '^[0-9a-f]{32}$' },
             waitMs: { type: 'integer', minimum: 0, maximum: 60000 }
@@ -77,7 +110,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
       schema: {
         querystring: obj(
           {
-            peer: { type: 'string', minLength: 1 },
+            peer: TEXT,
             limit: { type: 'integer', minimum: 1, maximum: 10000 },
             before: { type: 'integer', minimum: 0 },
             after: { type: 'integer', minimum: 0 }
@@ -89,9 +122,9 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
     async (req) => api.history(req.query.peer, req.query)
   )
   const peerBody = (extra: Record<string, object> = {}, required: string[] = []) => ({
-    schema: { body: obj({ peer: { type: 'string', minLength: 1 }, ...extra }, ['peer', ...required]) }
+    schema: { body: obj({ peer: TEXT, ...extra }, ['peer', ...required]) }
   })
-  const name = { type: 'string', minLength: 1, maxLength: 256 }
+  const name = { ...TEXT, maxLength: 256 }
   app.get('/v1/contacts', async () => api.contacts())
   app.post<{ Body: { peer: string; name?: string } }>('/v1/contacts', peerBody({ name }), async (req) =>
     api.addContact(req.body.peer, { name: req.body.name })
@@ -107,13 +140,13 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
   )
   app.get<{ Querystring: { peer: string } }>(
     '/v1/verify',
-    { schema: { querystring: obj({ peer: { type: 'string', minLength: 1 } }, ['peer']) } },
+    { schema: { querystring: obj({ peer: TEXT }, ['peer']) } },
     async (req) => api.verify(req.query.peer)
   )
   app.get('/v1/visibility', async () => api.visibility())
   app.post<{ Body: { visibility: Visibility } }>(
     '/v1/visibility',
-    { schema: { body: obj({ visibility: { type: 'string' } }, ['visibility']) } },
+    { schema: { body: obj({ visibility: { type: 'string', enum: ['everyone', 'contacts', 'hidden'] } }, ['visibility']) } },
     async (req) => api.visibility(req.body.visibility)
   )
   app.get<{ Querystring: { q: string; peer?: string; limit?: number } }>(
@@ -123,7 +156,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
         querystring: obj(
           {
             q: { type: 'string', maxLength: 1024 },
-            peer: { type: 'string', minLength: 1 },
+            peer: TEXT,
             limit: { type: 'integer', minimum: 1, maximum: 10000 }
           },
           ['q']
@@ -134,11 +167,11 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
   )
   app.post<{ Body: { out: string; anonymize?: boolean } }>(
     '/v1/export',
-    { schema: { body: obj({ out: { type: 'string', minLength: 1 }, anonymize: { type: 'boolean' } }, ['out']) } },
+    { schema: { body: obj({ out: TEXT, anonymize: { type: 'boolean' } }, ['out']) } },
     async (req) => api.export(req.body)
   )
   registerFileRoutes(app, api)
-  app.post('/v1/stop', async (_req, reply) => {
+  app.post('/v1/stop', { schema: { body: obj({}) } }, async (_req, reply) => {
     // Answer first, then stop: the caller waits for the socket to go away.
     reply.raw.on('finish', () => setImmediate(() => void api.stop()))
     return { stopping: true }
@@ -153,9 +186,7 @@ export async function startApiServer(api: NodeApi, socketPath: string): Promise<
     process.umask(umask)
   }
   await chmod(socketPath, 0o600)
+  // Beyond this, new connections are closed at once (net.Server): a flood cannot exhaust the node's descriptors.
+  app.server.maxConnections = options.maxConnections ?? 64
   return app
-}
-
-function obj(properties: Record<string, object>, required: string[]) {
-  return { type: 'object', properties, required, additionalProperties: false }
 }

@@ -1,5 +1,5 @@
 import { resolve as resolvePath } from 'node:path'
-import { enable } from '@libp2p/logger'
+import { enable, logger } from '@libp2p/logger'
 import { startApiServer } from '../api/server.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import { P2pNode } from '../node/node.ts'
@@ -61,6 +61,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
     resolve(0)
   }
   node.addEventListener('stopped', () => void shutdown())
+  lastLineOfDefence(() => shutdown().then(() => process.exit(1)))
   process.once('SIGINT', () => void shutdown())
   process.once('SIGTERM', () => void shutdown())
 
@@ -70,4 +71,31 @@ export async function startCommand(options: StartOptions): Promise<number> {
   out.notice(`p2pnode: ${id.name} listening on ${id.addrs.join(' ')} (data: ${dataDir})`)
   const prompt = process.stdin.isTTY ? startPrompt(node, () => void shutdown()) : undefined
   return finished
+}
+
+/** Whether an uncaught error is a system error of one file or socket (an unheard 'error' event), not a bug mid-way. */
+function isHandleError(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException
+  return err instanceof Error && typeof e.syscall === 'string' && typeof e.errno === 'number'
+}
+
+/**
+ * Every error is meant to be handled where it happens; this is for the one that is not. A failed promise nobody
+ * awaited, or an 'error' event of one file or socket nobody listened to, is logged and the node goes on: the
+ * stack that failed was a callback's, not one half way through changing our state. Anything else may have left
+ * the node inconsistent: it is logged and the node stops cleanly (database closed, api.sock removed), exit 1.
+ */
+function lastLineOfDefence(stop: () => Promise<unknown>): void {
+  const log = logger('p2pnode:process')
+  process.on('unhandledRejection', (reason) => {
+    log.error('unhandled rejection (a bug; the node keeps running): %s', (reason as Error)?.stack ?? String(reason))
+  })
+  process.on('uncaughtException', (err) => {
+    if (isHandleError(err)) {
+      log.error('unhandled error of a file or socket (a bug; the node keeps running): %s', err.stack)
+      return
+    }
+    log.error('uncaught exception (a bug; the node stops): %s', err.stack)
+    void stop()
+  })
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { rename, rm, writeFile } from 'node:fs/promises'
-import { once } from 'node:events'
+import { lstat, open, rename, rm, writeFile } from 'node:fs/promises'
+import { pipeline } from 'node:stream/promises'
 import type { StoredMessage } from '../store/index.ts'
 import { Anonymizer, PLACEHOLDERS, type ScrubKind } from './anonymize.ts'
 
@@ -30,34 +29,54 @@ export async function exportMessages(messages: AsyncIterable<StoredMessage>, opt
   const tmp = `${options.out}.${randomBytes(6).toString('hex')}.tmp`
   const card = `${options.out}.card.md`
   const cardTmp = `${card}.${randomBytes(6).toString('hex')}.tmp`
-  // 'wx': a fresh file of our own, never through a symlink someone left at that name
-  const file = createWriteStream(tmp, { mode: 0o600, flags: 'wx' })
+  // Each target must be a file or nothing: found now, before anything is written, not at the rename.
+  await Promise.all([replaceable(options.out), replaceable(card)])
   const conversations = new Set<string>()
   let count = 0
   let first = Number.POSITIVE_INFINITY
   let last = 0
-  try {
+  async function* lines() {
     for await (const m of messages) {
-      const line = anon == null ? plain(m) : anonymized(m, anon)
       conversations.add(m.peer)
       first = Math.min(first, m.timestamp)
       last = Math.max(last, m.timestamp)
       count++
-      if (!file.write(`${JSON.stringify(line)}\n`)) await once(file, 'drain')
+      yield `${JSON.stringify(anon == null ? plain(m) : anonymized(m, anon))}\n`
     }
-    file.end()
-    await once(file, 'close')
+  }
+  let cardPlaced = false
+  try {
+    // Opened (and awaited) first, so a bad path is an error here; 'wx': a fresh file of our own, never through a
+    // symlink someone left at that name. pipeline() handles the stream's errors: none can go unheard.
+    const file = await open(tmp, 'wx', 0o600)
+    await pipeline(lines(), file.createWriteStream())
     const text = dataCard({ count, conversations: conversations.size, first, last, anon })
     await writeFile(cardTmp, text, { mode: 0o600, flag: 'wx' })
     // Both files are complete before either takes its name.
     await rename(cardTmp, card)
+    cardPlaced = true
     await rename(tmp, options.out)
   } catch (err) {
-    file.destroy()
-    await Promise.all([rm(tmp, { force: true }), rm(cardTmp, { force: true })])
+    await Promise.all([
+      rm(tmp, { force: true }),
+      rm(cardTmp, { force: true }),
+      cardPlaced ? rm(card, { force: true }) : undefined
+    ])
     throw err
   }
   return { out: options.out, card, messages: count }
+}
+
+/** Throws EISDIR (or the like) unless `path` is absent or a regular file, which an export may replace. */
+async function replaceable(path: string): Promise<void> {
+  const st = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined
+    throw err
+  })
+  // A symlink is replaced itself (rename), never written through.
+  if (st != null && !st.isFile() && !st.isSymbolicLink()) {
+    throw Object.assign(new Error(`${path} exists and is not a file`), { code: st.isDirectory() ? 'EISDIR' : 'EEXIST' })
+  }
 }
 
 function plain(m: StoredMessage) {

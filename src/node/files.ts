@@ -1,8 +1,8 @@
-import { isAbsolute } from 'node:path'
 import { type FileInfo, type FilesApi, transferNotFound } from '../api/files.ts'
 import type { HistoryEntry } from '../api/types.ts'
 import { ErrorCode, P2pError } from '../errors.ts'
 import type { FileTransferProtocol, TransferInfo } from '../protocols/file/index.ts'
+import { checkPath } from './people.ts'
 
 /** The node's FilesApi: checks arguments and turns protocol results and failures into API shapes and codes. */
 export class NodeFiles implements FilesApi {
@@ -15,7 +15,7 @@ export class NodeFiles implements FilesApi {
   }
 
   async sendFile(ref: string, path: string): Promise<FileInfo> {
-    if (!isAbsolute(path)) throw new P2pError(ErrorCode.INVALID_ARGUMENT, `the path must be absolute: ${path}`)
+    checkPath(path, 'the path')
     const peer = await this.resolvePeer(ref)
     try {
       return toFileInfo(await this.protocol.send(peer, path))

@@ -20,6 +20,28 @@ import { safetyNumber } from './safety-number.ts'
 
 export const MAX_NAME_BYTES = 64
 
+/** File system errors of a path to write, as the user reads them. */
+const WRITE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EEXIST: 'it exists and is not a regular file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  EBUSY: 'the path is busy (a mount point?)',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links',
+  ENOSPC: 'no space left on the disk',
+  EDQUOT: 'disk quota exceeded'
+}
+
+/** A path the API is given: absolute, without NUL bytes (INVALID_ARGUMENT otherwise). */
+export function checkPath(path: string, what: string): void {
+  if (path.includes('\0')) throw new P2pError(ErrorCode.INVALID_ARGUMENT, `${what} contains a NUL byte`)
+  if (!isAbsolute(path)) throw new P2pError(ErrorCode.INVALID_ARGUMENT, `${what} must be absolute: ${path}`)
+}
+
 /** A display name given by the user: trimmed, no control characters, 1–64 bytes. */
 export function checkName(name: string): string {
   const clean = sanitizeName(name)
@@ -163,7 +185,7 @@ export class People {
   }
 
   async export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
-    if (!isAbsolute(options.out)) throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the export path must be absolute')
+    checkPath(options.out, 'the export path')
     const { peers } = await this.host.store.peers.list()
     const names = [this.host.ownName(), ...peers.flatMap((p) => [p.name ?? '', p.localName ?? '', ...(p.formerNames ?? [])])]
     try {
@@ -175,9 +197,13 @@ export class People {
       return { ...res, anonymized: options.anonymize === true }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') {
-        throw new P2pError(ErrorCode.INVALID_ARGUMENT, `cannot write ${options.out} (${code})`, {
-          hint: 'choose a file in a directory you can write to: --out FILE'
+      if (code != null && code in WRITE_ERRORS) {
+        throw new P2pError(ErrorCode.INVALID_ARGUMENT, `cannot write ${options.out}: ${WRITE_ERRORS[code]}`, {
+          hint:
+            code === 'ENOSPC'
+              ? 'free some space, or choose a file on another disk: --out FILE'
+              : 'choose a new file (or one to replace) in a directory you can write to: --out FILE',
+          cause: err
         })
       }
       throw err
