@@ -25,6 +25,8 @@ export const ErrorCode = {
   RECORD_TAMPERED: 'RECORD_TAMPERED',
   /** Thrown when an action needs a peer that is blocked (unblock it first). */
   PEER_BLOCKED: 'PEER_BLOCKED',
+  /** Thrown when a peer proved not to be a p2pnode node (another libp2p program): nothing can be sent to it. */
+  PEER_NOT_P2PNODE: 'PEER_NOT_P2PNODE',
   /** Thrown when a transfer id matches no transfer. */
   TRANSFER_NOT_FOUND: 'TRANSFER_NOT_FOUND',
   /** Thrown when a file to send does not exist, is not a regular file, cannot be read or is too large. */

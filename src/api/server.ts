@@ -13,6 +13,7 @@ const STATUS: Record<string, number> = {
   [ErrorCode.INVALID_MULTIADDR]: 400,
   [ErrorCode.DIAL_FAILED]: 502,
   [ErrorCode.PEER_BLOCKED]: 409,
+  [ErrorCode.PEER_NOT_P2PNODE]: 409,
   [ErrorCode.RECORD_TAMPERED]: 409,
   ...FILE_STATUS_CODES
 }

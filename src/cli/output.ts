@@ -12,6 +12,7 @@ export const EXIT: Record<string, number> = {
   [ErrorCode.PEER_NOT_FOUND]: 4,
   [ErrorCode.PEER_AMBIGUOUS]: 4,
   [ErrorCode.PEER_BLOCKED]: 4,
+  [ErrorCode.PEER_NOT_P2PNODE]: 4,
   [ErrorCode.DIAL_FAILED]: 5,
   [ErrorCode.LEVEL_LOCKED]: 6,
   [ErrorCode.DATA_DIR_INVALID]: 7,

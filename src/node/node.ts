@@ -73,8 +73,8 @@ export interface NodeOptions {
    * it is dropped, ms. Bounds what a silent or garbage-sending socket can hold. @default 10000
    */
   upgradeTimeout?: number
-  /** Protocol timeouts (tests shorten them). */
-  chat?: Pick<ChatInit, 'ackTimeout' | 'helloTimeout' | 'idleTimeout' | 'retryDelay'>
+  /** Protocol timeouts and back-off (tests shorten them). */
+  chat?: Pick<ChatInit, 'ackTimeout' | 'helloTimeout' | 'idleTimeout' | 'retryDelay' | 'maxRetryDelay'>
   /** Where received files go. @default DATA/downloads */
   downloads?: string
   /** File transfer settings: auto-accept limit, chunk size, window, timeouts (tests shorten them). */
@@ -84,10 +84,17 @@ export interface NodeOptions {
 export interface NodeEvents {
   /** A new message arrived and was stored. */
   message: CustomEvent<{ message: StoredMessage; name: string; muted: boolean }>
-  /** Our messages were acknowledged. */
+  /** Our messages were written to the peer (status `sent`, no ack yet); a resend fires again. */
+  sent: CustomEvent<{ peer: string; ids: string[] }>
+  /** Our messages were acknowledged (status `delivered`). */
   delivered: CustomEvent<{ peer: string; ids: string[] }>
-  /** A peer connected (with its name once greeted) or disconnected. */
+  /**
+   * Presence changed, exactly then: `connected` true when the peer greeted us on an open connection, false when its
+   * last such connection closed (idle chat streams closing change nothing). `name` is its display name.
+   */
   peer: CustomEvent<{ peerId: string; name: string; connected: boolean }>
+  /** A peer told us a new name (its display name changes unless we gave it a local one). */
+  renamed: CustomEvent<{ peerId: string; name: string; formerName: string }>
   /** The node stopped (e.g. through the API). */
   stopped: CustomEvent
 }
@@ -221,6 +228,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       }
       libp2p = await createLibp2p({
         privateKey,
+        // Identify tells peers our software: p2pnode and its version, not libp2p's default (which names Node's).
+        nodeInfo: { name: 'p2pnode', version: VERSION, userAgent: `p2pnode/${VERSION}` },
         connectionGater: policy.gater(),
         connectionManager: { inboundUpgradeTimeout: options.upgradeTimeout ?? UPGRADE_TIMEOUT_MS },
         addresses: { listen: listen.listen },
@@ -265,15 +274,17 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   private async startServices(records: PeerRecord[]): Promise<void> {
     for (const record of records) {
       this.learn(record)
+      if (record.notP2pnode != null) this.chat.setForeign(record.peerId, record.notP2pnode)
       if (record.chatted) this.chatted.add(record.peerId)
     }
     const libp2p = this.libp2p
     libp2p.addEventListener('peer:discovery', (evt) => this.redialer.redial(evt.detail.id.toString()))
     libp2p.addEventListener('peer:connect', (evt) => this.onConnect(evt.detail))
-    libp2p.addEventListener('peer:disconnect', (evt) => {
-      const peerId = evt.detail.toString()
-      this.safeDispatchEvent('peer', { detail: { peerId, name: this.names.get(peerId) ?? '', connected: false } })
+    this.chat.addEventListener('presence', (evt) => this.onPresence(evt.detail.peer, evt.detail.name, evt.detail.here))
+    this.chat.addEventListener('verdict', (evt) => {
+      void this.remember(evt.detail.peer, { notP2pnode: evt.detail.notP2pnode ?? null })
     })
+    this.chat.addEventListener('sent', (evt) => this.safeDispatchEvent('sent', { detail: evt.detail }))
     libp2p.addEventListener('peer:identify', (evt) => {
       const peerId = evt.detail.peerId.toString()
       const addrs = evt.detail.listenAddrs.map((a) => a.toString())
@@ -371,9 +382,12 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     } catch (err) {
       throw failed((err as Error).message, err)
     }
+    // The user asked: whatever we concluded about this peer before, look again (open a chat stream, greet).
+    this.chat.flush(peerId, { probe: true })
     const name = await this.nameOf(peerId)
     // A peer that refuses us (blocked, hidden, contacts only) closes the connection right after the handshake.
     if (!this.chat.isConnected(peerId)) throw failed('the peer closed the connection')
+    await this.notForeign(peerId)
     await this.remember(peerId, { addrs: [withoutPeerId(ma).toString()] })
     return { peerId, name }
   }
@@ -408,6 +422,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot message yourself')
     }
     this.people.notBlocked(peer)
+    await this.notForeign(peer)
     let message: StoredMessage
     try {
       message = await this.chat.send(peer, text, { replyTo: options.replyTo })
@@ -546,21 +561,27 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
 
   private onConnect(peer: PeerId): void {
     const peerId = peer.toString()
-    this.redialer.connected(peerId)
-    // Greets the peer (names are exchanged on the chat stream) and sends anything waiting for it.
+    // Greets the peer (names are exchanged on the chat stream) and sends anything waiting for it. The peer is
+    // present (a `peer` event) once it has greeted us: see onPresence.
     this.chat.flush(peerId)
     this.files.onConnect(peerId)
-    this.safeDispatchEvent('peer', { detail: { peerId, name: this.names.get(peerId) ?? '', connected: true } })
+  }
+
+  /** Presence changed (the chat protocol tracks greetings per connection). */
+  private onPresence(peerId: string, name: string, here: boolean): void {
+    // A greeting proves the connection useful: only then are the peer's dial failures forgotten. A peer that lets
+    // us connect and then drops us (it blocked us) stays backed off.
+    if (here) this.redialer.connected(peerId)
+    this.safeDispatchEvent('peer', { detail: { peerId, name: this.names.get(peerId) ?? name, connected: here } })
   }
 
   private onHello(peerId: string, name: string): void {
-    if (this.ownNames.get(peerId) === name) return
+    const former = this.ownNames.get(peerId)
+    if (former === name) return
     this.ownNames.set(peerId, name)
     if (!this.localNames.has(peerId)) this.names.set(peerId, name)
     void this.remember(peerId, { name })
-    this.safeDispatchEvent('peer', {
-      detail: { peerId, name: this.names.get(peerId) ?? name, connected: this.chat.isConnected(peerId) }
-    })
+    if (former != null) this.safeDispatchEvent('renamed', { detail: { peerId, name, formerName: former } })
   }
 
   /** Take what a peer record says about names and policy. */
@@ -579,7 +600,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     void this.remember(peerId, { chatted: true })
   }
 
-  private async remember(peerId: string, update: { name?: string; addrs?: string[]; chatted?: boolean }) {
+  private async remember(
+    peerId: string,
+    update: { name?: string; addrs?: string[]; chatted?: boolean; notP2pnode?: string | null }
+  ) {
     try {
       await this.store.peers.update(peerId, update)
     } catch (err) {
@@ -592,7 +616,25 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     return m.status
   }
 
-  /** The peer's name, once it has greeted us on the current connection (waits briefly for that). */
+  /**
+   * PEER_NOT_P2PNODE for a peer that proved to be another libp2p program. A peer connected but not greeted yet gets
+   * a moment (helloWait) to greet or to prove that, so that the first message to it is not stored in vain.
+   */
+  private async notForeign(peer: string): Promise<void> {
+    if (this.chat.notP2pnode(peer) == null && this.chat.isConnected(peer) && !this.chat.greeted(peer)) {
+      await this.nameOf(peer)
+    }
+    const reason = this.chat.notP2pnode(peer)
+    if (reason == null) return
+    throw new P2pError(ErrorCode.PEER_NOT_P2PNODE, `${this.displayName(peer)} is not a p2pnode node: ${reason}`, {
+      hint: 'nothing was sent: it is another libp2p program. If it runs p2pnode now, connect again with p2pnode dial <its multiaddr>'
+    })
+  }
+
+  /**
+   * The peer's name, once it has greeted us on the current connection (waits briefly for that, or until it proves
+   * to be no p2pnode node).
+   */
   private async nameOf(peerId: string): Promise<string> {
     if (this.chat.greeted(peerId)) return this.names.get(peerId) ?? ''
     const signal = AbortSignal.timeout(this.options.helloWait ?? 3000)
@@ -601,17 +643,22 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         if (evt.detail.peer !== peerId) return
         done(this.names.get(peerId) ?? evt.detail.name)
       }
+      const onVerdict = (evt: CustomEvent<{ peer: string; notP2pnode: string | undefined }>) => {
+        if (evt.detail.peer === peerId && evt.detail.notP2pnode != null) onAbort()
+      }
       const onAbort = () => done(this.names.get(peerId) ?? '')
       const onGone = (evt: CustomEvent<PeerId>) => {
         if (evt.detail.toString() === peerId) onAbort()
       }
       const done = (name: string) => {
         this.chat.removeEventListener('hello', onHello)
+        this.chat.removeEventListener('verdict', onVerdict)
         this.libp2p.removeEventListener('peer:disconnect', onGone)
         signal.removeEventListener('abort', onAbort)
         resolve(name)
       }
       this.chat.addEventListener('hello', onHello)
+      this.chat.addEventListener('verdict', onVerdict)
       this.libp2p.addEventListener('peer:disconnect', onGone)
       signal.addEventListener('abort', onAbort)
     })

@@ -12,15 +12,17 @@ const MAX_BACKOFF_MS = 30_000
 export interface RedialerComponents {
   libp2p: Pick<Libp2p, 'dial' | 'peerId' | 'peerStore'>
   store: Pick<Store, 'peers' | 'peersWithOutbox'>
-  chat: Pick<ChatProtocol, 'isConnected' | 'flush'>
+  chat: Pick<ChatProtocol, 'isConnected' | 'flush' | 'notP2pnode'>
   policy: Pick<Policy, 'allows'>
   log: Logger
 }
 
 /**
  * Keeps us connected to the peers that matter: dials a peer when it is seen or known, at its last known
- * addresses, with exponential back-off for unreachable ones; and every `interval` retries peers that have
- * messages waiting for them.
+ * addresses, with exponential back-off; and every `interval` retries peers that have messages waiting for them.
+ * A dial counts as a failure until the peer greets us (`connected`): a peer that accepts the connection and then
+ * drops it (it blocked us, or is hidden) backs off like an unreachable one. Peers that proved not to be p2pnode
+ * nodes are not dialled (unless forced).
  */
 export class Redialer {
   private readonly c: RedialerComponents
@@ -43,7 +45,7 @@ export class Redialer {
     clearInterval(this.timer)
   }
 
-  /** A peer connected: forget its failures. */
+  /** A peer greeted us on a connection: forget its failures. */
   connected(peerId: string): void {
     this.backoff.delete(peerId)
   }
@@ -56,9 +58,13 @@ export class Redialer {
     const { libp2p, chat, policy, store, log } = this.c
     if (this.stopped || peerId === libp2p.peerId.toString()) return
     if (chat.isConnected(peerId) || this.dialing.has(peerId) || !policy.allows(peerId)) return
+    if (chat.notP2pnode(peerId) != null && options.force !== true) return
     const b = this.backoff.get(peerId)
     if (b != null && Date.now() < b.until && options.force !== true) return
     this.dialing.add(peerId)
+    // Counted as failed until the peer greets us (connected() forgets it): see the class comment.
+    const failures = (b?.failures ?? 0) + 1
+    this.backoff.set(peerId, { failures, until: Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures) })
     try {
       const record = await store.peers.get(peerId).catch(() => undefined)
       const id = peerIdFromString(peerId)
@@ -73,10 +79,7 @@ export class Redialer {
         await libp2p.peerStore.merge(id, { multiaddrs })
       }
       await libp2p.dial(id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-      this.backoff.delete(peerId)
     } catch (err) {
-      const failures = (b?.failures ?? 0) + 1
-      this.backoff.set(peerId, { failures, until: Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures) })
       log('redial %s failed (%d): %s', peerId, failures, (err as Error).message)
     } finally {
       this.dialing.delete(peerId)
@@ -87,6 +90,7 @@ export class Redialer {
   async redialWaiting(): Promise<void> {
     try {
       for (const peerId of await this.c.store.peersWithOutbox()) {
+        if (this.c.chat.notP2pnode(peerId) != null) continue
         if (this.c.chat.isConnected(peerId)) this.c.chat.flush(peerId)
         else void this.redial(peerId)
       }

@@ -7,7 +7,13 @@ export function isEOF(err: unknown): boolean {
 
 /** An error as one log-friendly line. */
 export function errorText(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+  if (err instanceof Error) return `${err.name}: ${err.message}`
+  // libp2p ends streams with events (a stream's `close` event carries the error, if any): not "[object Event]".
+  if (err instanceof Event) {
+    const inner = (err as Event & { error?: unknown }).error
+    return inner != null ? errorText(inner) : `the stream ended (${err.type} event)`
+  }
+  return String(err)
 }
 
 export function toHex(bytes: Uint8Array): string {

@@ -76,6 +76,8 @@ export class PeerBook {
       }
       const name = update.name ?? prev?.name
       if (name != null) next.name = name
+      const notP2pnode = update.notP2pnode === null ? undefined : (update.notP2pnode ?? prev?.notP2pnode)
+      if (notP2pnode != null) next.notP2pnode = notP2pnode
       const localName = update.localName === null ? undefined : (update.localName ?? prev?.localName)
       if (localName != null) next.localName = localName
       const dropped = [prev?.name, prev?.localName].filter((n): n is string => n != null && n !== name && n !== localName)

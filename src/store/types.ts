@@ -82,6 +82,11 @@ export interface PeerRecord {
   blocked: boolean
   /** Messages are stored but not shown live. */
   muted: boolean
+  /**
+   * Why the peer is no p2pnode node (another libp2p program: no /chat/1.0, or it never greets): nothing is sent to
+   * it and it is not redialled. Cleared when it greets us.
+   */
+  notP2pnode?: string
 }
 
 export interface PeerUpdate {
@@ -93,6 +98,8 @@ export interface PeerUpdate {
   contact?: boolean
   blocked?: boolean
   muted?: boolean
+  /** A string records why the peer is no p2pnode node; null clears it. */
+  notP2pnode?: string | null
   seenAt?: number
 }
 

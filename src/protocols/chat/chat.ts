@@ -8,13 +8,18 @@ import {
   HELLO_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_INBOUND_STREAMS,
+  MAX_RETRY_DELAY_MS,
   MAX_TEXT_BYTES,
-  PROTOCOL
+  PROTOCOL,
+  RETRY_DELAY_MS
 } from './constants.ts'
+import { NotConnectedError } from './errors.ts'
 import { errorText } from '../util.ts'
 import { byteLength, openFrames, readFrame, readHello, sanitizeName } from './frames.ts'
 import type { ChatComponents, ChatEvents, ChatInit, ChatProtocol, ChatStore, LiveStatus } from './index.ts'
 import { Frame } from './pb/chat.ts'
+import { Presence } from './presence.ts'
+import { Retries, type SessionEnd } from './retry.ts'
 import { InboundSession, OutboundSession } from './sessions.ts'
 
 /**
@@ -29,7 +34,16 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   private readonly helloTimeout: number
   private readonly ackTimeout: number
   private readonly idleTimeout: number
-  private readonly retryDelay: number
+  private readonly retries: Retries
+  private readonly presence: Presence
+  /** Peers that proved not to be p2pnode nodes, with the reason: nothing is sent to them. */
+  private readonly foreign = new Map<string, string>()
+  /** The name each present peer greeted us with. */
+  private readonly helloNames = new Map<string, string>()
+  /** Our messages written to the wire at least once and not acked yet (they stay `sent` across resends). */
+  private readonly onWire = new Map<string, Set<string>>()
+  private readonly onConnectionClose = (evt: CustomEvent<Connection>) =>
+    this.presence.closed(evt.detail.remotePeer.toString(), evt.detail)
   private readonly sessions = new Map<string, OutboundSession>()
   private readonly inbound = new Set<Stream>()
   private readonly waiters = new Map<string, Set<() => void>>()
@@ -45,7 +59,18 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     this.helloTimeout = init.helloTimeout ?? HELLO_TIMEOUT_MS
     this.ackTimeout = init.ackTimeout ?? ACK_TIMEOUT_MS
     this.idleTimeout = init.idleTimeout ?? IDLE_TIMEOUT_MS
-    this.retryDelay = init.retryDelay ?? 1000
+    this.retries = new Retries({
+      retryDelay: init.retryDelay ?? RETRY_DELAY_MS,
+      maxRetryDelay: init.maxRetryDelay ?? MAX_RETRY_DELAY_MS
+    })
+    this.presence = new Presence(
+      (peer) => this.components.libp2p.getConnections(peerIdFromString(peer)),
+      (peer, here) => {
+        const name = this.helloNames.get(peer) ?? ''
+        if (!here) this.helloNames.delete(peer)
+        this.safeDispatchEvent('presence', { detail: { peer, name, here } })
+      }
+    )
   }
 
   readonly [Symbol.toStringTag] = 'p2pnode:chat'
@@ -55,11 +80,15 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_INBOUND_STREAMS
     })
+    this.components.libp2p.addEventListener('connection:close', this.onConnectionClose)
     this.started = true
   }
 
   async stop(): Promise<void> {
     this.started = false
+    this.components.libp2p.removeEventListener('connection:close', this.onConnectionClose)
+    this.retries.stop()
+    this.presence.clear()
     await this.components.libp2p.unhandle(PROTOCOL)
     const sessions = [...this.sessions.values()]
     for (const s of sessions) s.close()
@@ -85,32 +114,65 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       ...(options.replyTo != null ? { replyTo: options.replyTo } : {})
     })
     const session = this.sessions.get(peer)
-    if (session != null && this.allows(peer)) session.offer(entry)
+    if (session != null && this.allows(peer) && !this.foreign.has(peer)) session.offer(entry)
     else this.flush(peer)
     return entry.message
   }
 
-  flush(peer: string): void {
+  flush(peer: string, options: { probe?: boolean } = {}): void {
     if (!this.started || !this.isConnected(peer) || !this.allows(peer)) return
+    if (options.probe === true) {
+      // The user asked (dial): look again, whatever we concluded before.
+      this.retries.forget(peer)
+      this.setForeign(peer, undefined)
+    } else if (this.foreign.has(peer) || this.retries.waiting(peer)) {
+      return
+    }
     let session = this.sessions.get(peer)
     if (session == null) {
       session = new OutboundSession(this, peer)
       this.sessions.set(peer, session)
       const s = session
-      void s.done.then((retry) => {
+      void s.done.then((end) => {
         if (this.sessions.get(peer) === s) this.sessions.delete(peer)
-        if (retry && this.started) setTimeout(() => this.flush(peer), this.retryDelay).unref()
+        this.afterSession(peer, end)
       })
     }
     session.kick()
   }
 
+  /** Back off, give up on a peer that is no p2pnode node, or do nothing; and say why. */
+  private afterSession(peer: string, end: SessionEnd): void {
+    if (!this.started) return
+    if (end.kind === 'gone') this.log('chat stream to %s closed with its connection: %s', peer, end.reason)
+    const decision = this.retries.ended(peer, end)
+    if (decision == null) return
+    if ('foreign' in decision) {
+      this.log.error('%s is not a p2pnode node: %s; not trying again', peer, decision.foreign)
+      this.setForeign(peer, decision.foreign)
+      return
+    }
+    this.log.error('chat stream to %s failed: %s; trying again in %d ms', peer, decision.reason, decision.retryIn)
+    this.retries.schedule(peer, decision.retryIn, () => this.flush(peer))
+  }
+
+  notP2pnode(peer: string): string | undefined {
+    return this.foreign.get(peer)
+  }
+
+  setForeign(peer: string, reason: string | undefined): void {
+    if (this.foreign.get(peer) === reason) return
+    if (reason == null) this.foreign.delete(peer)
+    else this.foreign.set(peer, reason)
+    this.safeDispatchEvent('verdict', { detail: { peer, notP2pnode: reason } })
+  }
+
   greeted(peer: string): boolean {
-    return this.sessions.get(peer)?.greeted === true && this.isConnected(peer)
+    return this.presence.isHere(peer)
   }
 
   liveStatus(peer: string, id: string): LiveStatus | undefined {
-    return this.sessions.get(peer)?.liveStatus(id)
+    return this.sessions.get(peer)?.liveStatus(id) ?? (this.onWire.get(peer)?.has(id) === true ? 'sent' : undefined)
   }
 
   async waitForDelivery(peer: string, id: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
@@ -156,23 +218,44 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     return { hello: { name: this.name, version: this.version } }
   }
 
-  /** @internal */
-  async openStream(peer: string): Promise<Stream> {
-    return this.components.libp2p.dialProtocol(peerIdFromString(peer), PROTOCOL, {
-      signal: AbortSignal.timeout(this.helloTimeout)
-    })
+  /** @internal A stream on an open connection to the peer (never a dial: connecting is the node's business). */
+  async openStream(peer: string): Promise<{ stream: Stream; connection: Connection }> {
+    const connection = this.components.libp2p.getConnections(peerIdFromString(peer)).find((c) => c.status === 'open')
+    if (connection == null) throw new NotConnectedError(`${peer} is not connected`)
+    const stream = await connection.newStream(PROTOCOL, { signal: AbortSignal.timeout(this.helloTimeout) })
+    return { stream, connection }
   }
 
-  /** @internal */
-  onHello(peer: string, name: string): void {
+  /** @internal The peer greeted us on a stream of `connection`. */
+  onHello(peer: string, name: string, connection: Connection): void {
+    // A greeting proves a p2pnode node, whatever we concluded before.
+    this.retries.greeted(peer)
+    this.setForeign(peer, undefined)
+    if (connection.status === 'open') this.helloNames.set(peer, name)
     this.safeDispatchEvent('hello', { detail: { peer, name } })
+    this.presence.greeted(peer, connection)
+  }
+
+  /** @internal Messages written to the peer's stream. */
+  onSent(peer: string, ids: string[]): void {
+    let set = this.onWire.get(peer)
+    if (set == null) {
+      set = new Set()
+      this.onWire.set(peer, set)
+    }
+    for (const id of ids) set.add(id)
+    this.safeDispatchEvent('sent', { detail: { peer, ids } })
   }
 
   /** @internal */
   onDelivered(peer: string, ids: string[]): void {
+    this.retries.progressed(peer)
+    const set = this.onWire.get(peer)
     for (const id of ids) {
+      set?.delete(id)
       for (const resolve of this.waiters.get(`${peer}/${id}`) ?? []) resolve()
     }
+    if (set?.size === 0) this.onWire.delete(peer)
     this.safeDispatchEvent('delivered', { detail: { peer, ids } })
   }
 
@@ -197,7 +280,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     try {
       const hello = readHello(await readFrame(frames, { signal: AbortSignal.timeout(this.helloTimeout) }))
       await frames.write(Frame.encode(this.helloFrame()))
-      this.onHello(peer, hello.name)
+      this.onHello(peer, hello.name, connection)
       await new InboundSession(this, peer, frames).run()
       await stream.close()
     } catch (err) {

@@ -31,6 +31,18 @@ export const ACK_TIMEOUT_MS = 30_000
 /** A chat stream with no frame for this long is closed; the next message opens a new one. */
 export const IDLE_TIMEOUT_MS = 10 * 60_000
 
+/** First wait before reopening a chat stream that failed while the peer stayed connected; doubles per failure. */
+export const RETRY_DELAY_MS = 1000
+
+/** Longest wait between such tries: a peer that keeps failing costs one stream a minute at most. */
+export const MAX_RETRY_DELAY_MS = 60_000
+
+/**
+ * A peer that accepts this many chat streams in a row without greeting is no p2pnode node (a p2pnode node greets at
+ * once; other programs register /chat/1.0 too) and is not tried again.
+ */
+export const MAX_HELLO_STRIKES = 3
+
 /** Chat streams a peer may hold open to us per connection (one is normal; more after reconnect races). */
 export const MAX_INBOUND_STREAMS = 4
 

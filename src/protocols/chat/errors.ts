@@ -9,3 +9,9 @@ export class ChatTimeoutError extends Error {
   static readonly NAME = 'ChatTimeoutError'
   override name = ChatTimeoutError.NAME
 }
+
+/** Thrown when a chat stream is wanted to a peer that has no open connection (connecting is the node's job). */
+export class NotConnectedError extends Error {
+  static readonly NAME = 'NotConnectedError'
+  override name = NotConnectedError.NAME
+}

@@ -17,7 +17,7 @@ import { Chat } from './chat.ts'
 export type { OutboxEntry } from '../../store/index.ts'
 export { checkText } from './chat.ts'
 export * from './constants.ts'
-export { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
+export { ChatTimeoutError, NotConnectedError, ProtocolViolationError } from './errors.ts'
 
 /** What the protocol needs from storage (implemented by src/store's Store). */
 export interface ChatStore {
@@ -28,7 +28,10 @@ export interface ChatStore {
 }
 
 export interface ChatComponents {
-  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerId'>
+  libp2p: Pick<
+    Libp2p,
+    'handle' | 'unhandle' | 'getConnections' | 'peerId' | 'addEventListener' | 'removeEventListener'
+  >
   store: ChatStore
   logger: ComponentLogger
   /**
@@ -50,8 +53,13 @@ export interface ChatInit {
   ackTimeout?: number
   /** An inbound stream with no frame for this long is closed, ms. @default 600000 */
   idleTimeout?: number
-  /** Wait before reopening a stream that failed while messages were waiting, ms. @default 1000 */
+  /**
+   * Wait before reopening a chat stream that failed while the peer stayed connected, ms; doubled on each further
+   * failure in a row. @default 1000
+   */
   retryDelay?: number
+  /** Longest such wait, ms. @default 60000 */
+  maxRetryDelay?: number
 }
 
 /**
@@ -65,8 +73,20 @@ export interface ChatEvents {
   message: CustomEvent<StoredMessage>
   /** A peer greeted us (on either stream direction). */
   hello: CustomEvent<{ peer: string; name: string }>
+  /**
+   * A peer arrived (`here`: it greeted us on an open connection) or left (its last greeted connection closed).
+   * Fired exactly when that changes; chat streams closing while idle change nothing.
+   */
+  presence: CustomEvent<{ peer: string; name: string; here: boolean }>
+  /** Our messages were written to the peer's stream (status `sent`); they may be written again after a failure. */
+  sent: CustomEvent<{ peer: string; ids: string[] }>
   /** A peer acknowledged our messages. */
   delivered: CustomEvent<{ peer: string; ids: string[] }>
+  /**
+   * What we concluded about a peer changed: `notP2pnode` says why it is no p2pnode node (nothing is sent to it,
+   * nothing retried), undefined when it turned out to be one after all (it greeted us).
+   */
+  verdict: CustomEvent<{ peer: string; notP2pnode: string | undefined }>
 }
 
 export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
@@ -79,14 +99,21 @@ export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
    * Throws RangeError for empty or oversize text.
    */
   send(peer: string, text: string, options?: { replyTo?: string }): Promise<StoredMessage>
-  /** Send the peer's outbox now if it is connected (call on connect). */
-  flush(peer: string): void
+  /**
+   * Send the peer's outbox now if it is connected (call on connect); opening the stream also greets. Does nothing
+   * while a retry is backing off or for a peer that is no p2pnode node, unless `probe` (the user asked: look again).
+   */
+  flush(peer: string, options?: { probe?: boolean }): void
+  /** Why the peer is no p2pnode node, or undefined if it may be one. */
+  notP2pnode(peer: string): string | undefined
+  /** Take a remembered verdict (from the peer book), or clear it (undefined). */
+  setForeign(peer: string, reason: string | undefined): void
   /** The live status of one of our messages, or undefined when the stored status is current. */
   liveStatus(peer: string, id: string): LiveStatus | undefined
   /** Resolves true when the message is acked, false when the signal aborts first. */
   waitForDelivery(peer: string, id: string, options?: { signal?: AbortSignal }): Promise<boolean>
   isConnected(peer: string): boolean
-  /** True while we are connected and the peer has answered our greeting. */
+  /** True while the peer is present: it has an open connection on which it greeted us (see `presence`). */
   greeted(peer: string): boolean
 }
 

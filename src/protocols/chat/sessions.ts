@@ -1,4 +1,4 @@
-import type { Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Chat } from './chat.ts'
 import { MAX_FRAME_BYTES, MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from './constants.ts'
@@ -7,6 +7,7 @@ import { errorText, fromHex, isEOF } from '../util.ts'
 import { openFrames, readAck, readFrame, readHello, readMessage, type WireMessage } from './frames.ts'
 import type { LiveStatus, OutboxEntry } from './index.ts'
 import { Frame } from './pb/chat.ts'
+import type { SessionEnd } from './retry.ts'
 
 /**
  * The peer's side of a chat stream as we receive it: frames are read as they come and queued; whatever is queued
@@ -84,11 +85,11 @@ export class InboundSession {
 
 /**
  * Our side of one chat stream to one peer: writes the outbox in order with a bounded window of unacknowledged
- * messages, and retires messages as acks arrive. `done` resolves when the stream ends: true if it should be
- * retried (it failed while the peer had messages waiting).
+ * messages, and retires messages as acks arrive. `done` resolves when the stream ends, with what that means for
+ * retrying (see SessionEnd).
  */
 export class OutboundSession {
-  readonly done: Promise<boolean>
+  readonly done: Promise<SessionEnd>
   private readonly chat: Chat
   private readonly peer: string
   private readonly inFlight = new Map<string, { entry: OutboxEntry; size: number }>()
@@ -150,26 +151,28 @@ export class OutboundSession {
     return this.inFlight.has(id) ? 'sent' : undefined
   }
 
-  private async run(): Promise<boolean> {
-    const log = this.chat.logger
+  private async run(): Promise<SessionEnd> {
     let watchdog: NodeJS.Timeout | undefined
+    let connection: Connection | undefined
     try {
-      const stream = await this.chat.openStream(this.peer)
+      const opened = await this.chat.openStream(this.peer)
+      connection = opened.connection
+      const stream = opened.stream
       this.stream = stream
       if (!this.open) {
         stream.abort(new Error('closing'))
-        return false
+        return { kind: 'done' }
       }
       const frames = openFrames(stream)
       await frames.write(Frame.encode(this.chat.helloFrame()))
       const hello = readHello(await readFrame(frames, { signal: AbortSignal.timeout(this.chat.timeouts.hello) }))
       this.greeted = true
-      this.chat.onHello(this.peer, hello.name)
+      this.chat.onHello(this.peer, hello.name, connection)
       const ackTimeout = this.chat.timeouts.ack
       watchdog = setInterval(
         () => {
           if (this.inFlight.size > 0 && Date.now() - this.lastProgress > ackTimeout) {
-            stream.abort(new ChatTimeoutError(`no ack from ${this.peer} for ${ackTimeout} ms`))
+            stream.abort(new ChatTimeoutError(`no ack for ${ackTimeout} ms`))
           }
         },
         Math.min(ackTimeout / 4, 1000)
@@ -181,22 +184,32 @@ export class OutboundSession {
       })
       await Promise.all([this.pump(frames), reader])
       if (stream.status === 'open') await stream.close()
-      return false
+      return { kind: 'done' }
     } catch (err) {
       this.stream?.abort(err instanceof Error ? err : new Error(String(err)))
-      if ((err as Error).name === 'UnsupportedProtocolError') {
-        // Another libp2p program, not a chat node: nothing to greet, nothing to retry.
-        log('%s does not speak %s', this.peer, PROTOCOL)
-        return false
-      }
-      if (this.closing) return false
-      log.error('chat stream to %s ended: %s', this.peer, errorText(err))
-      return this.chat.isConnected(this.peer)
+      return this.classify(err, connection)
     } finally {
       clearInterval(watchdog)
       this.open = false
       this.greeted = false
     }
+  }
+
+  /** Why the session failed, in words, and what that says about the peer. */
+  private classify(err: unknown, connection: Connection | undefined): SessionEnd {
+    const reason = errorText(err)
+    if (this.closing) return { kind: 'done' }
+    if ((err as Error).name === 'UnsupportedProtocolError') {
+      // Another libp2p program, not a chat node: nothing to greet, nothing to retry.
+      return { kind: 'foreign', reason: `it does not speak ${PROTOCOL}` }
+    }
+    if (connection == null || connection.status !== 'open') return { kind: 'gone', reason }
+    const violation = ['ProtocolViolationError', 'InvalidDataLengthError', 'InvalidDataLengthLengthError']
+    if (!this.greeted && violation.includes((err as Error).name)) {
+      // A p2pnode node greets first thing; a first frame that is no greeting comes from another program.
+      return { kind: 'foreign', reason: `its first frame on ${PROTOCOL} was no p2pnode greeting (${reason})` }
+    }
+    return { kind: 'failed', reason, greeted: this.greeted }
   }
 
   private async pump(frames: LengthPrefixedStream): Promise<void> {
@@ -223,6 +236,7 @@ export class OutboundSession {
         continue
       }
       const batch: Uint8Array[] = []
+      const ids: string[] = []
       for (const entry of entries) {
         if (this.lastSeq != null && entry.seq <= this.lastSeq) continue
         if (this.inFlightBytes >= MAX_IN_FLIGHT_BYTES) {
@@ -244,10 +258,14 @@ export class OutboundSession {
         this.inFlightBytes += bytes.byteLength
         this.lastSeq = entry.seq
         batch.push(bytes)
+        ids.push(m.id)
       }
       if (!this.open) return
       // One write for the lot: one yamux frame and one Noise message instead of one per chat message.
-      if (batch.length > 0) await frames.writeV(batch)
+      if (batch.length > 0) {
+        await frames.writeV(batch)
+        this.chat.onSent(this.peer, ids)
+      }
     }
   }
 
