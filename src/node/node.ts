@@ -39,6 +39,7 @@ import {
   Transfers
 } from '../store/index.ts'
 import { dataPaths, ensureDataDir } from './data-dir.ts'
+import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
 import { switchableMdns } from './discovery.ts'
 import { NodeFiles } from './files.ts'
 import { loadIdentity, loadSecret } from './identity.ts'
@@ -99,8 +100,8 @@ export interface NodeEvents {
   stopped: CustomEvent
 }
 
-const DIAL_TIMEOUT_MS = 10_000
 const UPGRADE_TIMEOUT_MS = 10_000
+const MAX_SIGHTED = 1000
 
 /** The host name, cut to a legal display name. */
 function defaultName(): string {
@@ -131,6 +132,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   private readonly ownNames = new Map<string, string>()
   private readonly localNames = new Map<string, string>()
   private readonly chatted = new Set<string>()
+  /** Peers seen on p2pnode's mDNS service this run, oldest first (bounded: anyone can announce ever new ids). */
+  private readonly sighted = new Set<string>()
   private readonly redialer: Redialer
   private readonly people: People
   private name: string
@@ -288,7 +291,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     libp2p.addEventListener('peer:identify', (evt) => {
       const peerId = evt.detail.peerId.toString()
       const addrs = evt.detail.listenAddrs.map((a) => a.toString())
-      if (addrs.length > 0) void this.remember(peerId, { addrs })
+      // Only p2pnode peers get a record (a stranger's addresses are kept by its greeting, in onHello).
+      if (addrs.length > 0 && (this.names.has(peerId) || this.chat.greeted(peerId))) void this.remember(peerId, { addrs })
     })
     this.chat.addEventListener('hello', (evt) => this.onHello(evt.detail.peer, evt.detail.name))
     this.chat.addEventListener('message', (evt) => {
@@ -310,9 +314,13 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     // mDNS reports every sighting; libp2p's peer:discovery only peers new to its peer store. Listening here
     // redials known peers that come back (restarted, or back on the network) without waiting for anything else.
     const mdnsService = (libp2p.services as Record<string, EventTarget | undefined>).mdns
-    mdnsService?.addEventListener('peer', (evt) =>
-      this.redialer.redial((evt as CustomEvent<{ id: PeerId }>).detail.id.toString())
-    )
+    mdnsService?.addEventListener('peer', (evt) => {
+      const peerId = (evt as CustomEvent<{ id: PeerId }>).detail.id.toString()
+      this.sighted.delete(peerId)
+      this.sighted.add(peerId)
+      if (this.sighted.size > MAX_SIGHTED) this.sighted.delete(this.sighted.values().next().value ?? '')
+      void this.redialer.redial(peerId)
+    })
 
     for (const peerId of this.chatted) void this.redialer.redial(peerId)
     for (const r of records) if (r.contact) void this.redialer.redial(r.peerId)
@@ -336,11 +344,18 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     const self = this.libp2p.peerId.toString()
     const out = new Map<string, PeerInfo>()
     for (const r of (await this.store.peers.list()).peers) {
+      // A record with nothing but addresses is a libp2p peer that never greeted us: not a p2pnode peer.
+      if (r.name == null && r.localName == null && !r.contact && !r.chatted && !r.blocked && !r.muted) continue
       out.set(r.peerId, { peerId: r.peerId, name: r.localName ?? r.name ?? '', connected: false, addrs: r.addrs })
     }
     for (const p of await this.libp2p.peerStore.all()) {
       const peerId = p.id.toString()
       if (peerId === self) continue
+      // Other libp2p programs (strangers that dialled us, addresses that answered as someone else) are not listed:
+      // only peers that greeted us on /chat/1.0 or were seen on p2pnode's own mDNS service.
+      if (!out.has(peerId) && !this.names.has(peerId) && !this.chat.greeted(peerId) && !this.sighted.has(peerId)) {
+        continue
+      }
       const addrs = p.addresses.map((a) => a.multiaddr.toString())
       const prev = out.get(peerId)
       out.set(peerId, {
@@ -367,19 +382,12 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       })
     }
     const failed = (reason: string, cause?: unknown) =>
-      new P2pError(ErrorCode.DIAL_FAILED, `could not reach ${addr}: ${reason}`, {
-        hint: 'check that the other node is running and the address is right (p2pnode id on that node)',
-        cause
-      })
+      new P2pError(ErrorCode.DIAL_FAILED, `could not reach ${addr}: ${reason}`, { hint: dialHint(ma), cause })
     let peerId: string
     try {
-      // libp2p hands back an open connection to the peer named in /p2p/ whatever the address: an address we do not
-      // know it by is dialled for real (then that extra connection is closed), so a wrong one is not reported fine.
-      const force = !(await this.knownAddress(ma))
-      const conn = await this.libp2p.dial(ma, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS), force })
-      peerId = conn.remotePeer.toString()
-      if (force && this.libp2p.getConnections(conn.remotePeer).length > 1) await conn.close().catch(() => {})
+      peerId = (await dialAddress(this.libp2p, ma)).peerId
     } catch (err) {
+      if (isP2pError(err)) throw err
       throw failed((err as Error).message, err)
     }
     // The user asked: whatever we concluded about this peer before, look again (open a chat stream, greet).
@@ -390,22 +398,6 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     await this.notForeign(peerId)
     await this.remember(peerId, { addrs: [withoutPeerId(ma).toString()] })
     return { peerId, name }
-  }
-
-  /**
-   * Whether `ma` names a peer we are connected to at that address: one of its connections' addresses or one of
-   * the listen addresses it told us. False for an address without /p2p/ or a peer not connected.
-   */
-  private async knownAddress(ma: Multiaddr): Promise<boolean> {
-    const target = peerIdOf(ma)
-    if (target == null) return false
-    const peer = peerIdFromString(target)
-    const conns = this.libp2p.getConnections(peer).filter((c) => c.status === 'open')
-    if (conns.length === 0) return false
-    const addr = withoutPeerId(ma)
-    const told = (await this.libp2p.peerStore.get(peer).catch(() => undefined))?.addresses ?? []
-    const known = [...conns.map((c) => c.remoteAddr), ...told.map((a) => a.multiaddr)]
-    return known.some((k) => withoutPeerId(k).equals(addr))
   }
 
   async send(ref: string, text: string, options: SendOptions = {}): Promise<SendResult> {
@@ -546,8 +538,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         }
         return (await this.dial(text)).peerId
       }
-      await this.remember(peerId, { addrs: [withoutPeerId(ma).toString()] })
-      if (options.dial) void this.redialer.redial(peerId, { force: true })
+      if (options.dial) await this.checkAddress(ma, peerId)
       return peerId
     }
     if (isPeerId(text)) return peerIdFromString(text).toString()
@@ -555,6 +546,26 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     // A contact renamed locally still answers to the name it tells us.
     for (const [peerId, name] of this.ownNames) if (name !== this.names.get(peerId)) known.push({ peerId, name })
     return matchPeerName(text, known)
+  }
+
+  /**
+   * An address typed with a peer id (`send /ip4/…/p2p/ID`, `contacts add …`): dialled, and kept as that peer's only
+   * if nobody else answers there. One that cannot be tried now (hidden, blocked) or does not answer (the peer may be
+   * offline) is kept as the best we know, and redialled.
+   */
+  private async checkAddress(ma: Multiaddr, peerId: string): Promise<void> {
+    const addrs = [withoutPeerId(ma).toString()]
+    if (peerId === this.libp2p.peerId.toString()) return
+    if (this.policy.allows(peerId)) {
+      try {
+        await dialAddress(this.libp2p, ma)
+      } catch (err) {
+        if (err instanceof WrongPeerError) throw err
+        this.log('%s did not answer: %s', ma.toString(), (err as Error).message)
+      }
+    }
+    await this.remember(peerId, { addrs })
+    void this.redialer.redial(peerId, { force: true })
   }
 
   // ---- connection policy -------------------------------------------------------------------------------------
@@ -580,7 +591,12 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     if (former === name) return
     this.ownNames.set(peerId, name)
     if (!this.localNames.has(peerId)) this.names.set(peerId, name)
-    void this.remember(peerId, { name })
+    void (async () => {
+      // The addresses identify told us before the greeting made it a p2pnode peer.
+      const known = await this.libp2p.peerStore.get(peerIdFromString(peerId)).catch(() => undefined)
+      const addrs = known?.addresses.map((a) => a.multiaddr.toString()) ?? []
+      await this.remember(peerId, { name, ...(addrs.length > 0 ? { addrs } : {}) })
+    })()
     if (former != null) this.safeDispatchEvent('renamed', { detail: { peerId, name, formerName: former } })
   }
 
