@@ -34,6 +34,7 @@ export interface FilesApi {
   /** Offer a file (an absolute path on the node's machine) to a peer: hashed, recorded, sent when it is here. */
   sendFile(peer: string, path: string): Promise<FileInfo>
   files(): Promise<FileInfo[]>
+  /** `id`: a transfer id or a unique prefix of 8+ characters (also for accept and cancel). */
   file(id: string): Promise<FileInfo>
   accept(id: string): Promise<FileInfo>
   cancel(id: string): Promise<FileInfo>
@@ -46,7 +47,8 @@ export const FILE_STATUS_CODES: Record<string, number> = {
   [ErrorCode.TRANSFER_FAILED]: 409
 }
 
-const ID = { type: 'string', pattern: '^[0-9a-f]{32}$' }
+/** A transfer id, or a unique prefix of it (8+ characters): checked by the node, which says what is wrong. */
+const ID = { type: 'string', minLength: 1, maxLength: 64 }
 
 /** Register `/v1/files` routes when the API has files (the node does). */
 export function registerFileRoutes(app: FastifyInstance, api: object): void {

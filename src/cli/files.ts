@@ -1,17 +1,12 @@
 import { resolve } from 'node:path'
-import cliProgress from 'cli-progress'
 import type { Command } from 'commander'
 import type { FileInfo } from '../api/files.ts'
 import { FilesClient } from '../api/files-client.ts'
-import { ErrorCode, P2pError } from '../errors.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import type { P2pNode } from '../node/node.ts'
 import type { CommonOptions } from './commands.ts'
-import { out, shortId } from './output.ts'
-
-/** How often send-file asks the node how far a transfer got. */
-const POLL_MS = 200
-const FINAL = new Set(['complete', 'failed', 'cancelled'])
+import { bytes, out, shortId } from './output.ts'
+import { sendFile, type SendFileOptions } from './send-file.ts'
 
 type Run = <A extends unknown[]>(fn: (...args: A) => Promise<unknown>) => (...args: A) => Promise<void>
 type CommandFactory = (name: string, description: string) => Command
@@ -21,8 +16,11 @@ export function registerFileCommands(command: CommandFactory, run: Run): void {
   command('send-file', 'send a file; waits until the peer has it, verified: {"id","name","size","sha256","status"}')
     .argument('<peer>', 'peer id, display name or multiaddr')
     .argument('<path>', 'the file to send')
+    .option('--wait', 'wait even while the peer is offline or has to accept the file')
     .option('--no-wait', 'return once the file is queued (it goes out when the peer is here)')
-    .action(run((peer: string, path: string, opts: SendFileOptions) => sendFileCommand(peer, path, opts)))
+    .action(
+      run((peer: string, path: string, opts: SendFileOptions) => withFiles(opts, (api) => sendFile(api, peer, path, opts)))
+    )
   command(
     'files',
     'transfers both ways: [{"id","peer","direction","name","size","received","status","sha256","path"}]'
@@ -35,10 +33,6 @@ export function registerFileCommands(command: CommandFactory, run: Run): void {
     .action(run((id: string, opts: CommonOptions) => byIdCommand('cancel', id, opts)))
 }
 
-interface SendFileOptions extends CommonOptions {
-  wait: boolean
-}
-
 async function withFiles<T>(options: CommonOptions, fn: (api: FilesClient) => Promise<T>): Promise<T> {
   const dir = resolveDataDir(options.data)
   const client = new FilesClient(dataPaths(dir).socket, dir)
@@ -47,65 +41,6 @@ async function withFiles<T>(options: CommonOptions, fn: (api: FilesClient) => Pr
   } finally {
     await client.close()
   }
-}
-
-function checkId(id: string): void {
-  if (!/^[0-9a-f]{32}$/.test(id)) {
-    throw new P2pError(ErrorCode.INVALID_ARGUMENT, `not a transfer id: ${id}`, {
-      hint: 'transfer ids are 32 hex characters; p2pnode files lists them'
-    })
-  }
-}
-
-export async function sendFileCommand(peer: string, path: string, options: SendFileOptions): Promise<void> {
-  const final = await withFiles(options, async (api) => {
-    const started = await api.sendFile(peer, resolve(path))
-    if (!options.wait) return started
-    const bar = process.stderr.isTTY && options.json !== true ? progressBar(started.size) : undefined
-    const t0 = Date.now()
-    let info = started
-    try {
-      while (!FINAL.has(info.status)) {
-        await new Promise((r) => setTimeout(r, POLL_MS))
-        info = await api.file(started.id)
-        const seconds = (Date.now() - t0) / 1000
-        bar?.update(info.received, {
-          done: bytes(info.received),
-          rate: seconds > 0 ? `${bytes(info.received / seconds)}/s` : '',
-          state: info.status === 'transferring' ? '' : `(${info.status}: the peer is away or has not accepted)`
-        })
-      }
-    } finally {
-      bar?.stop()
-    }
-    return info
-  })
-  if (final.status === 'failed' || final.status === 'cancelled') {
-    throw new P2pError(ErrorCode.TRANSFER_FAILED, `${final.name} was not delivered: ${final.error ?? final.status}`, {
-      details: sendResult(final),
-      hint: `p2pnode files shows every transfer; to try again: p2pnode send-file ${peer} ${path}`
-    })
-  }
-  if (options.json === true) out.json(sendResult(final))
-  else if (final.status === 'complete') out.line(`delivered ${final.id} ${final.name} (${bytes(final.size)})`)
-  else out.line(`${final.status} ${final.id} ${final.name} (it goes out when the peer is here)`)
-}
-
-function sendResult(f: FileInfo) {
-  return { id: f.id, name: f.name, size: f.size, sha256: f.sha256, status: f.status }
-}
-
-function progressBar(total: number) {
-  const bar = new cliProgress.SingleBar(
-    {
-      format: '{bar} {percentage}% | {done}/{size} | {rate} | ETA {eta_formatted} {state}',
-      hideCursor: true,
-      clearOnComplete: false
-    },
-    cliProgress.Presets.shades_classic
-  )
-  bar.start(total, 0, { done: bytes(0), size: bytes(total), rate: '', state: '' })
-  return bar
 }
 
 export async function filesCommand(options: CommonOptions): Promise<void> {
@@ -137,21 +72,9 @@ export function formatFiles(files: FileInfo[], names: ReadonlyMap<string, string
 }
 
 async function byIdCommand(what: 'accept' | 'cancel', id: string, options: CommonOptions): Promise<void> {
-  checkId(id)
   const res = await withFiles(options, (api) => (what === 'accept' ? api.accept(id) : api.cancel(id)))
   if (options.json === true) return out.json(res)
   out.line(`${res.status} ${res.id} ${res.name}`)
-}
-
-/** 1536 → "1.5 KiB". */
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return i === 0 ? `${Math.round(n)} B` : `${n.toFixed(1)} ${units[i]}`
 }
 
 /** How often the interactive prompt prints a transfer's progress. */

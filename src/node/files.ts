@@ -4,6 +4,10 @@ import { ErrorCode, P2pError } from '../errors.ts'
 import type { FileTransferProtocol, TransferInfo } from '../protocols/file/index.ts'
 import { checkPath } from './people.ts'
 
+const ID = /^[0-9a-f]{32}$/
+const PREFIX = /^[0-9a-f]{8,31}$/
+const FINAL = new Set(['complete', 'failed', 'cancelled'])
+
 /** The node's FilesApi: checks arguments and turns protocol results and failures into API shapes and codes. */
 export class NodeFiles implements FilesApi {
   private readonly protocol: FileTransferProtocol
@@ -41,16 +45,17 @@ export class NodeFiles implements FilesApi {
     return (await this.protocol.list()).map(toFileInfo)
   }
 
-  async file(id: string): Promise<FileInfo> {
-    const info = await this.protocol.get(id)
-    if (info == null) throw transferNotFound(id)
+  async file(ref: string): Promise<FileInfo> {
+    const info = await this.protocol.get(await this.resolveId(ref))
+    if (info == null) throw transferNotFound(ref)
     return toFileInfo(info)
   }
 
   /** Accepting a transfer that is already being received is fine (nothing changes); anything else is an error. */
-  async accept(id: string): Promise<FileInfo> {
+  async accept(ref: string): Promise<FileInfo> {
+    const id = await this.resolveId(ref)
     const info = await this.protocol.accept(id)
-    if (info == null) throw transferNotFound(id)
+    if (info == null) throw transferNotFound(ref)
     if (info.direction === 'out') {
       throw new P2pError(ErrorCode.TRANSFER_FAILED, `transfer ${id} is one you send: only the receiver accepts it`, {
         hint: 'p2pnode files shows incoming transfers with ←'
@@ -67,15 +72,42 @@ export class NodeFiles implements FilesApi {
     return toFileInfo(info)
   }
 
-  async cancel(id: string): Promise<FileInfo> {
-    const info = await this.protocol.cancel(id)
-    if (info == null) throw transferNotFound(id)
-    if (info.status !== 'cancelled') {
+  /** Cancelling one that is over (complete, failed, or cancelled before) is TRANSFER_FAILED. */
+  async cancel(ref: string): Promise<FileInfo> {
+    const id = await this.resolveId(ref)
+    const before = await this.protocol.get(id)
+    if (before == null) throw transferNotFound(ref)
+    const info = FINAL.has(before.status) ? before : await this.protocol.cancel(id)
+    if (info == null) throw transferNotFound(ref)
+    if (before.status === 'cancelled' || info.status !== 'cancelled') {
       throw new P2pError(ErrorCode.TRANSFER_FAILED, `transfer ${id} is already ${info.status}: nothing to cancel`, {
         hint: 'p2pnode files shows every transfer and its status'
       })
     }
     return toFileInfo(info)
+  }
+
+  /**
+   * A whole transfer id, or a unique prefix of 8+ hex characters (what the prompt and `files` show in short).
+   * TRANSFER_NOT_FOUND if none matches, INVALID_ARGUMENT if several do or it is not hex.
+   */
+  async resolveId(ref: string): Promise<string> {
+    const id = ref.toLowerCase()
+    if (ID.test(id)) return id
+    if (!PREFIX.test(id)) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `not a transfer id: ${ref}`, {
+        hint: 'a transfer id is 32 hex characters, or its first 8 or more; p2pnode files lists them'
+      })
+    }
+    const hits = (await this.protocol.list()).filter((t) => t.id.startsWith(id))
+    if (hits.length === 0) throw transferNotFound(ref)
+    if (hits.length > 1) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `${ref} starts ${hits.length} transfer ids`, {
+        hint: 'type more characters of the id (p2pnode files lists them)',
+        details: hits.map((t) => t.id)
+      })
+    }
+    return hits[0].id
   }
 
   /** Fill in the live transfer status of file entries in a conversation. */
@@ -97,7 +129,8 @@ export function toFileInfo(t: TransferInfo): FileInfo {
     direction: t.direction,
     name: t.name,
     size: t.size,
-    received: t.received,
+    // A cancelled or failed transfer keeps nothing on the receiver (the partial file is deleted): both sides say 0.
+    received: t.status === 'cancelled' || t.status === 'failed' ? 0 : t.received,
     status: t.status,
     sha256: t.sha256,
     path: t.path,

@@ -1,0 +1,131 @@
+import { resolve } from 'node:path'
+import cliProgress from 'cli-progress'
+import type { FileInfo } from '../api/files.ts'
+import type { FilesClient } from '../api/files-client.ts'
+import { ErrorCode, P2pError } from '../errors.ts'
+import type { CommonOptions } from './commands.ts'
+import { bytes, out, shortId } from './output.ts'
+
+/** How often send-file asks the node how far a transfer got. */
+const POLL_MS = 200
+/** The rate shown is over this much recent time. */
+const RATE_WINDOW_MS = 5000
+const FINAL = new Set(['complete', 'failed', 'cancelled'])
+
+export interface SendFileOptions extends CommonOptions {
+  /** true: --wait (wait whatever happens); false: --no-wait (return once recorded); undefined: neither. */
+  wait?: boolean
+}
+
+/** Where a transfer stands, seen from the sender: the receiver is away, must accept, or takes it. */
+type Stage = 'offline' | 'accept' | 'moving' | 'over'
+
+function stageOf(info: FileInfo, online: boolean): Stage {
+  if (FINAL.has(info.status)) return 'over'
+  // 'offered': the receiver has not answered the offer. Connected, it will at once: only away is it "offline".
+  if (info.status === 'offered') return online ? 'moving' : 'offline'
+  // The receiver answered WAITING: it is over its auto-accept limit.
+  if (info.status === 'waiting') return 'accept'
+  return 'moving'
+}
+
+/**
+ * `send-file`: offer the file, then follow it. Waits until the peer has it, verified, while the peer is here; if
+ * it is offline or must accept first, says so and returns (the transfer goes on by itself), unless --wait or on a
+ * terminal, where it shows why it waits. Ctrl+C stops watching, not the transfer. Returns the exit status.
+ */
+export async function sendFile(api: FilesClient, peer: string, path: string, options: SendFileOptions) {
+  const started = await api.sendFile(peer, resolve(path))
+  if (options.wait === false) return finish(started, peer, '', path, options)
+  const terminal = process.stderr.isTTY && options.json !== true
+  const keepWaiting = options.wait === true || terminal
+  const view = terminal ? new ProgressView(started.size) : undefined
+  const stopWatching = new AbortController()
+  const onSigint = () => stopWatching.abort()
+  process.once('SIGINT', onSigint)
+  let info = started
+  let who = shortId(started.peer)
+  try {
+    for (;;) {
+      let online = true
+      if (info.status === 'offered') {
+        const p = (await api.peers()).find((x) => x.peerId === info.peer)
+        online = p?.connected === true
+        if (p != null && p.name !== '') who = p.name
+      }
+      const stage = stageOf(info, online)
+      if (stage === 'over' || (!keepWaiting && (stage === 'offline' || stage === 'accept'))) break
+      view?.update(info, stage, who)
+      await new Promise((r) => setTimeout(r, POLL_MS))
+      if (stopWatching.signal.aborted) {
+        view?.stop()
+        out.notice(
+          `stopped watching; the transfer goes on (p2pnode files shows it, p2pnode cancel ${info.id.slice(0, 8)} stops it)`
+        )
+        return 130
+      }
+      info = await api.file(started.id)
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint)
+    view?.stop()
+  }
+  return finish(info, peer, who, path, options)
+}
+
+function finish(info: FileInfo, peer: string, who: string, path: string, options: SendFileOptions): number {
+  if (info.status === 'failed' || info.status === 'cancelled') {
+    throw new P2pError(ErrorCode.TRANSFER_FAILED, `${info.name} was not delivered: ${info.error ?? info.status}`, {
+      details: sendResult(info),
+      hint: `p2pnode files shows every transfer; to try again: p2pnode send-file ${peer} ${path}`
+    })
+  }
+  const them = who || 'the peer'
+  if (options.json === true) out.json(sendResult(info))
+  else if (info.status === 'complete') out.line(`delivered ${info.id} ${info.name} (${bytes(info.size)})`)
+  else if (info.status === 'waiting') {
+    out.line(`waiting ${info.id} ${info.name}: ${them} must accept it (it is over their auto-accept limit)`)
+  } else if (who !== '' && info.status === 'offered') {
+    out.line(`queued ${info.id} ${info.name}: ${them} is offline; it goes out when ${them} is back`)
+  } else out.line(`${info.status} ${info.id} ${info.name} (it goes out when the peer is here; p2pnode files)`)
+  return 0
+}
+
+function sendResult(f: FileInfo) {
+  return { id: f.id, name: f.name, size: f.size, sha256: f.sha256, status: f.status }
+}
+
+/** The progress line on a terminal: bytes and rate while the file moves, else why it waits. */
+class ProgressView {
+  private readonly bar: cliProgress.SingleBar
+  private readonly samples: Array<{ at: number; bytes: number }> = []
+
+  constructor(size: number) {
+    this.bar = new cliProgress.SingleBar(
+      { format: '{bar} {percentage}% | {done}/{total_bytes} {rate}{state}', hideCursor: true, clearOnComplete: false },
+      cliProgress.Presets.shades_classic
+    )
+    this.bar.start(size, 0, { done: bytes(0), total_bytes: bytes(size), rate: '', state: '' })
+  }
+
+  update(info: FileInfo, stage: Stage, who: string): void {
+    const now = Date.now()
+    if (stage === 'moving') this.samples.push({ at: now, bytes: info.received })
+    else this.samples.length = 0
+    while (this.samples.length > 2 && now - this.samples[0].at > RATE_WINDOW_MS) this.samples.shift()
+    const first = this.samples[0]
+    const seconds = first == null ? 0 : (now - first.at) / 1000
+    const rate = seconds > 0.5 ? `| ${bytes((info.received - first.bytes) / seconds)}/s` : ''
+    const state =
+      stage === 'offline'
+        ? `| waiting for ${who} to come online`
+        : stage === 'accept'
+          ? `| waiting for ${who} to accept it`
+          : ''
+    this.bar.update(info.received, { done: bytes(info.received), rate, state })
+  }
+
+  stop(): void {
+    this.bar.stop()
+  }
+}
