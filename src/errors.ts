@@ -33,6 +33,11 @@ export const ErrorCode = {
   FILE_NOT_READABLE: 'FILE_NOT_READABLE',
   /** Thrown when a file transfer ends failed or cancelled (send-file), or cannot be accepted or cancelled. */
   TRANSFER_FAILED: 'TRANSFER_FAILED',
+  /**
+   * Thrown when the data dir's store is damaged, or its parts (identity.key, store.secret, db/) do not belong
+   * together: the node refuses to start on it. `details` names the file and the problem; `p2pnode doctor` says more.
+   */
+  STORE_DAMAGED: 'STORE_DAMAGED',
   /** Thrown when something unexpected fails inside the node. */
   INTERNAL: 'INTERNAL'
 } as const

@@ -183,6 +183,12 @@ export class ApiClient implements NodeApi {
         cause: err
       })
     }
+    if (code === 'EACCES' || code === 'EPERM') {
+      return new P2pError(ErrorCode.DATA_DIR_INVALID, `permission denied on ${this.socketPath}: the node on ${this.dataDir} is another user's`, {
+        hint: 'run p2pnode as the user who started that node, or use a data dir of your own: --data DIR',
+        cause: err
+      })
+    }
     if (code === 'ECONNREFUSED') {
       return new P2pError(ErrorCode.NO_NODE, `no node is running on ${this.dataDir} (the last one did not stop cleanly)`, {
         hint: `start one with: ${again}`,

@@ -19,7 +19,8 @@ export const EXIT: Record<string, number> = {
   [ErrorCode.RECORD_TAMPERED]: 8,
   [ErrorCode.FILE_NOT_READABLE]: 2,
   [ErrorCode.TRANSFER_NOT_FOUND]: 4,
-  [ErrorCode.TRANSFER_FAILED]: 9
+  [ErrorCode.TRANSFER_FAILED]: 9,
+  [ErrorCode.STORE_DAMAGED]: 10
 }
 
 /** The CLI's only way to write: stdout for results, stderr for errors and notices. */

@@ -75,6 +75,12 @@ async function checkExplicit(addrs: string[]): Promise<void> {
     const parts = parseMultiaddr(text).getComponents()
     const host = parts.find((c) => c.name === 'ip4' || c.name === 'ip6')
     const tcpPart = parts.find((c) => c.name === 'tcp')
+    // p2pnode has one transport: TCP on an IP address (no QUIC, WebSockets, DNS names or /p2p/ parts).
+    if (host == null || tcpPart == null || parts.length !== 2 || parts[0] !== host) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `cannot listen on ${text}: p2pnode listens on TCP only`, {
+        hint: 'give an IP address and a TCP port: --listen /ip4/0.0.0.0/tcp/4001 (or /ip6/::/tcp/4001; port 0 picks one)'
+      })
+    }
     const port = Number(tcpPart?.value)
     if (host?.value == null || !isPort(port)) continue
     if ((await tryPort(port, host.value)) !== port) {

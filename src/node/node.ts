@@ -32,7 +32,6 @@ import { type ChatInit, type ChatProtocol, checkText, createChat } from '../prot
 import { sanitizeName } from '../protocols/chat/frames.ts'
 import { createFileTransfer, type FileInit, type FileTransferProtocol } from '../protocols/file/index.ts'
 import {
-  openStore,
   type PeerRecord,
   type Store,
   type StoredMessage,
@@ -42,7 +41,7 @@ import { dataPaths, ensureDataDir } from './data-dir.ts'
 import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
 import { switchableMdns } from './discovery.ts'
 import { NodeFiles } from './files.ts'
-import { loadIdentity, loadSecret } from './identity.ts'
+import { type OpenedData, openDataDir } from './open-data.ts'
 import { chooseListen } from './listen.ts'
 import { isPeerId, matchPeerName, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
@@ -109,6 +108,15 @@ function defaultName(): string {
   return (Buffer.byteLength(name) <= MAX_NAME_BYTES ? name : name.slice(0, 32)) || 'p2pnode'
 }
 
+/**
+ * What libp2p's listen error says, without its stack traces and its advice about settings p2pnode does not have:
+ * one `address: reason` per address that failed.
+ */
+function listenFailure(err: Error): string {
+  const reasons = [...err.message.matchAll(/^\s*(\/\S+): (?:\w*Error: )?(.+)$/gm)].map((m) => `${m[1]}: ${m[2]}`)
+  return reasons.length > 0 ? reasons.join('; ') : (err.message.split('\n')[0] ?? '')
+}
+
 /** Our own mDNS service name: we find p2pnode nodes, not every libp2p program on the network. */
 const MDNS_SERVICE_TAG = '_p2pnode._udp.local'
 
@@ -140,6 +148,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   private stopping: Promise<void> | undefined
   /** What the user should know about how the node started (e.g. its usual port was taken); `start` prints them. */
   readonly notices: string[] = []
+  /** Closes the store and records the clean stop in the data dir's manifest. */
+  private closeData: () => Promise<void> = () => this.store.close()
 
   private constructor(libp2p: Libp2p, store: Store, options: NodeOptions, name: string, policy: Policy) {
     super()
@@ -198,11 +208,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     // Bad addresses are the user's typing: say so before anything starts (INVALID_MULTIADDR).
     for (const addr of [...(options.listen ?? []), ...(options.dial ?? [])]) parseMultiaddr(addr)
     const paths = dataPaths(options.dataDir)
-    await ensureDataDir(paths.dir)
-    const secret = await loadSecret(paths.secret)
-    let store: Store
+    const notices: string[] = []
+    await ensureDataDir(paths.dir, notices)
+    let data: OpenedData
     try {
-      store = await openStore(paths.db, secret)
+      data = await openDataDir(paths, notices)
     } catch (err) {
       if (isP2pError(err) && err.code === ErrorCode.LEVEL_LOCKED) {
         throw new P2pError(ErrorCode.LEVEL_LOCKED, `a node is already running on ${paths.dir}`, {
@@ -212,9 +222,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       }
       throw err
     }
+    const { store, privateKey } = data
     let libp2p: Libp2p | undefined
     try {
-      const privateKey = await loadIdentity(paths.identity)
       const name = options.name != null ? checkName(options.name) : ((await store.getSetting<string>('name')) ?? defaultName())
       if (options.name != null) await store.setSetting('name', name)
       const useMdns = options.mdns ?? true
@@ -254,7 +264,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         start: false
       })
       const node = new P2pNode(libp2p, store, options, name, policy)
-      node.notices.push(...listen.notices)
+      node.closeData = data.close
+      node.notices.push(...notices, ...listen.notices)
       for (const t of tampered) {
         node.log.error('peer record %s failed its integrity check; ignored, and its peer treated as blocked', t.key)
       }
@@ -262,11 +273,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       return node
     } catch (err) {
       await Promise.resolve(libp2p?.stop()).catch(() => {})
-      await store.close().catch(() => {})
+      await data.close().catch(() => {})
       if (isP2pError(err)) throw err
       if ((err as Error).name === 'UnsupportedListenAddressError' || /listen/i.test((err as Error).message)) {
-        throw new P2pError(ErrorCode.INVALID_ARGUMENT, `cannot listen: ${(err as Error).message}`, {
-          hint: 'check --listen, e.g. --listen /ip4/0.0.0.0/tcp/4001',
+        throw new P2pError(ErrorCode.INVALID_ARGUMENT, `cannot listen: ${listenFailure(err as Error)}`, {
+          hint: 'listen on an address this machine has, or on all of them: --listen /ip4/0.0.0.0/tcp/4001',
           cause: err
         })
       }
@@ -504,7 +515,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>
         this.log.error('stopping libp2p: %s', err.message)
       )
-      await this.store.close()
+      await this.closeData().catch((err: Error) => this.log.error('closing the store: %s', err.message))
       this.safeDispatchEvent('stopped')
     })()
     return this.stopping

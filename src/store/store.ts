@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto'
 import type { AbstractBatchOperation, AbstractLevel, AbstractSublevel } from 'abstract-level'
 import { ErrorCode, P2pError } from '../errors.ts'
+import { StoreIntegrity, SYNC, WRITES_KEY } from './integrity.ts'
 import { KeyedLock } from './lock.ts'
 import { PeerBook } from './peers.ts'
-import type { SealedRecord } from './records.ts'
+import { RecordSealer, type SealedRecord } from './records.ts'
 import { END, SearchIndex, SEP } from './search-index.ts'
 import type {
   HistoryOptions,
@@ -56,7 +57,8 @@ const CLOCK_SKEW_MS = 3600_000
  * - `outbox`    `H(peer)!seq` → StoredMessage          our messages not yet acknowledged, in send order
  * - `peers`     `H(peer)` → { record, digest }         peers we met, contacts (see PeerBook)
  * - `words`, `pwords`, `vocab`                       the full-text index (see SearchIndex)
- * - `meta`      name → value                           node settings and the seq watermark
+ * - `meta`      name → value                           node settings, the seq watermark, the write counter and
+ *                                                    the store id (see StoreIntegrity)
  *
  * Every change that touches more than one key is one atomic batch. The store knows nothing of libp2p.
  */
@@ -75,7 +77,11 @@ export class Store {
   private readonly lock = new KeyedLock()
   /** Outgoing messages waiting for the next group commit, per peer. */
   private readonly outgoing = new Map<string, PendingOut[]>()
+  /** The store id, the write counter and the checks that tell a damaged or swapped store (see integrity.ts). */
+  readonly integrity: StoreIntegrity
   private clock = 0
+  /** Message batches written to this database ever (the `writes` counter, stored with each batch). */
+  private writeCount = 0
 
   private constructor(db: Db, secret: Uint8Array) {
     this.db = db
@@ -95,6 +101,15 @@ export class Store {
       this.messages
     )
     this.meta = db.sublevel<string, unknown>('meta', { valueEncoding: 'json' })
+    const sealer = new RecordSealer(secret)
+    this.integrity = new StoreIntegrity(
+      secret,
+      this.meta,
+      this.messages,
+      db.sublevel('peers', { valueEncoding: 'json' }),
+      (peerId) => this.peerKey(peerId),
+      (key, value) => sealer.open(key, value as SealedRecord<PeerRecord>) != null
+    )
   }
 
   /**
@@ -114,11 +129,24 @@ export class Store {
     }
     const store = new Store(db, secret)
     store.clock = ((await store.meta.get('clock')) as number | undefined) ?? 0
+    store.writeCount = ((await store.meta.get(WRITES_KEY)) as number | undefined) ?? 0
     return store
   }
 
+  /** Message batches written to this database so far (see StoreIntegrity). */
+  get writes(): number {
+    return this.writeCount
+  }
+
+  /**
+   * Close the database. The last write is synced first, so that everything before it is on disk: the write count
+   * the data dir's manifest takes after this is never ahead of the database, even after a power cut.
+   */
   async close(): Promise<void> {
     await this.lock.idle()
+    if (this.db.status === 'open') {
+      await this.meta.put(WRITES_KEY, this.writeCount, SYNC).catch(() => {})
+    }
     await this.db.close()
   }
 
@@ -355,7 +383,7 @@ export class Store {
       const seq = await this.ids.get(ph + SEP + id)
       const message = seq == null ? undefined : await this.messages.get(ph + SEP + seq)
       if (message == null || message.status === status) return
-      await this.messages.put(ph + SEP + seq, { ...message, status })
+      await this.write([{ type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: { ...message, status } }])
     })
   }
 
@@ -377,10 +405,13 @@ export class Store {
     ]
   }
 
-  /** One atomic LevelDB batch. */
+  /** One atomic LevelDB batch, counted (the counter is written in the same batch). */
   private async write(ops: Op[]): Promise<void> {
+    // Counted before the write: batches for different peers may land in either order, and a failed one only
+    // leaves a gap. The exact count is written (synced) on close.
+    const counted: Op[] = [...ops, { type: 'put', sublevel: this.meta, key: WRITES_KEY, value: ++this.writeCount }]
     try {
-      await this.db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, string>>)
+      await this.db.batch(counted as unknown as Array<AbstractBatchOperation<Db, string, string>>)
     } catch (err) {
       this.index.writeFailed()
       throw err
