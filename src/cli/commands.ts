@@ -1,7 +1,7 @@
 import { ApiClient } from '../api/client.ts'
-import type { HistoryEntry, NodeApi, PeerInfo } from '../api/types.ts'
+import { API_BODY_LIMIT, type HistoryEntry, type NodeApi, type PeerInfo } from '../api/types.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
-import { displayText, formatTime, out, shortId } from './output.ts'
+import { displayText, formatTime, out, padEnd, shortId, width } from './output.ts'
 
 export interface CommonOptions {
   data?: string
@@ -40,11 +40,11 @@ export async function peersCommand(options: CommonOptions): Promise<void> {
 export function formatPeers(peers: PeerInfo[]): string {
   if (peers.length === 0)
     return 'no peers yet (others on your network appear by themselves; or: p2pnode dial <multiaddr>)'
-  const width = Math.max(4, ...peers.map((p) => p.name.length))
+  const columns = Math.max(4, ...peers.map((p) => width(p.name)))
   return peers
     .map(
       (p) =>
-        `${p.connected ? '●' : '○'} ${(p.name || '-').padEnd(width)}  ${p.peerId}${p.connected ? '' : '  (offline)'}`
+        `${p.connected ? '●' : '○'} ${padEnd(p.name || '-', columns)}  ${p.peerId}${p.connected ? '' : '  (offline)'}`
     )
     .join('\n')
 }
@@ -55,12 +55,29 @@ export async function dialCommand(multiaddr: string, options: CommonOptions): Pr
 }
 
 export async function sendCommand(peer: string, text: string, options: CommonOptions): Promise<void> {
+  if (text === '-') text = await readStdin()
   const res = await withApi(options, (api) => api.send(peer, text))
   show(options, res, (v) =>
     v.status === 'pending'
       ? `${v.status} ${v.id} (the peer is offline; it goes out when the peer is back)`
       : `${v.status} ${v.id}`
   )
+}
+
+/**
+ * The message text from stdin (`p2pnode send bob -`), without its final newline. Reads at most one byte more than
+ * the API takes, so that a huge input is refused as too large rather than read whole.
+ */
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) out.notice('type the message, then Ctrl+D on a line of its own')
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    chunks.push(chunk)
+    size += chunk.byteLength
+    if (size > API_BODY_LIMIT) break
+  }
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
 }
 
 export async function historyCommand(

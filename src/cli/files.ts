@@ -5,7 +5,7 @@ import { FilesClient } from '../api/files-client.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import type { P2pNode } from '../node/node.ts'
 import type { CommonOptions } from './commands.ts'
-import { bytes, out, shortId } from './output.ts'
+import { bytes, out, padEnd, shortId, width } from './output.ts'
 import { sendFile, type SendFileOptions } from './send-file.ts'
 
 type Run = <A extends unknown[]>(fn: (...args: A) => Promise<unknown>) => (...args: A) => Promise<void>
@@ -58,14 +58,14 @@ export async function filesCommand(options: CommonOptions): Promise<void> {
 export function formatFiles(files: FileInfo[], names: ReadonlyMap<string, string> = new Map()): string {
   if (files.length === 0) return 'no file transfers yet (p2pnode send-file <peer> <path>)'
   const who = (peer: string) => names.get(peer) ?? shortId(peer)
-  const width = Math.max(...files.map((f) => who(f.peer).length))
+  const columns = Math.max(...files.map((f) => width(who(f.peer))))
   return files
     .map((f) => {
       const arrow = f.direction === 'out' ? '→' : '←'
       const progress = f.status === 'complete' ? bytes(f.size) : `${bytes(f.received)}/${bytes(f.size)}`
       const where = f.status === 'complete' && f.direction === 'in' ? `  ${f.path}` : ''
       const why = f.error != null ? `  (${f.error})` : ''
-      const peer = who(f.peer).padEnd(width)
+      const peer = padEnd(who(f.peer), columns)
       return `${f.id}  ${arrow} ${peer}  ${f.status.padEnd(12)} ${progress.padStart(21)}  ${f.name}${where}${why}`
     })
     .join('\n')

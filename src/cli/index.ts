@@ -130,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(run((ma: string, opts: CommonOptions) => dialCommand(ma, opts)))
   command('send', 'send a message (queued if the peer is offline): {"id","status"}')
     .argument('<peer>', 'peer id, display name or multiaddr')
-    .argument('<text...>', 'message text')
+    .argument('<text...>', 'message text (- reads it from stdin)')
     .action(run((peer: string, text: string[], opts: CommonOptions) => sendCommand(peer, text.join(' '), opts)))
   command('history', 'messages with a peer, oldest first')
     .argument('<peer>', 'peer id, display name or multiaddr')

@@ -1,4 +1,6 @@
+import stringWidth from 'string-width'
 import { ErrorCode, isP2pError } from '../errors.ts'
+import ansiRegex from 'ansi-regex'
 
 /** Exit status per error code: a contract for scripts, listed in README.md. */
 export const EXIT: Record<string, number> = {
@@ -53,11 +55,14 @@ export function reportError(err: unknown, json: boolean): number {
 
 /**
  * Text from peers, made safe to print on a terminal: control and format characters (escape sequences, carriage
- * returns, bidi overrides, zero-width marks) are shown as `�`, and continuation lines are indented so that a
+ * returns, bidi overrides, zero-width marks) are shown as `�` (a whole escape sequence as one), and continuation lines are indented so that a
  * message cannot forge a line that looks like another peer's.
  */
+const ESCAPE_SEQUENCE = ansiRegex()
+
 export function displayText(text: string): string {
   return text
+    .replace(ESCAPE_SEQUENCE, '\uFFFD')
     .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => (c === '\n' || c === '\t' ? c : '\uFFFD'))
     .replace(/\n/g, '\n    ')
 }
@@ -81,4 +86,14 @@ export function bytes(n: number): string {
     i++
   }
   return i === 0 ? `${Math.round(n)} B` : `${n.toFixed(1)} ${units[i]}`
+}
+
+/** Columns `text` takes on a terminal (emoji and CJK characters take two). */
+export function width(text: string): number {
+  return stringWidth(text)
+}
+
+/** `text` padded with spaces to `columns` terminal columns (String.padEnd counts code units, not columns). */
+export function padEnd(text: string, columns: number): string {
+  return text + ' '.repeat(Math.max(0, columns - stringWidth(text)))
 }

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { ContactInfo, Visibility } from '../api/types.ts'
 import { type CommonOptions, show, withApi } from './commands.ts'
-import { displayText, formatTime, out, shortId } from './output.ts'
+import { displayText, formatTime, out, padEnd, shortId, width } from './output.ts'
 
 /** Commands for contacts, visibility, blocking, search and export: each parse → one API call → format. */
 
@@ -20,12 +20,12 @@ export async function contactsList(options: CommonOptions): Promise<void> {
 }
 
 function formatContacts(list: ContactInfo[]): string {
-  const width = Math.max(4, ...list.map((c) => c.name.length))
+  const columns = Math.max(4, ...list.map((c) => width(c.name)))
   return list
     .map((c) => {
       const flags = [c.blocked ? 'blocked' : '', c.muted ? 'muted' : '', c.connected ? '' : 'offline'].filter(Boolean)
       const also = c.peerName != null && c.peerName !== c.name ? ` (calls itself ${c.peerName})` : ''
-      return `${c.connected ? '●' : '○'} ${(c.name || '-').padEnd(width)}  ${c.peerId}${also}${flags.length > 0 ? `  [${flags.join(', ')}]` : ''}`
+      return `${c.connected ? '●' : '○'} ${padEnd(c.name || '-', columns)}  ${c.peerId}${also}${flags.length > 0 ? `  [${flags.join(', ')}]` : ''}`
     })
     .join('\n')
 }

@@ -412,11 +412,16 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   }
 
   async send(ref: string, text: string, options: SendOptions = {}): Promise<SendResult> {
+    if (text.trim() === '') {
+      throw new P2pError(ErrorCode.INVALID_MESSAGE, `message text is ${text === '' ? 'empty' : 'only spaces'}`, {
+        hint: 'type the text after the peer, in quotes if it has spaces: p2pnode send bob "see you at 5"'
+      })
+    }
     try {
       checkText(text)
     } catch (err) {
       throw new P2pError(ErrorCode.INVALID_MESSAGE, (err as Error).message, {
-        hint: 'type the text after the peer, in quotes if it has spaces: p2pnode send bob "see you at 5"',
+        hint: 'a message holds at most 64 KiB of text; send a longer one as a file: p2pnode send-file <peer> <file>',
         cause: err
       })
     }

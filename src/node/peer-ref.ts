@@ -70,13 +70,16 @@ export function matchPeerName(ref: string, known: KnownPeer[]): string {
       )
     }
   }
-  const names = known.filter((p) => p.name !== '').map((p) => p.name)
+  // Each peer once, under the first name it is known by (a contact answers to our name and to its own).
+  const seen = new Set<string>()
+  const named = known.filter((p) => p.name !== '' && !seen.has(p.peerId) && seen.add(p.peerId) != null)
+  const names = named.map((p) => p.name)
   throw new P2pError(
     ErrorCode.PEER_NOT_FOUND,
     `no known peer is called "${ref}"${names.length > 0 ? ` (known: ${names.join(', ')})` : ''}`,
     {
       hint: 'list peers with: p2pnode peers — or use a peer id or a multiaddr',
-      details: known.filter((p) => p.name !== '')
+      details: named
     }
   )
 }

@@ -1,3 +1,4 @@
+import ansiRegex from 'ansi-regex'
 import type { Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { onlyField, toHex } from '../util.ts'
@@ -68,9 +69,13 @@ export function readAck(frame: Frame): string[] {
 }
 
 /** Display names are shown in terminals: no control characters, trimmed. */
+/** Terminal escape sequences (CSI, OSC, ...), each matched whole: `\x1b[31m` is one sequence, not ESC + `[31m`. */
+const ESCAPE_SEQUENCE = ansiRegex()
+
 export function sanitizeName(name: string): string {
-  // Control characters are stripped on purpose (names are printed in terminals).
-  return name.replace(/[\p{Cc}\p{Cf}]/gu, '').trim()
+  // Escape sequences and control characters are stripped on purpose (names are printed in terminals): the
+  // sequence whole, so that `bob\x1b[31m RED` is `bob RED`, not `bob[31m RED`. Runs of spaces left become one.
+  return name.replace(ESCAPE_SEQUENCE, '').replace(/[\p{Cc}\p{Cf}]/gu, '').replace(/\s+/gu, ' ').trim()
 }
 
 // ---- stream helpers -------------------------------------------------------------------------------------------

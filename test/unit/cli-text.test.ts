@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import stringWidth from 'string-width'
+import { formatPeers } from '../../src/cli/commands.ts'
+import { formatFiles } from '../../src/cli/files.ts'
+import { displayText } from '../../src/cli/output.ts'
+import { matchPeerName } from '../../src/node/peer-ref.ts'
+import { sanitizeName } from '../../src/protocols/chat/frames.ts'
+import type { FileInfo } from '../../src/api/files.ts'
+
+const A = '12D3KooWGQd2URh1sLAjJQyBTz4pC5W3aE4o7MrWzsHmWz5bGLdM'
+const B = '12D3KooWHzz2URh1sLAjJQyBTz4pC5W3aE4o7MrWzsHmWz5bGLdN'
+const C = '12D3KooWJyy2URh1sLAjJQyBTz4pC5W3aE4o7MrWzsHmWz5bGLdP'
+
+/** The terminal column where `needle` starts on `line`. */
+const column = (line: string, needle: string) => stringWidth(line.slice(0, line.indexOf(needle)))
+
+describe('text shown on a terminal', () => {
+  it('cleans a name of whole escape sequences, the same way every time', () => {
+    assert.equal(sanitizeName('bob\x1b[31m RED'), 'bob RED')
+    assert.equal(sanitizeName('\x1b]0;evil title\x07carol'), 'carol')
+    assert.equal(sanitizeName('  dave\u202e\u200b  \t x '), 'dave x')
+    assert.equal(sanitizeName(sanitizeName('bob\x1b[31m RED')), 'bob RED')
+  })
+
+  it('shows an escape sequence in a message as one mark, not half of it', () => {
+    assert.equal(displayText('hi \x1b[2J\x1b[31mthere'), 'hi \uFFFD\uFFFDthere')
+    assert.equal(displayText('a\nb'), 'a\n    b')
+  })
+
+  it('lines columns up by display width (emoji and CJK names take two columns a character)', () => {
+    const peers = [
+      { peerId: A, name: 'alice', connected: true, addrs: [] },
+      { peerId: B, name: '😀😀', connected: false, addrs: [] },
+      { peerId: C, name: '山田', connected: true, addrs: [] }
+    ]
+    const lines = formatPeers(peers).split('\n')
+    const at = lines.map((l, i) => column(l, peers[i].peerId))
+    assert.deepEqual(at, [at[0], at[0], at[0]], `peer ids start in one column:\n${lines.join('\n')}`)
+    const file = (peer: string): FileInfo => ({
+      id: 'a'.repeat(32), peer, direction: 'in', name: 'x', size: 1, received: 1, status: 'complete',
+      sha256: '', path: '/x', mime: '', sent: 0
+    })
+    const names = new Map([[A, 'alice'], [B, '😀😀'], [C, '山田']])
+    const rows = formatFiles([file(A), file(B), file(C)], names).split('\n')
+    const statusAt = rows.map((r) => column(r, 'complete'))
+    assert.deepEqual(statusAt, [statusAt[0], statusAt[0], statusAt[0]], rows.join('\n'))
+  })
+
+  it('lists each known peer once in a "no such peer" error', () => {
+    // A contact answers to our name for it and to its own: both are in the list, the peer once in the message.
+    const known = [
+      { peerId: A, name: 'B' },
+      { peerId: C, name: 'carol' },
+      { peerId: A, name: 'bob' }
+    ]
+    assert.throws(() => matchPeerName('nobody', known), (err: Error & { details?: unknown }) => {
+      assert.match(err.message, /\(known: B, carol\)$/)
+      assert.equal((err.details as unknown[]).length, 2)
+      return true
+    })
+    assert.equal(matchPeerName('bob', known), A)
+  })
+})
