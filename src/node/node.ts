@@ -43,7 +43,7 @@ import { switchableMdns } from './discovery.ts'
 import { NodeFiles } from './files.ts'
 import { type OpenedData, openDataDir } from './open-data.ts'
 import { chooseListen } from './listen.ts'
-import { isPeerId, matchPeerName, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
+import { isPeerId, matchPeerName, NAME_RANK, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
 import { checkName, MAX_NAME_BYTES, People } from './people.ts'
 import { Redialer } from './redialer.ts'
@@ -142,6 +142,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   private readonly chatted = new Set<string>()
   /** Peers seen on p2pnode's mDNS service this run, oldest first (bounded: anyone can announce ever new ids). */
   private readonly sighted = new Set<string>()
+  /** Peers we sent something to (or chatted with, in a 0.1 record): redialled on start, unlike strangers. */
+  private readonly wroteTo = new Set<string>()
   private readonly redialer: Redialer
   private readonly people: People
   private name: string
@@ -172,7 +174,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       chat: this.chat,
       redialer: this.redialer,
       names: this.names,
-      chatted: this.chatted,
+      chatted: this.wroteTo,
       ownName: () => this.name,
       resolvePeer: (ref, options) => this.resolvePeer(ref, options),
       displayName: (peerId) => this.displayName(peerId),
@@ -195,7 +197,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send files to yourself')
       }
       this.people.notBlocked(peer)
-      this.markChatted(peer)
+      this.markChatted(peer, true)
       return peer
     })
   }
@@ -290,6 +292,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       this.learn(record)
       if (record.notP2pnode != null) this.chat.setForeign(record.peerId, record.notP2pnode)
       if (record.chatted) this.chatted.add(record.peerId)
+      if (record.wrote === true || (record.wrote == null && record.chatted)) this.wroteTo.add(record.peerId)
     }
     const libp2p = this.libp2p
     libp2p.addEventListener('peer:discovery', (evt) => this.redialer.redial(evt.detail.id.toString()))
@@ -333,7 +336,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       void this.redialer.redial(peerId)
     })
 
-    for (const peerId of this.chatted) void this.redialer.redial(peerId)
+    // Contacts and peers we wrote to; not strangers that only wrote to us, nor every address a peer claimed (the
+    // redialer bounds the peers dialled per address).
+    for (const peerId of this.wroteTo) void this.redialer.redial(peerId)
     for (const r of records) if (r.contact) void this.redialer.redial(r.peerId)
     for (const addr of this.options.dial ?? []) {
       this.dial(addr).catch((err: Error) => this.log.error('dial %s failed: %s', addr, err.message))
@@ -438,7 +443,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       if (err instanceof TypeError) throw new P2pError(ErrorCode.INVALID_ARGUMENT, err.message)
       throw err
     }
-    this.markChatted(peer)
+    this.markChatted(peer, true)
     const waitMs = options.waitMs ?? 2000
     if (waitMs > 0 && this.chat.isConnected(peer)) {
       const delivered = await this.chat.waitForDelivery(peer, message.id, { signal: AbortSignal.timeout(waitMs) })
@@ -528,12 +533,19 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
 
   // ---- helpers used by the CLI's interactive prompt ---------------------------------------------------------
 
-  /** A peer's name for display; with a short id when another peer goes by the same name. */
+  /**
+   * A peer's name for display; with a short id when another peer goes by the same name and that name is not
+   * weaker than this one's (a contact named carol stays "carol"; a stranger calling itself carol gets its id).
+   */
   displayName(peerId: string): string {
     const name = this.names.get(peerId)
     if (name == null || name === '') return `${peerId.slice(0, 12)}…`
+    const rank = (p: string) =>
+      this.localNames.has(p) ? NAME_RANK.LOCAL : this.policy.isContact(p) ? NAME_RANK.CONTACT : NAME_RANK.STRANGER
     for (const [other, n] of this.names) {
-      if (other !== peerId && n === name) return `${name} (${peerId.slice(0, 8)}…${peerId.slice(-4)})`
+      if (other !== peerId && n === name && rank(other) <= rank(peerId)) {
+        return `${name} (${peerId.slice(0, 8)}…${peerId.slice(-4)})`
+      }
     }
     return name
   }
@@ -558,9 +570,17 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       return peerId
     }
     if (isPeerId(text)) return peerIdFromString(text).toString()
-    const known = (await this.peers()).map((p) => ({ peerId: p.peerId, name: p.name }))
+    // Names we gave win over names peers chose, and contacts' over strangers'.
+    const rank = (peerId: string) => (this.policy.isContact(peerId) ? NAME_RANK.CONTACT : NAME_RANK.STRANGER)
+    const known = (await this.peers()).map((p) => ({
+      peerId: p.peerId,
+      name: p.name,
+      rank: this.localNames.has(p.peerId) ? NAME_RANK.LOCAL : rank(p.peerId)
+    }))
     // A contact renamed locally still answers to the name it tells us.
-    for (const [peerId, name] of this.ownNames) if (name !== this.names.get(peerId)) known.push({ peerId, name })
+    for (const [peerId, name] of this.ownNames) {
+      if (name !== this.names.get(peerId)) known.push({ peerId, name, rank: rank(peerId) })
+    }
     return matchPeerName(text, known)
   }
 
@@ -626,15 +646,17 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     this.policy.apply(record)
   }
 
-  private markChatted(peerId: string): void {
-    if (this.chatted.has(peerId)) return
+  /** A message or file went either way (`wrote`: from us). */
+  private markChatted(peerId: string, wrote = false): void {
+    if (this.chatted.has(peerId) && (!wrote || this.wroteTo.has(peerId))) return
     this.chatted.add(peerId)
-    void this.remember(peerId, { chatted: true })
+    if (wrote) this.wroteTo.add(peerId)
+    void this.remember(peerId, { chatted: true, ...(wrote ? { wrote: true } : {}) })
   }
 
   private async remember(
     peerId: string,
-    update: { name?: string; addrs?: string[]; chatted?: boolean; notP2pnode?: string | null }
+    update: { name?: string; addrs?: string[]; chatted?: boolean; wrote?: boolean; notP2pnode?: string | null }
   ) {
     try {
       await this.store.peers.update(peerId, update)

@@ -39,7 +39,15 @@ export function isPeerId(text: string): boolean {
 export interface KnownPeer {
   peerId: string
   name: string
+  /**
+   * Whose name it is, lower first: a name we gave (a contact's local name) before a contact's own, before a
+   * stranger's self-chosen name, so that a stranger cannot take a contact's name. @default 0
+   */
+  rank?: number
 }
+
+/** Ranks of KnownPeer names. */
+export const NAME_RANK = { LOCAL: 0, CONTACT: 1, STRANGER: 2 } as const
 
 const PEER_ID_SHAPE = /^(12D3KooW|16Uiu2HAm|Qm)[1-9A-HJ-NP-Za-km-z]+$/
 
@@ -48,7 +56,8 @@ const MIN_PREFIX = 8
 
 /**
  * Find the one known peer meant by `ref`: an exact display name, else a case-insensitive one, else a unique peer-id
- * prefix. Throws PEER_NOT_FOUND or PEER_AMBIGUOUS (with the candidates in `details`).
+ * prefix. Within each of these, names of a lower rank win (see KnownPeer.rank): only peers of the best rank that
+ * matches can make `ref` ambiguous. Throws PEER_NOT_FOUND or PEER_AMBIGUOUS (with the candidates in `details`).
  */
 export function matchPeerName(ref: string, known: KnownPeer[]): string {
   const byPrefix = (p: KnownPeer) => ref.length >= MIN_PREFIX && p.peerId.startsWith(ref)
@@ -57,7 +66,9 @@ export function matchPeerName(ref: string, known: KnownPeer[]): string {
   // Something shaped like a peer id is a peer id first: a stranger cannot capture it by taking it as its name.
   const tries = PEER_ID_SHAPE.test(ref) ? [byPrefix, byName, byNameAnyCase] : [byName, byNameAnyCase, byPrefix]
   for (const test of tries) {
-    const hits = [...new Map(known.filter(test).map((p) => [p.peerId, p])).values()]
+    const matching = known.filter(test)
+    const best = Math.min(...matching.map((p) => p.rank ?? 0))
+    const hits = [...new Map(matching.filter((p) => (p.rank ?? 0) === best).map((p) => [p.peerId, p])).values()]
     if (hits.length === 1) return hits[0].peerId
     if (hits.length > 1) {
       throw new P2pError(
@@ -65,7 +76,7 @@ export function matchPeerName(ref: string, known: KnownPeer[]): string {
         `"${ref}" matches ${hits.length} peers: ${hits.map((p) => `${p.name || '(no name)'} ${p.peerId}`).join(', ')}`,
         {
           hint: test === byPrefix ? 'type more characters of the peer id' : 'use the peer id instead of the name',
-          details: hits
+          details: hits.map((p) => ({ peerId: p.peerId, name: p.name }))
         }
       )
     }
@@ -79,7 +90,7 @@ export function matchPeerName(ref: string, known: KnownPeer[]): string {
     `no known peer is called "${ref}"${names.length > 0 ? ` (known: ${names.join(', ')})` : ''}`,
     {
       hint: 'list peers with: p2pnode peers — or use a peer id or a multiaddr',
-      details: named
+      details: named.map((p) => ({ peerId: p.peerId, name: p.name }))
     }
   )
 }

@@ -2,7 +2,8 @@ import type { Libp2p, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
 import type { Store } from '../store/index.ts'
-import { parseMultiaddr } from './peer-ref.ts'
+import { AddressBudget } from './address-budget.ts'
+import { parseMultiaddr, withoutPeerId } from './peer-ref.ts'
 import type { Policy } from './policy.ts'
 
 const DIAL_TIMEOUT_MS = 10_000
@@ -28,6 +29,7 @@ export class Redialer {
   private readonly c: RedialerComponents
   private readonly dialing = new Set<string>()
   private readonly backoff = new Map<string, { failures: number; until: number }>()
+  private readonly budget = new AddressBudget()
   private timer: NodeJS.Timeout | undefined
   private stopped = false
 
@@ -68,17 +70,31 @@ export class Redialer {
     try {
       const record = await store.peers.get(peerId).catch(() => undefined)
       const id = peerIdFromString(peerId)
-      if (record != null && record.addrs.length > 0) {
-        const multiaddrs = record.addrs.flatMap((a) => {
-          try {
-            return [parseMultiaddr(a)]
-          } catch {
-            return []
-          }
-        })
-        await libp2p.peerStore.merge(id, { multiaddrs })
+      const known = new Set(record?.addrs ?? [])
+      const recorded = [...known].flatMap((a) => {
+        try {
+          return [parseMultiaddr(a)]
+        } catch {
+          return []
+        }
+      })
+      if (recorded.length > 0) await libp2p.peerStore.merge(id, { multiaddrs: recorded })
+      const stored = await libp2p.peerStore.get(id).catch(() => undefined)
+      for (const a of stored?.addresses ?? []) known.add(withoutPeerId(a.multiaddr).toString())
+      // Each address at most for a few peers per window (see AddressBudget); the user's own request is not limited.
+      const addrs = options.force === true ? [...known] : this.budget.take(peerId, [...known])
+      const multiaddrs = addrs.flatMap((a) => {
+        try {
+          return [parseMultiaddr(a).encapsulate(`/p2p/${peerId}`)]
+        } catch {
+          return []
+        }
+      })
+      if (multiaddrs.length === 0) {
+        log('redial %s skipped: %s', peerId, known.size === 0 ? 'no known address' : 'its addresses are claimed by other peers')
+        return
       }
-      await libp2p.dial(id, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      await libp2p.dial(multiaddrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
     } catch (err) {
       log('redial %s failed (%d): %s', peerId, failures, (err as Error).message)
     } finally {

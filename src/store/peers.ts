@@ -76,6 +76,9 @@ export class PeerBook {
       }
       const name = update.name ?? prev?.name
       if (name != null) next.name = name
+      // New records say whether we wrote; records from 0.1 keep saying nothing until we do.
+      const wrote = update.wrote === true ? true : prev != null ? prev.wrote : false
+      if (wrote != null) next.wrote = wrote
       const notP2pnode = update.notP2pnode === null ? undefined : (update.notP2pnode ?? prev?.notP2pnode)
       if (notP2pnode != null) next.notP2pnode = notP2pnode
       const localName = update.localName === null ? undefined : (update.localName ?? prev?.localName)

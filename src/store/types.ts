@@ -74,8 +74,13 @@ export interface PeerRecord {
   addrs: string[]
   firstSeen: number
   lastSeen: number
-  /** True once a message went either way: such peers are redialled when seen or after a restart. */
+  /** True once a message went either way. */
   chatted: boolean
+  /**
+   * True once we sent the peer a message or a file: such peers (and contacts) are redialled after a restart; a
+   * stranger that only wrote to us is not. Absent in records from 0.1, where `chatted` stands for it.
+   */
+  wrote?: boolean
   /** In the address book. */
   contact: boolean
   /** No connection either way; nothing they send is stored. */
@@ -95,6 +100,8 @@ export interface PeerUpdate {
   localName?: string | null
   addrs?: string[]
   chatted?: boolean
+  /** We sent the peer something (never unset). */
+  wrote?: boolean
   contact?: boolean
   blocked?: boolean
   muted?: boolean
