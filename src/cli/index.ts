@@ -9,6 +9,7 @@ import {
   sendCommand,
   stopCommand
 } from './commands.ts'
+import { doctorCommand } from './doctor.ts'
 import { registerFileCommands } from './files.ts'
 import { EXIT, reportError } from './output.ts'
 import {
@@ -186,6 +187,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--anonymize', 'pseudonymize peers and ids, remove personal data from text, round times to the hour')
     .action(run((opts: CommonOptions & { out?: string; anonymize?: boolean }) => exportCommand(opts)))
   registerFileCommands(command, run)
+  command('doctor', 'check the data dir (no node may run on it); --repair mends what it can, after a backup')
+    .option('--repair', 'copy the data dir to DATA/backups/<time>/, then repair the database and rebuild the indexes')
+    .action(run((opts: CommonOptions & { repair?: boolean }) => doctorCommand(opts)))
   command('stop', 'stop the node running on the data dir').action(run((opts: CommonOptions) => stopCommand(opts)))
 
   try {

@@ -41,7 +41,7 @@ import { dataPaths, ensureDataDir } from './data-dir.ts'
 import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
 import { switchableMdns } from './discovery.ts'
 import { NodeFiles } from './files.ts'
-import { type OpenedData, openDataDir } from './open-data.ts'
+import { type OpenedData, openDataDir, watchDamage } from './open-data.ts'
 import { chooseListen } from './listen.ts'
 import { isPeerId, matchPeerName, NAME_RANK, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
@@ -267,6 +267,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       })
       const node = new P2pNode(libp2p, store, options, name, policy)
       node.closeData = data.close
+      watchDamage(paths, store, (text) => node.log.error('%s', text))
       node.notices.push(...notices, ...listen.notices)
       for (const t of tampered) {
         node.log.error('peer record %s failed its integrity check; ignored, and its peer treated as blocked', t.key)

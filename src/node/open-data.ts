@@ -54,6 +54,28 @@ export interface OpenedData {
   close(): Promise<void>
 }
 
+/**
+ * Report damaged values: once per place when a read skips one, and after start a scan of every sealed value (in
+ * the background: the node is up meanwhile). `log` is the node's error logger.
+ */
+export function watchDamage(paths: DataPaths, store: Store, log: (text: string) => void): void {
+  const told = new Set<string>()
+  const hint = `stop the node, then run p2pnode doctor --repair --data ${paths.dir}`
+  store.onDamaged = (where) => {
+    if (told.size >= 1000 || told.has(where)) return
+    told.add(where)
+    log(`${where} failed its integrity check (changed on disk) and is not shown; ${hint}`)
+  }
+  void store.integrity.scanValues().then(
+    (scan) => {
+      const { messages, outbox } = scan.damaged
+      if (messages.count + outbox.count === 0) return
+      log(`the store has ${messages.count} damaged messages and ${outbox.count} damaged outbox entries (changed on disk); they are not shown. ${hint}`)
+    },
+    (err: Error) => log(`the store could not be checked: ${err.message}; ${hint}`)
+  )
+}
+
 /** A file error as DATA_DIR_INVALID (permissions) or STORE_DAMAGED (LevelDB's complaints), else as it is. */
 async function fileError(paths: DataPaths, path: string, err: unknown): Promise<unknown> {
   if (isPermissionError(err)) return permissionDenied(paths.dir, path, err)
@@ -110,7 +132,18 @@ function identityOf(paths: DataPaths, bytes: Uint8Array): PrivateKey {
  * dirs get an identity, a secret, a database and a manifest; a data dir made by 0.1 (no manifest) is checked as far
  * as its contents allow and gets its manifest. Notices (a manifest rewritten) go to `notices`.
  */
-export async function openDataDir(paths: DataPaths, notices: string[] = []): Promise<OpenedData> {
+export interface OpenOptions {
+  /**
+   * Check only (`p2pnode doctor`): make no identity, secret or manifest, give a 0.1 store no id and leave its values
+   * unsealed, and write no manifest on close. @default false
+   */
+  readOnly?: boolean
+  /** Take the database as it is when it has fewer writes than at the last clean stop (`doctor --repair`). */
+  acceptLostWrites?: boolean
+}
+
+export async function openDataDir(paths: DataPaths, notices: string[] = [], options: OpenOptions = {}): Promise<OpenedData> {
+  const { readOnly = false } = options
   const manifest = await guarded(paths, paths.manifest, () => readManifest(paths.manifest))
   let identityBytes = await guarded(paths, paths.identity, () => readKeyFile(paths.identity))
   let secret = await guarded(paths, paths.secret, () => readKeyFile(paths.secret))
@@ -132,6 +165,10 @@ export async function openDataDir(paths: DataPaths, notices: string[] = []): Pro
     const empty = await probe.integrity.isEmpty().finally(() => probe.close())
     if (!empty) throw damaged(paths, missing, 'missing', `${missing} is missing (this data dir has a store)`)
   }
+  if (readOnly && (identityBytes == null || secret == null)) {
+    const missing = identityBytes == null ? paths.identity : paths.secret
+    throw damaged(paths, missing, 'missing', `${missing} is missing (a new data dir gets one on its first start)`)
+  }
   identityBytes ??= await guarded(paths, paths.identity, async () => createKeyFile(paths.identity, await newIdentityBytes()))
   secret ??= await guarded(paths, paths.secret, () => createKeyFile(paths.secret, newSecretBytes()))
 
@@ -149,9 +186,11 @@ export async function openDataDir(paths: DataPaths, notices: string[] = []): Pro
     throw damaged(paths, paths.secret, 'mismatch', `${paths.secret} is not the secret this data dir's store was written with`)
   }
 
+  if (readOnly && db === 'none') throw damaged(paths, paths.db, 'missing', `the database ${paths.db} is missing`)
   const store = await guarded(paths, paths.db, () => openStore(paths.db, secret, { create: db === 'none' }))
   try {
-    const next = await checkStore(paths, store, manifest, secret, peerId, notices)
+    const next = await checkStore(paths, store, manifest, { secret, peerId, notices, ...options })
+    if (readOnly) return { store, privateKey, peerId, close: () => store.close() }
     if (manifest == null || next.writes !== manifest.writes || next.database !== manifest.database) {
       await guarded(paths, paths.manifest, () => writeManifest(paths.manifest, next))
     }
@@ -179,10 +218,9 @@ async function checkStore(
   paths: DataPaths,
   store: Store,
   manifest: Manifest | undefined,
-  secret: Uint8Array,
-  peerId: string,
-  notices: string[]
+  context: OpenOptions & { secret: Uint8Array; peerId: string; notices: string[] }
 ): Promise<Manifest> {
+  const { secret, peerId, notices } = context
   const id = await store.integrity.storeId()
   const fingerprint = secretFingerprint(secret)
   if (manifest != null) {
@@ -196,6 +234,10 @@ async function checkStore(
         'mismatch',
         `the database ${paths.db} is not the one this data dir was made with (${id.state === 'missing' ? 'it has no store id: an empty or older database' : 'another store id'})`
       )
+    }
+    if (store.writes < manifest.writes && context.acceptLostWrites === true) {
+      notices.push(`p2pnode: the database had lost ${manifest.writes - store.writes} message batches; it is taken as it is now`)
+      return { ...manifest, writes: store.writes }
     }
     if (store.writes < manifest.writes) {
       throw damaged(
@@ -233,6 +275,12 @@ async function checkStore(
       )
     }
   }
+  if (context.readOnly === true) {
+    notices.push('made by p2pnode 0.1: it gets its manifest and integrity seals on its next start')
+    return stamp({ peerId, secret: fingerprint, database: '0'.repeat(32), writes: store.writes })
+  }
+  const sealed = await store.integrity.sealLegacyValues()
+  if (sealed > 0) notices.push(`p2pnode: ${sealed} messages stored by an earlier version now carry integrity seals`)
   const database = newDbId()
   await store.integrity.setStoreId({ dbId: database, peerId })
   return stamp({ peerId, secret: fingerprint, database, writes: store.writes })

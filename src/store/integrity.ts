@@ -4,12 +4,15 @@
  * - The store id (`meta` `store-id`): a random database id and the owner's peer id, sealed (HMAC) under a key derived
  *   from the store secret. The data dir's manifest names the same database id, so a db/ from elsewhere, an empty one
  *   (LevelDB creates one when db/CURRENT is lost) or another store.secret is told apart from the right one.
+ * - Sealed values (sealed-codec.ts): messages and the outbox carry a MAC; scans find the damaged ones, and
+ *   `quarantine` moves them aside (kept, never deleted).
  * - The write counter (`meta` `writes`): bumped in every message batch. The manifest keeps its value at each clean
  *   stop (after a synced write), so a database that has fewer writes than that lost some (a truncated .log, an
  *   older copy of db/ put back).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Sub } from './store.ts'
+import { isDamaged, ValueSealer } from './sealed-codec.ts'
+import type { Db, Sub } from './store.ts'
 import type { StoredMessage } from './types.ts'
 
 export interface StoreId {
@@ -38,18 +41,121 @@ export function newDbId(): string {
   return randomBytes(16).toString('hex')
 }
 
+export interface IntegrityParts {
+  db: Db
+  sealer: ValueSealer
+  meta: Sub<unknown>
+  messages: Sub<StoredMessage>
+  outbox: Sub<StoredMessage>
+  peersRaw: Sub<{ record?: { peerId?: unknown } }>
+  peerKey: (peerId: string) => string
+  peerSealOk: (key: string, value: unknown) => boolean
+}
+
+/** What a full scan of the sealed values found. */
+export interface ValueScan {
+  /** Values looked at, per sublevel. */
+  counts: Record<SealedSublevel, number>
+  /** Keys of the values that failed their check (at most MAX_LISTED per sublevel), and how many there were. */
+  damaged: Record<SealedSublevel, { count: number; keys: string[] }>
+}
+
+export type SealedSublevel = 'messages' | 'outbox'
+const SEALED: SealedSublevel[] = ['messages', 'outbox']
+const MAX_LISTED = 100
+const MIGRATION_BATCH = 500
+
 export class StoreIntegrity {
   private readonly sealKey: Buffer
+  private readonly meta: Sub<unknown>
+  private readonly messages: Sub<StoredMessage>
+  private readonly peersRaw: IntegrityParts['peersRaw']
+  private readonly peerKey: IntegrityParts['peerKey']
+  private readonly peerSealOk: IntegrityParts['peerSealOk']
 
   constructor(
     secret: Uint8Array,
-    private readonly meta: Sub<unknown>,
-    private readonly messages: Sub<StoredMessage>,
-    private readonly peersRaw: Sub<{ record?: { peerId?: unknown } }>,
-    private readonly peerKey: (peerId: string) => string,
-    private readonly peerSealOk: (key: string, value: unknown) => boolean
+    private readonly parts: IntegrityParts
   ) {
     this.sealKey = createHmac('sha256', secret).update('p2pnode store id v1').digest()
+    this.meta = parts.meta
+    this.messages = parts.messages
+    this.peersRaw = parts.peersRaw
+    this.peerKey = parts.peerKey
+    this.peerSealOk = parts.peerSealOk
+  }
+
+  /** The raw text of a sealed sublevel (for scans and the migration). */
+  raw(name: SealedSublevel | 'damaged'): Sub<string> {
+    return this.parts.db.sublevel<string, string>(name, { valueEncoding: 'utf8' })
+  }
+
+  /**
+   * Seal the plain values a 0.1 store holds, in batches, and leave legacy mode. Values that do not parse are left
+   * as they are (they read as damaged). Returns how many were sealed. A crash in the middle is harmless: the store
+   * has no id until this is done, so the next start goes on from where it stopped.
+   */
+  async sealLegacyValues(): Promise<number> {
+    let sealed = 0
+    for (const name of SEALED) {
+      const target = name === 'messages' ? this.parts.messages : this.parts.outbox
+      let ops: Array<{ type: 'put'; key: string; value: StoredMessage }> = []
+      const flush = async () => {
+        if (ops.length > 0) await target.batch(ops)
+        sealed += ops.length
+        ops = []
+      }
+      for await (const [key, text] of this.raw(name).iterator()) {
+        if (!ValueSealer.isLegacy(text)) continue
+        ops.push({ type: 'put', key, value: JSON.parse(text) as StoredMessage })
+        if (ops.length >= MIGRATION_BATCH) await flush()
+      }
+      await flush()
+    }
+    this.parts.sealer.legacy = false
+    return sealed
+  }
+
+  /** Check every sealed value (for `p2pnode doctor` and the scan after start). */
+  async scanValues(): Promise<ValueScan> {
+    const scan: ValueScan = {
+      counts: { messages: 0, outbox: 0 },
+      damaged: { messages: { count: 0, keys: [] }, outbox: { count: 0, keys: [] } }
+    }
+    for (const name of SEALED) {
+      const sub = name === 'messages' ? this.parts.messages : this.parts.outbox
+      for await (const [key, value] of sub.iterator()) {
+        scan.counts[name]++
+        if (!isDamaged(value)) continue
+        const d = scan.damaged[name]
+        d.count++
+        if (d.keys.length < MAX_LISTED) d.keys.push(key)
+      }
+    }
+    return scan
+  }
+
+  /**
+   * Move damaged values out of the way, into the `damaged` sublevel (`<sublevel>!<key>` → the raw text as it was),
+   * in one batch per value: nothing is deleted, and nothing damaged is read again. Returns how many were moved.
+   */
+  async quarantine(): Promise<number> {
+    let moved = 0
+    const damagedSub = this.raw('damaged')
+    for (const name of SEALED) {
+      const sub = name === 'messages' ? this.parts.messages : this.parts.outbox
+      const raw = this.raw(name)
+      for await (const [key, value] of sub.iterator()) {
+        if (!isDamaged(value)) continue
+        const text = await raw.get(key)
+        await this.parts.db.batch([
+          { type: 'put', sublevel: damagedSub, key: `${name}!${key}`, value: text ?? '' },
+          { type: 'del', sublevel: raw, key }
+        ] as never)
+        moved++
+      }
+    }
+    return moved
   }
 
   async storeId(): Promise<StoreIdState> {

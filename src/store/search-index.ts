@@ -3,6 +3,7 @@
  * vocabulary for prefix expansion. Written in the same batch as each message (see `ops`); read by `search`.
  */
 import type { Op, Sub } from './store.ts'
+import { isDamaged } from './sealed-codec.ts'
 import { matchesAll, tokenize } from './text-index.ts'
 import type { SearchHit, StoredMessage } from './types.ts'
 
@@ -95,7 +96,7 @@ export class SearchIndex {
         examined += batch.length
         const messages = await this.messages.getMany(batch)
         for (const m of messages) {
-          if (m == null || (others.length > 0 && !matchesAll(tokenize(m.text), others))) continue
+          if (m == null || isDamaged(m) || (others.length > 0 && !matchesAll(tokenize(m.text), others))) continue
           hits.push({ id: m.id, peer: m.peer, text: m.text, timestamp: m.timestamp, direction: m.direction })
           if (hits.length >= limit) break
         }

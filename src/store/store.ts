@@ -5,6 +5,7 @@ import { StoreIntegrity, SYNC, WRITES_KEY } from './integrity.ts'
 import { KeyedLock } from './lock.ts'
 import { PeerBook } from './peers.ts'
 import { RecordSealer, type SealedRecord } from './records.ts'
+import { isDamaged, ValueSealer } from './sealed-codec.ts'
 import { END, SearchIndex, SEP } from './search-index.ts'
 import type {
   HistoryOptions,
@@ -79,6 +80,9 @@ export class Store {
   private readonly outgoing = new Map<string, PendingOut[]>()
   /** The store id, the write counter and the checks that tell a damaged or swapped store (see integrity.ts). */
   readonly integrity: StoreIntegrity
+  private readonly sealer: ValueSealer
+  /** Told of every damaged value a read skips (the node logs it). */
+  onDamaged: (where: string) => void = () => {}
   private clock = 0
   /** Message batches written to this database ever (the `writes` counter, stored with each batch). */
   private writeCount = 0
@@ -86,9 +90,11 @@ export class Store {
   private constructor(db: Db, secret: Uint8Array) {
     this.db = db
     this.secret = secret
-    this.messages = db.sublevel<string, StoredMessage>('messages', { valueEncoding: 'json' })
+    // Messages and the outbox are sealed: a value changed on disk is skipped and reported, never shown.
+    this.sealer = new ValueSealer(secret)
+    this.messages = db.sublevel<string, StoredMessage>('messages', { valueEncoding: this.sealer.encoding('messages') })
     this.ids = db.sublevel<string, string>('ids', { valueEncoding: 'utf8' })
-    this.outboxDb = db.sublevel<string, OutboxValue>('outbox', { valueEncoding: 'json' })
+    this.outboxDb = db.sublevel<string, OutboxValue>('outbox', { valueEncoding: this.sealer.encoding('outbox') })
     this.peers = new PeerBook(
       db.sublevel<string, SealedRecord<PeerRecord>>('peers', { valueEncoding: 'json' }),
       secret,
@@ -102,14 +108,16 @@ export class Store {
     )
     this.meta = db.sublevel<string, unknown>('meta', { valueEncoding: 'json' })
     const sealer = new RecordSealer(secret)
-    this.integrity = new StoreIntegrity(
-      secret,
-      this.meta,
-      this.messages,
-      db.sublevel('peers', { valueEncoding: 'json' }),
-      (peerId) => this.peerKey(peerId),
-      (key, value) => sealer.open(key, value as SealedRecord<PeerRecord>) != null
-    )
+    this.integrity = new StoreIntegrity(secret, {
+      db,
+      sealer: this.sealer,
+      meta: this.meta,
+      messages: this.messages,
+      outbox: this.outboxDb,
+      peersRaw: db.sublevel('peers', { valueEncoding: 'json' }),
+      peerKey: (peerId) => this.peerKey(peerId),
+      peerSealOk: (key, value) => sealer.open(key, value as SealedRecord<PeerRecord>) != null
+    })
   }
 
   /**
@@ -130,6 +138,8 @@ export class Store {
     const store = new Store(db, secret)
     store.clock = ((await store.meta.get('clock')) as number | undefined) ?? 0
     store.writeCount = ((await store.meta.get(WRITES_KEY)) as number | undefined) ?? 0
+    // A store without an id was made by 0.1 (or is new): its plain values are good until they are sealed.
+    store.sealer.legacy = (await store.integrity.storeId()).state === 'missing'
     return store
   }
 
@@ -286,7 +296,9 @@ export class Store {
       limit: options.limit ?? 256
     }
     const entries = await this.outboxDb.iterator(range).all()
-    return entries.map(([key, message]) => ({ seq: key.slice(ph.length + 1), message }))
+    return entries
+      .filter(([key, message]) => this.usable(message, `outbox ${key}`))
+      .map(([key, message]) => ({ seq: key.slice(ph.length + 1), message }))
   }
 
   /** Peer ids that have messages waiting in the outbox. */
@@ -296,7 +308,7 @@ export class Store {
     for (;;) {
       const [entry] = await this.outboxDb.iterator({ gte: from, limit: 1 }).all()
       if (entry == null) return peers
-      peers.push(entry[1].peer)
+      if (this.usable(entry[1], `outbox ${entry[0]}`)) peers.push(entry[1].peer)
       from = entry[0].slice(0, entry[0].indexOf(SEP)) + END
     }
   }
@@ -317,13 +329,14 @@ export class Store {
     const { before, after } = options
     if (before == null && after == null) {
       const values = await this.messages.values({ gt: ph + SEP, lt: ph + END, reverse: true, limit }).all()
-      return values.reverse()
+      return values.filter((m) => this.usable(m, `a message with ${peer}`)).reverse()
     }
     // A message is stored (seq) no earlier than it was sent, give or take clock skew: messages sent after `after`
     // are all in the seq range from `after - skew`, so the scan can start there.
     const from = after != null ? ph + SEP + seqOf(after - CLOCK_SKEW_MS) : ph + SEP
     const out: StoredMessage[] = []
     for await (const m of this.messages.values({ gt: from, lt: ph + END, reverse: true })) {
+      if (!this.usable(m, `a message with ${peer}`)) continue
       if ((before == null || m.timestamp < before) && (after == null || m.timestamp > after)) out.push(m)
       if (out.length >= limit) break
     }
@@ -339,15 +352,16 @@ export class Store {
   }
 
   /** Every stored message, conversation by conversation, oldest first within each (for export). */
-  messagesAll(): AsyncIterable<StoredMessage> {
-    return this.messages.values()
+  async *messagesAll(): AsyncIterable<StoredMessage> {
+    for await (const m of this.messages.values()) if (this.usable(m, 'a message')) yield m
   }
 
   /** A message by peer and id, or undefined. */
   async getMessage(peer: string, id: string): Promise<StoredMessage | undefined> {
     const ph = this.peerKey(peer)
     const seq = await this.ids.get(ph + SEP + id)
-    return seq == null ? undefined : this.messages.get(ph + SEP + seq)
+    const message = seq == null ? undefined : await this.messages.get(ph + SEP + seq)
+    return message != null && this.usable(message, `message ${id}`) ? message : undefined
   }
 
   // ---- file entries (records of the transfers themselves: see transfers.ts) ---------------------------------
@@ -382,12 +396,43 @@ export class Store {
       const ph = this.peerKey(peer)
       const seq = await this.ids.get(ph + SEP + id)
       const message = seq == null ? undefined : await this.messages.get(ph + SEP + seq)
-      if (message == null || message.status === status) return
+      if (message == null || isDamaged(message) || message.status === status) return
       await this.write([{ type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: { ...message, status } }])
     })
   }
 
   // ---- internals ---------------------------------------------------------------------------------------------
+
+  /**
+   * Rebuild what can be rebuilt from the messages: the id lookups and the search index (`p2pnode doctor --repair`).
+   * Each is cleared, then written again from the messages that pass their check, in batches. Returns the count.
+   */
+  async rebuildIndexes(): Promise<number> {
+    await this.lock.idle()
+    for (const name of ['ids', 'words', 'pwords', 'vocab']) await this.db.sublevel(name).clear()
+    this.index.writeFailed() // forget which words are in the vocabulary: none are now
+    let ops: Op[] = []
+    let count = 0
+    for await (const [key, m] of this.messages.iterator()) {
+      if (isDamaged(m)) continue
+      const [ph, seq] = key.split(SEP)
+      ops.push({ type: 'put', sublevel: this.ids, key: ph + SEP + m.id, value: seq }, ...this.index.ops(ph, seq, m.text ?? ''))
+      count++
+      if (ops.length >= 2000) {
+        await this.write(ops)
+        ops = []
+      }
+    }
+    if (ops.length > 0) await this.write(ops)
+    return count
+  }
+
+  /** False (and reported) for a value that failed its integrity check. */
+  private usable(value: unknown, where: string): boolean {
+    if (!isDamaged(value)) return true
+    this.onDamaged(where)
+    return false
+  }
 
   /** A local clock in µs that never goes back, even across restarts (the watermark is stored with each message). */
   private nextSeq(): string {

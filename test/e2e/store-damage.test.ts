@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { ApiClient } from '../../src/api/client.ts'
 import type { ContactInfo, HistoryEntry, IdInfo, SearchResult } from '../../src/api/types.ts'
-import { cli, Fleet, ROOT } from '../helpers/cli.ts'
+import { cli, Fleet, ROOT, waitFor } from '../helpers/cli.ts'
 
 const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
 export const FIXTURE = join(ROOT, 'test', 'fixtures', 'data-v0.1')
@@ -146,6 +146,22 @@ describe('a damaged or swapped store is refused, naming the file', () => {
     assertRefused(await refusedStart(dir), join(dir, 'db'))
     await rm(join(dir, 'db'), { recursive: true })
     assertRefused(await refusedStart(dir), join(dir, 'db'))
+  })
+
+  it('manifest.json deleted: written again from the database (said on stderr); garbled: refused, doctor --repair mends it', async () => {
+    const dir = await madeDir()
+    const manifest = await readFile(join(dir, 'manifest.json'), 'utf8')
+    await rm(join(dir, 'manifest.json'))
+    const node = await fleet.start(dir)
+    await waitFor(() => node.stderr.includes('manifest.json was missing; written again'), { what: 'the notice' })
+    assert.equal(await node.stop(), 0)
+    const again = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { database: string }
+    assert.equal(again.database, (JSON.parse(manifest) as { database: string }).database)
+    await writeFile(join(dir, 'manifest.json'), '{"format":1,')
+    assertRefused(await refusedStart(dir), join(dir, 'manifest.json'))
+    const repaired = await cli(['doctor', '--repair', '--data', dir])
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr)
+    assert.equal(await (await fleet.start(dir)).stop(), 0)
   })
 
   it('a .log cut in half after a clean stop: refused (writes were lost)', async () => {
