@@ -111,6 +111,10 @@ export class ApiClient implements NodeApi {
     return this.call('POST', '/v1/peer-state', { peer, ...change })
   }
 
+  blocked(): Promise<PeerState[]> {
+    return this.call('GET', '/v1/blocked')
+  }
+
   search(q: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
     return this.call('GET', `/v1/search?${query({ q, ...options })}`)
   }

@@ -139,6 +139,7 @@ export async function startApiServer(
     peerBody({ blocked: { type: 'boolean' }, muted: { type: 'boolean' } }),
     async (req) => api.setPeerState(req.body.peer, { blocked: req.body.blocked, muted: req.body.muted })
   )
+  app.get('/v1/blocked', async () => api.blocked())
   app.get<{ Querystring: { peer: string } }>(
     '/v1/verify',
     { schema: { querystring: obj({ peer: TEXT }, ['peer']) } },

@@ -132,6 +132,8 @@ export interface NodeApi {
   verify(peer: string): Promise<VerifyResult>
   /** Set (if given) and return the visibility. */
   visibility(set?: Visibility): Promise<{ visibility: Visibility }>
+  /** Blocked peers. */
+  blocked(): Promise<PeerState[]>
   /** Block, unblock, mute or unmute a peer. */
   setPeerState(peer: string, change: { blocked?: boolean; muted?: boolean }): Promise<PeerState>
   /** Newest first. */

@@ -115,11 +115,12 @@ export function promptFiles(
     } else if (t.status === 'failed' || t.status === 'cancelled') {
       print(`* ${t.name} ${t.direction === 'in' ? 'from' : 'to'} ${who} ${t.status}${t.error ? `: ${t.error}` : ''}`)
     } else if (t.status === 'waiting' && t.direction === 'in') {
-      print(`* ${who} offers ${t.name} (${bytes(t.size)}): p2pnode accept ${t.id}`)
+      print(`* ${who} offers ${t.name} (${bytes(t.size)}): /accept ${t.id.slice(0, 8)} to take it, /cancel to refuse`)
     }
   })
   return async (peer, path) => {
     const t = await node.fileApi.sendFile(peer, resolve(path))
     print(`  sending ${t.name} (${bytes(t.size)}) to ${node.displayName(peer)} [${t.id}]`)
+    if (!node.chat.isConnected(peer)) print(`  (${node.displayName(peer)} is offline: it goes out when they are back)`)
   }
 }

@@ -13,6 +13,7 @@ import { doctorCommand } from './doctor.ts'
 import { registerFileCommands } from './files.ts'
 import { EXIT, reportError } from './output.ts'
 import {
+  blockedCommand,
   contactsAdd,
   contactsList,
   contactsRemove,
@@ -173,6 +174,9 @@ export async function main(argv: string[]): Promise<number> {
       .argument('<peer>', 'peer id or display name')
       .action(run((peer: string, opts: CommonOptions) => peerStateCommand(peer, change, opts)))
   }
+  command('blocked', 'peers you blocked: [{"peerId","name","contact","blocked","muted"}]').action(
+    run((opts: CommonOptions) => blockedCommand(opts))
+  )
   command('search', 'find messages by words or word beginnings, newest first (case and accents ignored)')
     .argument('<query...>', 'words; each must start a word of the message')
     .option('--peer <peer>', 'only messages with this peer')

@@ -73,6 +73,14 @@ export function formatTime(ms: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
 }
 
+/** A live line's time: `12:03`, or `2026-11-30 12:03` when not today. */
+export function clock(ms: number, now = Date.now()): string {
+  const d = new Date(ms)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}`
+  return new Date(now).toDateString() === d.toDateString() ? time : `${formatTime(ms).slice(0, 10)} ${time}`
+}
+
 export function shortId(peerId: string): string {
   return peerId.length > 16 ? `${peerId.slice(0, 8)}…${peerId.slice(-6)}` : peerId
 }

@@ -80,6 +80,16 @@ export async function peerStateCommand(
   show(options, s, (v) => `${verb} ${v.name || shortId(v.peerId)} ${v.peerId}`)
 }
 
+export async function blockedCommand(options: CommonOptions): Promise<void> {
+  const list = await withApi(options, (api) => api.blocked())
+  const columns = Math.max(4, ...list.map((p) => width(p.name)))
+  show(options, list, (l) =>
+    l.length === 0
+      ? 'nobody is blocked'
+      : l.map((p) => `${padEnd(p.name || '-', columns)}  ${p.peerId}${p.contact ? '  [contact]' : ''}`).join('\n')
+  )
+}
+
 export async function searchCommand(
   query: string,
   options: CommonOptions & { peer?: string; limit?: number }

@@ -509,6 +509,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
     return this.people.setPeerState(ref, change)
   }
 
+  blocked(): Promise<PeerState[]> {
+    return this.people.blocked()
+  }
+
   search(query: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
     return this.people.search(query, options)
   }

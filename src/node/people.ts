@@ -170,6 +170,15 @@ export class People {
     return this.peerState(peer, record)
   }
 
+  /** Blocked peers, by name. */
+  async blocked(): Promise<PeerState[]> {
+    const { peers } = await this.host.store.peers.list()
+    return peers
+      .filter((r) => r.blocked)
+      .map((r) => this.peerState(r.peerId, r))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
+  }
+
   async search(query: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
     if (query.trim() === '') {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'the search query is empty', {

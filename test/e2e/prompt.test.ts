@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
@@ -44,6 +44,7 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
   let bob: NodeProcess | undefined
   let bobDir = ''
   let aliceDir = ''
+  let aliceAddr = ''
 
   /** The whole pane, scrollback included, with wrapped lines joined and trailing blank lines dropped. */
   const screen = async (): Promise<string[]> => {
@@ -123,14 +124,19 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
       '--listen',
       '/ip4/127.0.0.1/tcp/0',
       '--dial',
-      addrs[0]
+      addrs[0],
+      '--auto-accept-max',
+      '1000'
     ]
       .map(shellQuote)
       .join(' ')
+    // The prompt runs in a directory of its own, with its own home: /send resolves paths from there.
+    await mkdir(join(aliceDir, 'cwd', 'rel dir'), { recursive: true })
+    await mkdir(join(aliceDir, 'My Photos'))
     // The exit status is printed by a wrapping shell rather than read from #{pane_dead_status}: tmux built with
     // libutempter can miss the SIGCHLD (tmux/tmux#311), leaving the pane dead with no status. remain-on-exit keeps
     // the pane, and its output, after the process ends.
-    const script = `${cmd}; echo "[p2pnode exited with status $?]"`
+    const script = `cd ${shellQuote(join(aliceDir, 'cwd'))} && HOME=${shellQuote(aliceDir)} ${cmd}; echo "[p2pnode exited with status $?]"`
     await tmux(
       'new-session',
       '-d',
@@ -163,11 +169,13 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
     await onScreen(/p2pnode interactive chat — \/help for commands/, 'the banner')
     await onScreen(/^\* bob is here$/m, 'bob to connect')
     await inputLineIs('>', 'the prompt')
+    aliceAddr = (await cliJson<{ addrs: string[] }>(['id', '--data', aliceDir])).addrs[0]
   })
 
   it('/help lists the commands', async () => {
     const out = await command('/help', /\/quit\s+stop the node/)
-    for (const c of ['/peers', '/to <peer>', '/msg <peer> <text>', '/history [peer]', '/dial <multiaddr>', '/help']) {
+    for (const c of ['/peers', '/to <peer>', '/msg <peer> <text>', '/history [peer]', '/dial <multiaddr>', '/help',
+      '/files', '/accept <id>', '/cancel <id>', '/blocked']) {
       assert.ok(out.includes(c), `/help mentions ${c}:\n${out}`)
     }
   })
@@ -183,9 +191,13 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
   it('/to bob switches the conversation and a plain line is delivered to bob', async () => {
     await command('/to bob', new RegExp(`^talking to bob \\(${bob!.peerId}\\)$`, 'm'))
     await inputLineIs('bob>', 'the prompt names the conversation')
-    await command('hello bob from the prompt', /^bob> hello bob from the prompt$/m)
+    // The typed line is shown again with its time and a mark: … until bob has stored it, then ✓ in its place.
+    await command('hello bob from the prompt', /^\d\d:\d\d \[me\] hello bob from the prompt (…|✓)$/m)
     const got = await bobGot('hello bob from the prompt')
     assert.equal(got.to, bob!.peerId)
+    await onScreen(/^\d\d:\d\d \[me\] hello bob from the prompt ✓$/m, 'the delivery mark')
+    const lines = (await screen()).join('\n')
+    assert.doesNotMatch(lines, /hello bob from the prompt …|^bob> hello bob from the prompt$/m, 'one line, marked in place')
     // The prompt comes back after the line is sent (readline does not redraw it by itself).
     await inputLineIs('bob>', 'the prompt after a sent line')
     // bob is connected: the prompt must not claim the message was queued for an offline peer.
@@ -195,7 +207,7 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
   it('a message from bob appears live as [bob] text', async () => {
     const res = await bob!.run(['send', 'alice', 'hi from bob'])
     assert.equal(res.code, 0, res.stderr)
-    await onScreen(/^\[bob\] hi from bob$/m, "[bob] hi from bob on alice's screen")
+    await onScreen(/^\d\d:\d\d \[bob\] hi from bob$/m, "12:03 [bob] hi from bob on alice's screen")
     await inputLineIs('bob>', 'the prompt redrawn below the message')
   })
 
@@ -204,7 +216,7 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
     await onScreen(/^bob> half typed$/m, 'the half-typed line')
     const res = await bob!.run(['send', 'alice', 'interrupting you'])
     assert.equal(res.code, 0, res.stderr)
-    await onScreen(/^\[bob\] interrupting you$/m, 'the interrupting message')
+    await onScreen(/^\d\d:\d\d \[bob\] interrupting you$/m, 'the interrupting message')
     await inputLineIs('bob> half typed', 'the half-typed line redrawn below the message')
     await type(' and finished')
     await bobGot('half typed and finished')
@@ -214,10 +226,9 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
     await type('/msg bob  sent   with /msg')
     // Whitespace inside the text is kept as typed.
     await bobGot('sent   with /msg')
-    // Still talking to bob, and nothing printed but the echo of the line.
+    // Still talking to bob, and nothing printed but the line as sent.
     await inputLineIs('bob>', 'the prompt after /msg')
-    const lines = await screen()
-    assert.deepEqual(lines.slice(-2), ['bob> /msg bob  sent   with /msg', 'bob>'])
+    await onScreen(/^\d\d:\d\d \[me\] sent {3}with \/msg ✓\nbob>$/m, 'the /msg line, delivered')
   })
 
   it('/history bob shows both directions', async () => {
@@ -258,6 +269,72 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
     assert.match(missing, /nope\.bin/)
     await command('/send', /^usage: \/send <path>$/m)
     await inputLineIs('bob>', 'still talking to bob')
+  })
+
+  it('/send takes quotes, backslashes, ~ and paths relative to where the prompt runs (drag and drop)', async () => {
+    await writeFile(join(aliceDir, 'My Photos', 'a b.png'), randomBytes(300))
+    await writeFile(join(aliceDir, 'cwd', 'rel dir', 'c.bin'), randomBytes(300))
+    await command('/send "~/My Photos/a b.png"', /^ {2}sending a b\.png \(300 B\) to bob \[[0-9a-f]{32}\]$/m)
+    await command("/send 'rel dir/c.bin' ", /^ {2}sending c\.bin \(300 B\) to bob \[[0-9a-f]{32}\]$/m)
+    await command('/send ~/My\\ Photos/a\\ b.png', /^ {2}sending a b\.png \(300 B\) to bob \[[0-9a-f]{32}\]\n/m)
+    await onScreen(/^\* bob has c\.bin, verified$/m, 'the relative one verified by bob')
+  })
+
+  it('/accept and /cancel take the short ids the prompt shows; /files and /blocked list', async () => {
+    const offered = async (name: string) => {
+      await writeFile(join(bobDir, name), randomBytes(5000))
+      assert.equal((await bob!.run(['send-file', 'alice', join(bobDir, name), '--no-wait'])).code, 0)
+      const out = await until(`the offer of ${name}`, async () =>
+        new RegExp(`^\\* bob offers ${name} \\(4\\.9 KiB\\): /accept ([0-9a-f]{8}) to take it`, 'm').exec(
+          (await screen()).join('\n')
+        )
+      )
+      return out[1]
+    }
+    const take = await offered('take.bin')
+    await command(`/accept ${take}`, new RegExp(`^ {2}transferring ${take} take\\.bin$`, 'm'))
+    await onScreen(/^\* received take\.bin \(4\.9 KiB\) from bob: /m, 'the accepted file')
+    const refuse = await offered('refuse.bin')
+    await command(`/cancel ${refuse}`, new RegExp(`^ {2}cancelled ${refuse} refuse\\.bin$`, 'm'))
+    const files = await command('/files', /refuse\.bin/)
+    assert.match(files, new RegExp(`^${take}[0-9a-f]{24} {2}← bob +complete .* take\\.bin`, 'm'))
+    assert.match(files, new RegExp(`^${refuse}[0-9a-f]{24} {2}← bob +cancelled .* refuse\\.bin`, 'm'))
+    await command('/blocked', /^nobody is blocked$/m)
+    await command('/cancel zz', /^error: not a transfer id: zz$/m)
+  })
+
+  it('Ctrl+C clears a half-typed line (nothing is sent); once more on an empty line says how to quit', async () => {
+    await type('never sent', false)
+    await inputLineIs('bob> never sent', 'the half-typed line')
+    await tmux('send-keys', '-t', SESSION, 'C-c')
+    await inputLineIs('bob>', 'the line cleared')
+    await type('after ctrl-c')
+    await bobGot('after ctrl-c')
+    assert.ok(!(await bobHistory()).some((m) => m.text.includes('never sent')), 'the cleared text was not sent')
+    await tmux('send-keys', '-t', SESSION, 'C-c')
+    await onScreen(/^\(Ctrl\+C again or Ctrl\+D to quit\)$/m, 'how to quit')
+    // Typing in between: the next Ctrl+C is a first one again, and the node goes on.
+    await type('still here')
+    await bobGot('still here')
+  })
+
+  it('a line to bob while he is away gets its ✓ when he is back; his new name is told', async () => {
+    await bob!.stop()
+    await onScreen(/^\* bob left$/m, 'bob to leave')
+    await command('while you were away', /^\d\d:\d\d \[me\] while you were away …$/m)
+    await onScreen(/^ {2}\(bob is offline: queued, sent when they are back\)$/m, 'the queued notice')
+    bob = await NodeProcess.start(bobDir, [
+      '--name',
+      'robert',
+      '--no-mdns',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--dial',
+      aliceAddr
+    ])
+    await onScreen(/^\* bob is now called robert$/m, 'the rename')
+    await onScreen(/^\d\d:\d\d \[me\] while you were away ✓$/m, 'the mark, in place')
+    await inputLineIs('robert>', 'the prompt with the new name')
   })
 
   it('/quit stops the node', async () => {

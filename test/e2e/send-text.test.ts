@@ -59,6 +59,17 @@ describe('send: what the text is', () => {
     assert.doesNotMatch(res.stderr, /in quotes/)
   })
 
+  it('lists blocked peers (p2pnode blocked)', async () => {
+    const none = await node.run(['blocked'])
+    assert.equal(none.code, 0, none.stderr)
+    assert.equal(none.stdout, 'nobody is blocked\n')
+    assert.equal((await node.run(['block', STRANGER])).code, 0)
+    const list = await node.json<Array<{ peerId: string; blocked: boolean }>>(['blocked'])
+    assert.deepEqual(list.map((p) => [p.peerId, p.blocked]), [[STRANGER, true]])
+    assert.match((await node.run(['blocked'])).stdout, new RegExp(`^- +${STRANGER}$`, 'm'))
+    assert.equal((await node.run(['unblock', STRANGER])).code, 0)
+  })
+
   it('cleans its own name of escape sequences whole', async () => {
     assert.equal((await node.json<IdInfo>(['id'])).name, 'bob RED')
   })
