@@ -5,6 +5,9 @@
  * belongs to one peer (two after it changed identity), so beyond that it is not dialled for further peers within
  * the window.
  */
+/** Addresses tracked at most: the budget must not itself become a way to fill memory. */
+const MAX_ADDRESSES = 10_000
+
 export class AddressBudget {
   private readonly peersPerAddress: number
   private readonly windowMs: number
@@ -32,11 +35,15 @@ export class AddressBudget {
     })
   }
 
-  /** Forget dials older than the window (bounds memory by the dials of one window). */
+  /** Forget dials older than the window, and beyond MAX_ADDRESSES the oldest addresses. */
   private prune(now: number): void {
     for (const [addr, peers] of this.dialled) {
       for (const [peer, at] of peers) if (now - at > this.windowMs) peers.delete(peer)
       if (peers.size === 0) this.dialled.delete(addr)
+    }
+    for (const addr of this.dialled.keys()) {
+      if (this.dialled.size <= MAX_ADDRESSES) break
+      this.dialled.delete(addr)
     }
   }
 }

@@ -9,6 +9,8 @@ import type { Policy } from './policy.ts'
 const DIAL_TIMEOUT_MS = 10_000
 /** Longest wait between tries for an unreachable peer. */
 const MAX_BACKOFF_MS = 30_000
+/** Back-off entries kept at most (mDNS may show ever new peer ids); past ones are dropped first. */
+const MAX_BACKOFF_ENTRIES = 4096
 
 export interface RedialerComponents {
   libp2p: Pick<Libp2p, 'dial' | 'peerId' | 'peerStore'>
@@ -66,7 +68,9 @@ export class Redialer {
     this.dialing.add(peerId)
     // Counted as failed until the peer greets us (connected() forgets it): see the class comment.
     const failures = (b?.failures ?? 0) + 1
+    this.backoff.delete(peerId)
     this.backoff.set(peerId, { failures, until: Date.now() + Math.min(MAX_BACKOFF_MS, 500 * 2 ** failures) })
+    if (this.backoff.size > MAX_BACKOFF_ENTRIES) this.pruneBackoff()
     try {
       const record = await store.peers.get(peerId).catch(() => undefined)
       const id = peerIdFromString(peerId)
@@ -99,6 +103,16 @@ export class Redialer {
       log('redial %s failed (%d): %s', peerId, failures, (err as Error).message)
     } finally {
       this.dialing.delete(peerId)
+    }
+  }
+
+  /** Drop back-offs that have run out, then the oldest, down to MAX_BACKOFF_ENTRIES. */
+  private pruneBackoff(): void {
+    const now = Date.now()
+    for (const [peer, b] of this.backoff) if (b.until < now) this.backoff.delete(peer)
+    for (const peer of this.backoff.keys()) {
+      if (this.backoff.size <= MAX_BACKOFF_ENTRIES) break
+      this.backoff.delete(peer)
     }
   }
 

@@ -10,6 +10,7 @@ import {
   MAX_INBOUND_STREAMS,
   MAX_RETRY_DELAY_MS,
   MAX_TEXT_BYTES,
+  MAX_TRACKED_PEERS,
   PROTOCOL,
   RETRY_DELAY_MS
 } from './constants.ts'
@@ -162,8 +163,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
 
   setForeign(peer: string, reason: string | undefined): void {
     if (this.foreign.get(peer) === reason) return
-    if (reason == null) this.foreign.delete(peer)
-    else this.foreign.set(peer, reason)
+    this.foreign.delete(peer)
+    if (reason != null) {
+      this.foreign.set(peer, reason)
+      // Bounded (see MAX_TRACKED_PEERS): the oldest verdicts go first; the peer book keeps them on disk anyway.
+      if (this.foreign.size > MAX_TRACKED_PEERS) this.foreign.delete(this.foreign.keys().next().value ?? peer)
+    }
     this.safeDispatchEvent('verdict', { detail: { peer, notP2pnode: reason } })
   }
 

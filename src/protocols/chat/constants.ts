@@ -43,6 +43,12 @@ export const MAX_RETRY_DELAY_MS = 60_000
  */
 export const MAX_HELLO_STRIKES = 3
 
+/**
+ * Peers whose retry state or not-p2pnode verdict is kept in memory at most: anyone can connect under ever new peer
+ * ids, so beyond this the oldest are forgotten (a forgotten peer is merely tried afresh).
+ */
+export const MAX_TRACKED_PEERS = 4096
+
 /** Chat streams a peer may hold open to us per connection (one is normal; more after reconnect races). */
 export const MAX_INBOUND_STREAMS = 4
 

@@ -1,4 +1,4 @@
-import { MAX_HELLO_STRIKES } from './constants.ts'
+import { MAX_HELLO_STRIKES, MAX_TRACKED_PEERS } from './constants.ts'
 
 /** How an outbound chat session ended, as far as retrying goes. */
 export type SessionEnd =
@@ -66,8 +66,7 @@ export class Retries {
       return { foreign: end.reason }
     }
     if (end.kind !== 'failed') return undefined
-    const r = this.peers.get(peer) ?? { failures: 0, strikes: 0 }
-    this.peers.set(peer, r)
+    const r = this.state(peer)
     r.failures++
     if (!end.greeted && ++r.strikes >= MAX_HELLO_STRIKES) {
       this.forget(peer)
@@ -79,14 +78,33 @@ export class Retries {
 
   /** Run `fn` after `ms` unless a retry is already scheduled. */
   schedule(peer: string, ms: number, fn: () => void): void {
-    const r = this.peers.get(peer) ?? { failures: 0, strikes: 0 }
-    this.peers.set(peer, r)
+    const r = this.state(peer)
     if (r.timer != null) return
     r.timer = setTimeout(() => {
       r.timer = undefined
       fn()
     }, ms)
     r.timer.unref()
+  }
+
+  /** The peer's state, created if new; the oldest idle states beyond MAX_TRACKED_PEERS are dropped. */
+  private state(peer: string): PeerRetry {
+    let r = this.peers.get(peer)
+    if (r != null) return r
+    r = { failures: 0, strikes: 0 }
+    this.peers.set(peer, r)
+    if (this.peers.size > MAX_TRACKED_PEERS) {
+      for (const [old, s] of this.peers) {
+        if (this.peers.size <= MAX_TRACKED_PEERS) break
+        if (s.timer == null && old !== peer) this.peers.delete(old)
+      }
+    }
+    return r
+  }
+
+  /** How many peers have state (for tests). */
+  get size(): number {
+    return this.peers.size
   }
 
   /** Drop the peer's state and any scheduled retry. */
