@@ -217,6 +217,8 @@ export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileR
   const alice = await NodeProcess.start(dirs[0], [...local, '--name', 'alice'])
   const bob = await NodeProcess.start(dirs[1], [...local, '--name', 'bob'])
   try {
+    // Files are fetched without asking only from contacts (or peers we wrote to).
+    await bob.json(['contacts', 'add', alice.peerId])
     await alice.json(['dial', (await bob.json<IdInfo>(['id'])).addrs[0]])
     for (const mib of sizesMiB) {
       const size = mib * MiB
@@ -323,6 +325,7 @@ async function chatDuringTransfers(
   const carolDir = await tempDir('p2pnode-bench-')
   const carol = await NodeProcess.start(carolDir, [...local, '--name', 'carol'])
   try {
+    await carol.json(['contacts', 'add', alice.peerId])
     await alice.json(['dial', (await carol.json<IdInfo>(['id'])).addrs[0]])
     const idle = await chatLatencies(alice, bob, () => true, 300)
     const files = [join(dirs[2], 'to-bob.bin'), join(dirs[2], 'to-carol.bin')]

@@ -187,7 +187,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
         store: new Transfers(store),
         logger: libp2p.logger,
         isBlocked: (peer) => !policy.allows(peer),
-        connect: (peerId) => void this.redialer.redial(peerId)
+        connect: (peerId) => void this.redialer.redial(peerId),
+        // Files are fetched without asking only from contacts and peers we wrote to; strangers' offers wait.
+        trusts: async (peer) => policy.isContact(peer) || (await store.hasWritten(peer))
       },
       { ...options.files, downloadsDir: options.downloads ?? join(options.dataDir, 'downloads') }
     )

@@ -356,6 +356,15 @@ export class Store {
     for await (const m of this.messages.values()) if (this.usable(m, 'a message')) yield m
   }
 
+  /** Whether one of the newest `limit` entries of the conversation is ours (a message or a file we sent). */
+  async hasWritten(peer: string, limit = 1000): Promise<boolean> {
+    const ph = this.peerKey(peer)
+    for await (const m of this.messages.values({ gt: ph + SEP, lt: ph + END, reverse: true, limit })) {
+      if (m.direction === 'out') return true
+    }
+    return false
+  }
+
   /** A message by peer and id, or undefined. */
   async getMessage(peer: string, id: string): Promise<StoredMessage | undefined> {
     const ph = this.peerKey(peer)

@@ -32,6 +32,11 @@ export interface TransferRecord {
   source?: { size: number; mtimeMs: number }
   /** Why a transfer failed or was refused. */
   error?: string
+  /**
+   * in, offer version 2: SHA-256 of the chunk hash list (hex), which is fetched once the transfer is accepted. Absent
+   * for a version-1 offer, whose list came with it (and was kept only if it was accepted at once).
+   */
+  listSha256?: string
 }
 
 /** Chunk indices sort as fixed-width hex. */
@@ -109,6 +114,11 @@ export class Transfers {
   async hashes(id: string): Promise<Uint8Array<ArrayBuffer>> {
     const b64 = await this.hashesDb.get(id)
     return b64 == null ? new Uint8Array(0) : new Uint8Array(Buffer.from(b64, 'base64'))
+  }
+
+  /** Keep the chunk hashes of an accepted transfer that had none stored (fetched or offered again). */
+  async setHashes(id: string, hashes: Uint8Array): Promise<void> {
+    await this.hashesDb.put(id, Buffer.from(hashes).toString('base64'))
   }
 
   /** Indices of the chunks received and verified so far, ascending. */

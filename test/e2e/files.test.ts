@@ -97,6 +97,8 @@ describe('file transfer end to end (spawned nodes)', () => {
   it('sends 200 MiB over the CLI: waits for accept over the limit, arrives byte-identical', async () => {
     const alice = await start(await dir(), ['--name', 'alice'])
     const bob = await start(await dir(), ['--name', 'bob'])
+    // A contact's files are fetched without asking (up to the limit); a stranger's would all wait.
+    await bob.json(['contacts', 'add', alice.peerId])
     await alice.json(['dial', (await bob.json<IdInfo>(['id'])).addrs[0]])
     const src = join(await dir(), 'big.bin')
     const sha256 = await makeFile(src, BIG)
@@ -172,6 +174,7 @@ describe('file transfer end to end (spawned nodes)', () => {
       const bobDir = await dir()
       const alice = await start(aliceDir, ['--name', 'alice'])
       const bob = await start(bobDir, ['--name', 'bob', '--auto-accept-max', String(RESUME_SIZE)])
+      await bob.json(['contacts', 'add', alice.peerId])
       const bobAddr = (await bob.json<IdInfo>(['id'])).addrs[0]
       const aliceAddr = (await alice.json<IdInfo>(['id'])).addrs[0]
       await alice.json(['dial', bobAddr])

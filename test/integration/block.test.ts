@@ -100,6 +100,11 @@ describe('blocking', () => {
       what: 'the waiting message to be delivered'
     })
     // The message and the file offer go out on separate streams: wait for the file before reading the history.
+    // Bob never wrote to alice and she is no contact of his: her file waits for his accept.
+    const offered = await waitFor(async () => (await bob.fileApi.files()).find((f) => f.status === 'waiting'), {
+      what: 'the file offer to arrive'
+    })
+    await bob.fileApi.accept(offered.id)
     await waitFor(async () => (await bob.fileApi.files())[0]?.status === 'complete', { what: 'the file to arrive' })
     // (Text and file offers travel on different streams, so their relative order on arrival is not fixed.)
     assert.deepEqual(

@@ -72,7 +72,7 @@ async function bareReceiver(
   const store = await Store.open(new MemoryLevel<string, string>() as unknown as Db, new Uint8Array(32))
   const { isBlocked = () => false, ...fileInit } = init
   const files = createFileTransfer(
-    { libp2p: peer, store: wrap(new Transfers(store)), logger: peer.logger, isBlocked },
+    { libp2p: peer, store: wrap(new Transfers(store)), logger: peer.logger, isBlocked, trusts: () => true },
     fileInit
   )
   await files.start()
@@ -98,6 +98,8 @@ describe('/chat/1.0/file between two nodes', () => {
     alice = await startNode(dirs[0], 'alice')
     bob = await startNode(dirs[1], 'bob')
     bobId = bob.libp2p.peerId.toString()
+    // Bob keeps alice as a contact: her files are fetched without asking.
+    await bob.addContact(alice.libp2p.peerId.toString())
     await alice.dial((await bob.id()).addrs[0])
   })
 
@@ -179,6 +181,8 @@ describe('/chat/1.0/file between two nodes', () => {
       files: { autoAcceptMax: 10 }
     })
     try {
+      // A contact: only the size makes it wait.
+      await carol.addContact(alice.libp2p.peerId.toString())
       await alice.dial((await carol.id()).addrs[0])
       const src = join(dirs[2], 'big.bin')
       await writeFile(src, randomBytes(11))
@@ -316,6 +320,7 @@ describe('/chat/1.0/file onto a full disk', () => {
       files: { retryDelay: 200, frameTimeout: 120_000 }
     })
     try {
+      await bob.addContact(alice.libp2p.peerId.toString())
       await alice.dial((await bob.id()).addrs[0])
       const src = join(dirs[2], 'too-big.bin')
       await writeFile(src, randomBytes(3 * 1024 * 1024))
@@ -352,6 +357,8 @@ describe('/chat/1.0/file against bad peers', () => {
     addr = (await node.id()).addrs[0]
     raw = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
     rawId = raw.peerId.toString()
+    // A contact: its files are fetched without asking (a stranger's would wait).
+    await node.addContact(rawId)
   })
 
   after(async () => {
@@ -389,7 +396,9 @@ describe('/chat/1.0/file against bad peers', () => {
           mime: 'application/octet-stream',
           chunkSize: CHUNK,
           sha256: new Uint8Array(total),
-          timestamp: BigInt(Date.now())
+          timestamp: BigInt(Date.now()),
+          listSha256: new Uint8Array(0),
+          after: 0n
         }
       })
     )
@@ -535,7 +544,7 @@ describe('/chat/1.0/file against bad peers', () => {
     await waitFor(async () => (await node.files.get(t.id))?.status === 'waiting', { what: 'offer answered' })
     const stream = await raw.dialProtocol(multiaddr(addr), FETCH_PROTOCOL)
     const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
-    await lp.write(FetchFrame.encode({ fetch: { id: new Uint8Array(Buffer.from(t.id, 'hex')), have: 0n } }))
+    await lp.write(FetchFrame.encode({ fetch: { id: new Uint8Array(Buffer.from(t.id, 'hex')), have: 0n, hashes: false } }))
     await lp.write(FetchFrame.encode({ want: { first: 1, count: 5 } }))
     await assert.rejects(
       async () => {
@@ -547,7 +556,7 @@ describe('/chat/1.0/file against bad peers', () => {
     const again = lpStream(await raw.dialProtocol(multiaddr(addr), FETCH_PROTOCOL), {
       maxDataLength: MAX_FETCH_FRAME_BYTES
     })
-    await again.write(FetchFrame.encode({ fetch: { id: new Uint8Array(Buffer.from(t.id, 'hex')), have: 0n } }))
+    await again.write(FetchFrame.encode({ fetch: { id: new Uint8Array(Buffer.from(t.id, 'hex')), have: 0n, hashes: false } }))
     await again.write(FetchFrame.encode({ want: { first: 1, count: 1 } }))
     const frame = FetchFrame.decode(await again.read({ signal: AbortSignal.timeout(5000) }))
     assert.equal(frame.chunk?.index, 1, JSON.stringify(frame.stop))

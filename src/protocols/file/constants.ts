@@ -65,3 +65,21 @@ export const RETRY_DELAY_MS = 2_000
 
 /** How often peers with offers waiting or files half received are redialled while away (the node backs off). */
 export const RECONNECT_INTERVAL_MS = 3_000
+
+/**
+ * Offer version 2: the offer carries the digest of the chunk hash list, not the list; the receiver fetches the list
+ * once it accepts. Senders ask for it first and fall back to OFFER_PROTOCOL (peers of version 0.1).
+ */
+export const OFFER_PROTOCOL_V2 = '/chat/1.0/file/offer/2'
+
+/** Offers one peer may have waiting for the user's accept: more are refused until the user deals with them. */
+export const MAX_WAITING_PER_PEER = 32
+
+/** Offers from all strangers together that may wait: new peer ids cost nothing, so a per-peer bound is not enough. */
+export const MAX_WAITING_FROM_STRANGERS = 256
+
+/** Files one peer may have accepted without asking per hour; beyond, its offers wait for the user. */
+export const AUTO_ACCEPT_FILES_PER_HOUR = 100
+
+/** Bytes one peer may have accepted without asking per hour; beyond, its offers wait for the user. */
+export const AUTO_ACCEPT_BYTES_PER_HOUR = 1024 ** 3

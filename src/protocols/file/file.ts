@@ -14,7 +14,6 @@ import {
   FETCH_PROTOCOL,
   FRAME_TIMEOUT_MS,
   HASH_BYTES,
-  HASHES_PER_FRAME,
   ID_BYTES,
   MAX_CHUNK_SIZE,
   MAX_FETCH_FRAME_BYTES,
@@ -24,6 +23,7 @@ import {
   MAX_OFFER_FRAME_BYTES,
   MIN_CHUNK_SIZE,
   OFFER_PROTOCOL,
+  OFFER_PROTOCOL_V2,
   RECONNECT_INTERVAL_MS,
   RETRY_DELAY_MS,
   WINDOW_CHUNKS
@@ -36,7 +36,9 @@ import type { FileComponents, FileEvents, FileInit, FileStore, FileTransferProto
 import { safeFileName, stripFormat, withSuffix } from './names.ts'
 import { receiveChunks } from './receiver.ts'
 import { serveChunks } from './sender.ts'
-import { FetchFrame, OfferFrame, OfferReply, Stop } from './pb/file.ts'
+import { FetchFrame, type Offer, OfferFrame, OfferReply, Stop } from './pb/file.ts'
+import { Admission } from './admission.ts'
+import { hashFrames, listDigest, readFetchedHashes, readOfferedHashes } from './hash-list.ts'
 
 const PROGRESS_INTERVAL_MS = 100
 /** File-system errors on the receiver's side that end a transfer (anything else is retried). */
@@ -75,6 +77,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   private readonly timers = new Set<NodeJS.Timeout>()
   /** Receiver: verifies and writes chunks. */
   private readonly sink = new ChunkWriter()
+  /** Receiver: what offers may cost before the user accepts them. */
+  private readonly admission: Admission
   private started = false
   private readonly reconnectInterval: number
   private reconnect: NodeJS.Timeout | undefined
@@ -86,6 +90,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.log = components.logger.forComponent('p2pnode:file')
     this.downloadsDir = init.downloadsDir
     this.autoAcceptMax = init.autoAcceptMax ?? DEFAULT_AUTO_ACCEPT_MAX
+    this.admission = new Admission({ autoAcceptMax: this.autoAcceptMax, ...init.limits })
     this.chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE
     if (this.chunkSize < MIN_CHUNK_SIZE || this.chunkSize > MAX_CHUNK_SIZE) {
       throw new RangeError(`chunkSize must be from ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_SIZE}`)
@@ -100,7 +105,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
 
   async start(): Promise<void> {
     const limits = { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_INBOUND_STREAMS }
-    await this.components.libp2p.handle(OFFER_PROTOCOL, (s, c) => this.onOffer(s, c), limits)
+    await this.components.libp2p.handle(OFFER_PROTOCOL_V2, (s, c) => this.onOffer(s, c, 2), limits)
+    await this.components.libp2p.handle(OFFER_PROTOCOL, (s, c) => this.onOffer(s, c, 1), limits)
     await this.components.libp2p.handle(FETCH_PROTOCOL, (s, c) => this.onFetch(s, c), limits)
     this.started = true
     // Peers with offers waiting, or files half received, are asked for again and again (the node backs off).
@@ -108,6 +114,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.reconnect.unref()
     // What was under way when we stopped (or crashed) goes on when its peer is here.
     for (const record of await this.store.list()) {
+      this.admission.track(record)
       // A crash after recording a file complete can leave its temp name (a second link to it) behind.
       if (record.status === 'complete' && record.tempPath != null) await this.dropTempName(record.id, record.tempPath)
       if (FINAL_STATUSES.has(record.status)) continue
@@ -120,7 +127,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.started = false
     clearInterval(this.reconnect)
     for (const t of this.timers) clearTimeout(t)
-    await this.components.libp2p.unhandle([OFFER_PROTOCOL, FETCH_PROTOCOL])
+    await this.components.libp2p.unhandle([OFFER_PROTOCOL_V2, OFFER_PROTOCOL, FETCH_PROTOCOL])
     for (const c of this.fetching.values()) c.abort(new Error('node stopping'))
     for (const s of this.streams) s.abort(new Error('node stopping'))
     await this.sink.closeAll()
@@ -198,7 +205,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       })
       const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
       await lp.writeV([
-        FetchFrame.encode({ fetch: { id: fromHex(record.id), have: 0n } }),
+        FetchFrame.encode({ fetch: { id: fromHex(record.id), have: 0n, hashes: false } }),
         FetchFrame.encode({ stop: { reason, detail } })
       ])
       await stream.close()
@@ -238,10 +245,14 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.offering.add(record.id)
     let stream: Stream | undefined
     try {
-      stream = await this.components.libp2p.dialProtocol(peerIdFromString(record.peer), OFFER_PROTOCOL, {
-        signal: AbortSignal.timeout(this.frameTimeout)
-      })
+      // Version 2 if the peer has it (the list follows on the fetch stream, once accepted), else version 1.
+      stream = await this.components.libp2p.dialProtocol(
+        peerIdFromString(record.peer),
+        [OFFER_PROTOCOL_V2, OFFER_PROTOCOL],
+        { signal: AbortSignal.timeout(this.frameTimeout) }
+      )
       this.streams.add(stream)
+      const v2 = stream.protocol === OFFER_PROTOCOL_V2
       const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
       const hashes = await this.store.hashes(record.id)
       const frames = [
@@ -253,14 +264,13 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
             mime: record.mime,
             chunkSize: record.chunkSize,
             sha256: fromHex(record.sha256),
-            timestamp: BigInt(record.timestamp)
+            timestamp: BigInt(record.timestamp),
+            listSha256: v2 ? listDigest(hashes) : new Uint8Array(0),
+            after: 0n
           }
-        })
+        }),
+        ...(v2 ? [] : hashFrames(hashes, 'offer'))
       ]
-      const step = HASHES_PER_FRAME * HASH_BYTES
-      for (let off = 0; off < hashes.byteLength; off += step) {
-        frames.push(OfferFrame.encode({ hashes: { sha256: hashes.subarray(off, off + step) } }))
-      }
       for (const f of frames) await lp.write(f)
       const reply = offerField(await readFrame(lp, OfferFrame, this.frameTimeout), 'reply')
       await stream.close()
@@ -309,7 +319,12 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
 
   // ---- receiver: offer ---------------------------------------------------------------------------------------
 
-  private async onOffer(stream: Stream, connection: Connection): Promise<void> {
+  /**
+   * An offer: checked, then decided (at once, within limits, or waiting for the user, or refused) before anything
+   * is kept. Version 1 offers are followed by the chunk hashes, which are read a frame at a time and kept only for
+   * a transfer accepted now; version 2 offers carry only the list's digest.
+   */
+  private async onOffer(stream: Stream, connection: Connection, version: 1 | 2): Promise<void> {
     const peer = connection.remotePeer.toString()
     this.streams.add(stream)
     const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
@@ -319,36 +334,25 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     }
     try {
       const offer = offerField(await readFrame(lp, OfferFrame, this.frameTimeout), 'offer')
-      if (offer.id.byteLength !== ID_BYTES) throw new FileProtocolError(`transfer id must be ${ID_BYTES} bytes`)
-      if (offer.sha256.byteLength !== HASH_BYTES) throw new FileProtocolError('file hash must be 32 bytes')
-      const size = Number(offer.size)
-      if (offer.size > BigInt(MAX_FILE_BYTES)) throw new FileProtocolError(`file of ${offer.size} bytes is too large`)
-      if (offer.chunkSize < MIN_CHUNK_SIZE || offer.chunkSize > MAX_CHUNK_SIZE) {
-        throw new FileProtocolError(`chunk size ${offer.chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`)
-      }
-      if (Buffer.byteLength(offer.name) > MAX_NAME_BYTES || Buffer.byteLength(offer.mime) > MAX_NAME_BYTES) {
-        throw new FileProtocolError('file name or MIME type too long')
-      }
+      checkOffer(offer, version)
       if (this.components.isBlocked(peer)) {
         this.log('refusing a file from blocked peer %s', peer)
         return await reply(OfferReply.Status.REFUSED, 'blocked')
       }
+      const size = Number(offer.size)
       const n = chunkCount(size, offer.chunkSize)
-      const hashes = new Uint8Array(n * HASH_BYTES)
-      let have = 0
-      while (have < hashes.byteLength) {
-        const part = offerField(await readFrame(lp, OfferFrame, this.frameTimeout), 'hashes').sha256
-        if (part.byteLength === 0 || part.byteLength % HASH_BYTES !== 0 || have + part.byteLength > hashes.byteLength) {
-          throw new FileProtocolError('chunk hashes do not match the file size')
-        }
-        hashes.set(part, have)
-        have += part.byteLength
-      }
       const id = toHex(offer.id)
       const known = await this.store.get(id)
+      if (known != null && (known.peer !== peer || known.direction !== 'in')) {
+        if (version === 1) await readOfferedHashes(lp, n, false, this.frameTimeout)
+        return await reply(OfferReply.Status.REFUSED, 'transfer id already in use')
+      }
       if (known != null) {
-        if (known.peer !== peer || known.direction !== 'in') {
-          return await reply(OfferReply.Status.REFUSED, 'transfer id already in use')
+        // A version-1 sender offers again on every connection: the list an accepted transfer lacks is kept now.
+        const lacks = known.status === 'transferring' && n > 0 && (await this.store.hashes(id)).byteLength === 0
+        if (version === 1) {
+          const list = await readOfferedHashes(lp, n, lacks, this.frameTimeout)
+          if (list != null) await this.store.setHashes(id, list)
         }
         return await this.replyKnown(known, reply)
       }
@@ -364,22 +368,34 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         error = `unsafe file name: ${err.message}`
         this.log.error('refusing file from %s: %s (%j)', peer, error, offer.name)
       }
+      const decision =
+        error != null ? undefined : this.admission.decide(peer, size, (await this.components.trusts?.(peer)) === true)
+      if (decision != null && 'refuse' in decision) {
+        if (version === 1) await readOfferedHashes(lp, n, false, this.frameTimeout)
+        this.log('refusing a file from %s: %s', peer, decision.refuse)
+        return await reply(OfferReply.Status.REFUSED, decision.refuse)
+      }
+      const status = decision?.status ?? 'failed'
+      // Only a transfer fetched now keeps its list; one that waits keeps a record, and gets the list on accept.
+      const hashes =
+        version === 1 ? await readOfferedHashes(lp, n, status === 'transferring', this.frameTimeout) : undefined
       const record: TransferRecord = {
         id,
         peer,
         direction: 'in',
         name,
         size,
-        mime: offer.mime,
+        mime: clip(stripFormat(offer.mime), MAX_NAME_BYTES),
         chunkSize: offer.chunkSize,
         sha256: toHex(offer.sha256),
         timestamp: Number(offer.timestamp),
-        status: error != null ? 'failed' : size <= this.autoAcceptMax ? 'transferring' : 'waiting',
+        status,
         path: '',
         tempPath: join(this.downloadsDir, `.p2pnode-${id}.part`),
+        ...(version === 2 ? { listSha256: toHex(offer.listSha256) } : {}),
         ...(error != null ? { error } : {})
       }
-      await this.store.create(record, hashes, peer, this.self)
+      await this.store.create(record, hashes ?? new Uint8Array(0), peer, this.self)
       this.changed(record)
       if (error != null) return await reply(OfferReply.Status.REFUSED, error)
       await reply(record.status === 'waiting' ? OfferReply.Status.WAITING : OfferReply.Status.ACCEPTED)
@@ -420,8 +436,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     let retry = false
     try {
       const tempPath = record.tempPath ?? ''
-      const hashes = await this.store.hashes(id)
+      let hashes: Uint8Array = await this.store.hashes(id)
       const n = chunkCount(record.size, record.chunkSize)
+      // Version 2: the list comes first on this stream. Version 1 accepted after waiting: its list was not kept,
+      // and chunks are checked only as part of the whole file (until the sender offers again with the list).
+      const askList = hashes.byteLength === 0 && n > 0 && record.listSha256 != null
       const done = new Uint8Array(n)
       let received = 0
       for (const i of await this.store.verified(id)) {
@@ -457,7 +476,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         },
         { once: true }
       )
-      await lp.write(FetchFrame.encode({ fetch: { id: fromHex(id), have: BigInt(received) } }))
+      await lp.write(FetchFrame.encode({ fetch: { id: fromHex(id), have: BigInt(received), hashes: askList } }))
+      if (askList) {
+        hashes = await readFetchedHashes(lp, n, fromHex(record.listSha256 ?? ''), this.frameTimeout)
+        await this.store.setHashes(id, hashes)
+      }
       await receiveChunks({
         record,
         lp,
@@ -630,6 +653,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       }
       streams.add(stream)
       this.received.set(id, Number(fetch.have))
+      if (fetch.hashes) await lp.writeV(hashFrames(await this.store.hashes(id), 'fetch'))
       await this.serve(record, lp, fh)
     } catch (err) {
       if (this.started) this.log.error('resetting file fetch stream from %s: %s', peer, errorText(err))
@@ -704,6 +728,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   }
 
   private changed(record: TransferRecord): void {
+    this.admission.track(record)
     void this.info(record).then(
       (info) => this.safeDispatchEvent('transfer', { detail: info }),
       () => {}
@@ -726,5 +751,21 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     }, this.retryDelay)
     t.unref()
     this.timers.add(t)
+  }
+}
+
+/** The fields of an offer that must hold whatever the receiver decides; a FileProtocolError otherwise. */
+function checkOffer(offer: Offer, version: 1 | 2): void {
+  if (offer.id.byteLength !== ID_BYTES) throw new FileProtocolError(`transfer id must be ${ID_BYTES} bytes`)
+  if (offer.sha256.byteLength !== HASH_BYTES) throw new FileProtocolError('file hash must be 32 bytes')
+  if (version === 2 && offer.listSha256.byteLength !== HASH_BYTES) {
+    throw new FileProtocolError('chunk list digest must be 32 bytes')
+  }
+  if (offer.size > BigInt(MAX_FILE_BYTES)) throw new FileProtocolError(`file of ${offer.size} bytes is too large`)
+  if (offer.chunkSize < MIN_CHUNK_SIZE || offer.chunkSize > MAX_CHUNK_SIZE) {
+    throw new FileProtocolError(`chunk size ${offer.chunkSize} is outside ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE}`)
+  }
+  if (Buffer.byteLength(offer.name) > MAX_NAME_BYTES || Buffer.byteLength(offer.mime) > MAX_NAME_BYTES) {
+    throw new FileProtocolError('file name or MIME type too long')
   }
 }

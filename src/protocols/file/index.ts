@@ -14,6 +14,7 @@
 import type { ComponentLogger, Libp2p } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import type { StoredMessage, TransferRecord } from '../../store/index.ts'
+import type { AdmissionLimits } from './admission.ts'
 import { FileTransfer } from './file.ts'
 
 export type { TransferRecord, TransferStatus } from '../../store/index.ts'
@@ -28,6 +29,7 @@ export interface FileStore {
   list(): Promise<TransferRecord[]>
   update(id: string, patch: Partial<Omit<TransferRecord, 'id'>>): Promise<TransferRecord | undefined>
   hashes(id: string): Promise<Uint8Array<ArrayBuffer>>
+  setHashes(id: string, hashes: Uint8Array): Promise<void>
   verified(id: string): Promise<number[]>
   addVerified(id: string, index: number): Promise<void>
   clearVerified(id: string): Promise<void>
@@ -42,6 +44,12 @@ export interface FileComponents {
   isBlocked(peerId: string): boolean
   /** Ask for a connection to a peer that has offers waiting (the node's redial policy). */
   connect?(peerId: string): void
+  /**
+   * Whether files from this peer may be fetched without asking (up to the auto-accept limit and the hourly
+   * budget): the node says yes for contacts and peers we wrote to. Others' offers wait for accept().
+   * @default nobody
+   */
+  trusts?(peerId: string): boolean | Promise<boolean>
 }
 
 export interface FileInit {
@@ -49,6 +57,8 @@ export interface FileInit {
   downloadsDir?: string
   /** Larger offers wait for accept(). @default 104857600 (100 MiB) */
   autoAcceptMax?: number
+  /** Bounds on offers waiting and on what a peer may have fetched without asking (see constants). */
+  limits?: Omit<AdmissionLimits, 'autoAcceptMax'>
   /** Bytes per chunk for files we send, 65536..262144. @default 262144 */
   chunkSize?: number
   /** Chunks requested ahead of what is written. @default 8 */

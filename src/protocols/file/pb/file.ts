@@ -147,6 +147,16 @@ export namespace OfferFrame {
     value: bigint
   }
 
+  export interface OfferFrameOfferListSha256FieldEvent {
+    field: '$.offer.listSha256'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface OfferFrameOfferAfterFieldEvent {
+    field: '$.offer.after'
+    value: bigint
+  }
+
   export interface OfferFrameHashesSha256FieldEvent {
     field: '$.hashes.sha256'
     value: Uint8Array<ArrayBuffer>
@@ -170,7 +180,7 @@ export namespace OfferFrame {
     return decodeMessage(buf, OfferFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OfferFrame>): Generator<OfferFrameOfferIdFieldEvent | OfferFrameOfferNameFieldEvent | OfferFrameOfferSizeFieldEvent | OfferFrameOfferMimeFieldEvent | OfferFrameOfferChunkSizeFieldEvent | OfferFrameOfferSha256FieldEvent | OfferFrameOfferTimestampFieldEvent | OfferFrameHashesSha256FieldEvent | OfferFrameReplyStatusFieldEvent | OfferFrameReplyReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OfferFrame>): Generator<OfferFrameOfferIdFieldEvent | OfferFrameOfferNameFieldEvent | OfferFrameOfferSizeFieldEvent | OfferFrameOfferMimeFieldEvent | OfferFrameOfferChunkSizeFieldEvent | OfferFrameOfferSha256FieldEvent | OfferFrameOfferTimestampFieldEvent | OfferFrameOfferListSha256FieldEvent | OfferFrameOfferAfterFieldEvent | OfferFrameHashesSha256FieldEvent | OfferFrameReplyStatusFieldEvent | OfferFrameReplyReasonFieldEvent> {
     return streamMessage(buf, OfferFrame.codec(), opts)
   }
 }
@@ -183,6 +193,8 @@ export interface Offer {
   chunkSize: number
   sha256: Uint8Array<ArrayBuffer>
   timestamp: bigint
+  listSha256: Uint8Array<ArrayBuffer>
+  after: bigint
 }
 
 export namespace Offer {
@@ -230,6 +242,16 @@ export namespace Offer {
           w.uint64(obj.timestamp)
         }
 
+        if ((obj.listSha256 != null && obj.listSha256.byteLength > 0)) {
+          w.uint32(66)
+          w.bytes(obj.listSha256)
+        }
+
+        if ((obj.after != null && obj.after !== 0n)) {
+          w.uint32(72)
+          w.uint64(obj.after)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -241,7 +263,9 @@ export namespace Offer {
           mime: '',
           chunkSize: 0,
           sha256: uint8ArrayAlloc(0),
-          timestamp: 0n
+          timestamp: 0n,
+          listSha256: uint8ArrayAlloc(0),
+          after: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -276,6 +300,14 @@ export namespace Offer {
             }
             case 7: {
               obj.timestamp = reader.uint64()
+              break
+            }
+            case 8: {
+              obj.listSha256 = reader.bytes()
+              break
+            }
+            case 9: {
+              obj.after = reader.uint64()
               break
             }
             default: {
@@ -342,6 +374,20 @@ export namespace Offer {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.listSha256`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.after`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -389,6 +435,16 @@ export namespace Offer {
     value: bigint
   }
 
+  export interface OfferListSha256FieldEvent {
+    field: '$.listSha256'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface OfferAfterFieldEvent {
+    field: '$.after'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Offer>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Offer.codec())
   }
@@ -397,7 +453,7 @@ export namespace Offer {
     return decodeMessage(buf, Offer.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferIdFieldEvent | OfferNameFieldEvent | OfferSizeFieldEvent | OfferMimeFieldEvent | OfferChunkSizeFieldEvent | OfferSha256FieldEvent | OfferTimestampFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferIdFieldEvent | OfferNameFieldEvent | OfferSizeFieldEvent | OfferMimeFieldEvent | OfferChunkSizeFieldEvent | OfferSha256FieldEvent | OfferTimestampFieldEvent | OfferListSha256FieldEvent | OfferAfterFieldEvent> {
     return streamMessage(buf, Offer.codec(), opts)
   }
 }
@@ -632,6 +688,7 @@ export interface FetchFrame {
   want?: Want
   chunk?: Chunk
   stop?: Stop
+  hashes?: Hashes
 }
 
 export namespace FetchFrame {
@@ -662,6 +719,11 @@ export namespace FetchFrame {
         if (obj.stop != null) {
           w.uint32(34)
           Stop.codec().encode(obj.stop, w)
+        }
+
+        if (obj.hashes != null) {
+          w.uint32(42)
+          Hashes.codec().encode(obj.hashes, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -697,6 +759,12 @@ export namespace FetchFrame {
             case 4: {
               obj.stop = Stop.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.stop
+              })
+              break
+            }
+            case 5: {
+              obj.hashes = Hashes.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.hashes
               })
               break
             }
@@ -743,6 +811,13 @@ export namespace FetchFrame {
 
               break
             }
+            case 5: {
+              yield * Hashes.codec().stream(reader, reader.uint32(), `${prefix}.hashes`, {
+                limits: opts.limits?.hashes
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -763,6 +838,11 @@ export namespace FetchFrame {
   export interface FetchFrameFetchHaveFieldEvent {
     field: '$.fetch.have'
     value: bigint
+  }
+
+  export interface FetchFrameFetchHashesFieldEvent {
+    field: '$.fetch.hashes'
+    value: boolean
   }
 
   export interface FetchFrameWantFirstFieldEvent {
@@ -795,6 +875,11 @@ export namespace FetchFrame {
     value: string
   }
 
+  export interface FetchFrameHashesSha256FieldEvent {
+    field: '$.hashes.sha256'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<FetchFrame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, FetchFrame.codec())
   }
@@ -803,7 +888,7 @@ export namespace FetchFrame {
     return decodeMessage(buf, FetchFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchFrame>): Generator<FetchFrameFetchIdFieldEvent | FetchFrameFetchHaveFieldEvent | FetchFrameWantFirstFieldEvent | FetchFrameWantCountFieldEvent | FetchFrameChunkIndexFieldEvent | FetchFrameChunkDataFieldEvent | FetchFrameStopReasonFieldEvent | FetchFrameStopDetailFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchFrame>): Generator<FetchFrameFetchIdFieldEvent | FetchFrameFetchHaveFieldEvent | FetchFrameFetchHashesFieldEvent | FetchFrameWantFirstFieldEvent | FetchFrameWantCountFieldEvent | FetchFrameChunkIndexFieldEvent | FetchFrameChunkDataFieldEvent | FetchFrameStopReasonFieldEvent | FetchFrameStopDetailFieldEvent | FetchFrameHashesSha256FieldEvent> {
     return streamMessage(buf, FetchFrame.codec(), opts)
   }
 }
@@ -811,6 +896,7 @@ export namespace FetchFrame {
 export interface Fetch {
   id: Uint8Array<ArrayBuffer>
   have: bigint
+  hashes: boolean
 }
 
 export namespace Fetch {
@@ -833,13 +919,19 @@ export namespace Fetch {
           w.uint64(obj.have)
         }
 
+        if ((obj.hashes != null && obj.hashes !== false)) {
+          w.uint32(24)
+          w.bool(obj.hashes)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           id: uint8ArrayAlloc(0),
-          have: 0n
+          have: 0n,
+          hashes: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -854,6 +946,10 @@ export namespace Fetch {
             }
             case 2: {
               obj.have = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.hashes = reader.bool()
               break
             }
             default: {
@@ -885,6 +981,13 @@ export namespace Fetch {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.hashes`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -907,6 +1010,11 @@ export namespace Fetch {
     value: bigint
   }
 
+  export interface FetchHashesFieldEvent {
+    field: '$.hashes'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Fetch>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Fetch.codec())
   }
@@ -915,7 +1023,7 @@ export namespace Fetch {
     return decodeMessage(buf, Fetch.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Fetch>): Generator<FetchIdFieldEvent | FetchHaveFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Fetch>): Generator<FetchIdFieldEvent | FetchHaveFieldEvent | FetchHashesFieldEvent> {
     return streamMessage(buf, Fetch.codec(), opts)
   }
 }
