@@ -28,6 +28,11 @@ export interface FileInfo {
   sent: number
   /** Why it failed. */
   error?: string
+  /**
+   * Why it waits for the receiver's accept, as the receiver says (0.1 receivers say nothing): "it is over their
+   * auto-accept limit", "they take files without asking only from their contacts and people they wrote to", ...
+   */
+  waitReason?: string
 }
 
 export interface FilesApi {

@@ -84,7 +84,8 @@ function finish(info: FileInfo, peer: string, who: string, path: string, options
   if (options.json === true) out.json(sendResult(info))
   else if (info.status === 'complete') out.line(`delivered ${info.id} ${info.name} (${bytes(info.size)})`)
   else if (info.status === 'waiting') {
-    out.line(`waiting ${info.id} ${info.name}: ${them} must accept it (it is over their auto-accept limit)`)
+    const why = info.waitReason ?? 'it is over their auto-accept limit'
+    out.line(`waiting ${info.id} ${info.name}: ${them} must accept it (${why})`)
   } else if (who !== '' && info.status === 'offered') {
     out.line(`queued ${info.id} ${info.name}: ${them} is offline; it goes out when ${them} is back`)
   } else out.line(`${info.status} ${info.id} ${info.name} (it goes out when the peer is here; p2pnode files)`)

@@ -136,6 +136,7 @@ export function toFileInfo(t: TransferInfo): FileInfo {
     path: t.path,
     mime: t.mime,
     sent: t.sent,
-    ...(t.error != null ? { error: t.error } : {})
+    ...(t.error != null ? { error: t.error } : {}),
+    ...(t.waitReason != null && t.status === 'waiting' ? { waitReason: t.waitReason } : {})
   }
 }

@@ -32,6 +32,8 @@ export interface TransferRecord {
   source?: { size: number; mtimeMs: number }
   /** Why a transfer failed or was refused. */
   error?: string
+  /** Why it waits for the receiver's accept, in the receiver's words (for the sender's user). */
+  waitReason?: string
   /**
    * in, offer version 2: SHA-256 of the chunk hash list (hex), which is fetched once the transfer is accepted. Absent
    * for a version-1 offer, whose list came with it (and was kept only if it was accepted at once).

@@ -50,6 +50,8 @@ describe('send-file: offline, must accept, --wait, on a terminal', () => {
     aliceAddr = (await alice.json<IdInfo>(['id'])).addrs[0]
     bobDir = await fleet.dir()
     bob = await fleet.start(bobDir, ['--name', 'bob', ...LIMIT])
+    // A contact: only the size makes bob's node hold a file back.
+    await bob.json(['contacts', 'add', alice.peerId])
     await alice.json(['dial', (await bob.json<IdInfo>(['id'])).addrs[0]])
     await bob.stop()
     await bobOnline(false)

@@ -22,7 +22,8 @@ export interface AdmissionLimits {
   autoAcceptBytesPerHour?: number
 }
 
-export type Decision = { status: 'transferring' | 'waiting' } | { refuse: string }
+/** `reason` (for a waiting offer) is told to the sender, in words it can show its user. */
+export type Decision = { status: 'transferring' } | { status: 'waiting'; reason: string } | { refuse: string }
 
 export class Admission {
   private readonly limits: Required<AdmissionLimits>
@@ -67,12 +68,19 @@ export class Admission {
   decide(peer: string, size: number, trusted: boolean, now = Date.now()): Decision {
     const mine = this.waiting.get(peer)
     if (mine != null) mine.stranger = !trusted
-    if (trusted && size <= this.limits.autoAcceptMax && this.withinBudget(peer, size, now)) {
+    const small = size <= this.limits.autoAcceptMax
+    const within = trusted && small && this.withinBudget(peer, size, now)
+    if (within) {
       const list = this.recent.get(peer) ?? []
       list.push({ at: now, bytes: size })
       this.recent.set(peer, list)
       return { status: 'transferring' }
     }
+    const reason = !trusted
+      ? 'they take files without asking only from their contacts and people they wrote to'
+      : !small
+        ? 'it is over their auto-accept limit'
+        : 'they had many files from you this hour'
     if ((mine?.ids.size ?? 0) >= this.limits.maxWaitingPerPeer) {
       return { refuse: `too many files from you wait for the user (${this.limits.maxWaitingPerPeer})` }
     }
@@ -83,7 +91,7 @@ export class Admission {
     }
     // The record about to be made is counted by track(); its peer's standing is known now.
     if (mine == null) this.waiting.set(peer, { ids: new Set(), stranger: !trusted })
-    return { status: 'waiting' }
+    return { status: 'waiting', reason }
   }
 
   private withinBudget(peer: string, size: number, now: number): boolean {

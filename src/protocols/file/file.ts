@@ -314,6 +314,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       await this.fail(record.id, why)
       return
     }
+    if (status === 'waiting' && reason !== '') {
+      const next = await this.store.update(record.id, { status, waitReason: reason })
+      if (next != null) this.changed(next)
+      return
+    }
     await this.setStatus(record.id, status)
   }
 
@@ -376,6 +381,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         return await reply(OfferReply.Status.REFUSED, decision.refuse)
       }
       const status = decision?.status ?? 'failed'
+      const waitReason = decision != null && decision.status === 'waiting' ? decision.reason : undefined
       // Only a transfer fetched now keeps its list; one that waits keeps a record, and gets the list on accept.
       const hashes =
         version === 1 ? await readOfferedHashes(lp, n, status === 'transferring', this.frameTimeout) : undefined
@@ -393,12 +399,14 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         path: '',
         tempPath: join(this.downloadsDir, `.p2pnode-${id}.part`),
         ...(version === 2 ? { listSha256: toHex(offer.listSha256) } : {}),
+        ...(waitReason != null ? { waitReason } : {}),
         ...(error != null ? { error } : {})
       }
       await this.store.create(record, hashes ?? new Uint8Array(0), peer, this.self)
       this.changed(record)
       if (error != null) return await reply(OfferReply.Status.REFUSED, error)
-      await reply(record.status === 'waiting' ? OfferReply.Status.WAITING : OfferReply.Status.ACCEPTED)
+      if (record.status === 'waiting') await reply(OfferReply.Status.WAITING, waitReason)
+      else await reply(OfferReply.Status.ACCEPTED)
       if (record.status === 'transferring') void this.fetch(record)
     } catch (err) {
       if (this.started) this.log.error('resetting file offer stream from %s: %s', peer, errorText(err))
@@ -417,7 +425,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       case 'failed':
         return reply(OfferReply.Status.FAILED, known.error ?? 'failed')
       case 'waiting':
-        return reply(OfferReply.Status.WAITING)
+        return reply(OfferReply.Status.WAITING, known.waitReason)
       default:
         await reply(OfferReply.Status.ACCEPTED)
         void this.fetch(known)
