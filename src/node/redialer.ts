@@ -1,6 +1,7 @@
 import type { Libp2p, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
+import { errorText } from '../protocols/util.ts'
 import type { Store } from '../store/index.ts'
 import { AddressBudget } from './address-budget.ts'
 import { parseMultiaddr, withoutPeerId } from './peer-ref.ts'
@@ -100,7 +101,7 @@ export class Redialer {
       }
       await libp2p.dial(multiaddrs, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
     } catch (err) {
-      log('redial %s failed (%d): %s', peerId, failures, (err as Error).message)
+      log('redial %s failed (%d): %s', peerId, failures, dialErrorText(err))
     } finally {
       this.dialing.delete(peerId)
     }
@@ -128,4 +129,12 @@ export class Redialer {
       this.c.log.error('reconnect pass failed: %s', (err as Error).message)
     }
   }
+}
+
+/** A dial error as one readable line: libp2p's "All multiaddr dials failed" with each address's reason. */
+function dialErrorText(err: unknown): string {
+  if (err instanceof AggregateError) {
+    return `${err.message}: ${err.errors.map((e: unknown) => errorText(e)).join('; ')}`
+  }
+  return errorText(err)
 }

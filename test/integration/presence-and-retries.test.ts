@@ -7,6 +7,7 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { P2pNode } from '../../src/node/index.ts'
 import { VERSION } from '../../src/node/version.ts'
@@ -259,5 +260,61 @@ describe('a message written but not acked', () => {
     await waitFor(() => received.length === 2, { what: 'the resend' })
     assert.equal(await status(), 'sent')
     assert.deepEqual(sent, [id, id])
+  })
+})
+
+describe('a back-off does not outlive its connection', () => {
+  const dirs: string[] = []
+  let node: P2pNode
+  let peer: Libp2p
+
+  before(async () => {
+    dirs.push(await tempDir())
+    // After a failure the chat stream waits a minute before it is reopened on the same connection.
+    node = await P2pNode.start({ ...LOCAL, dataDir: dirs[0], chat: { ackTimeout: 200, retryDelay: 60_000 } })
+    peer = await plainNode()
+  })
+  after(async () => {
+    await peer.stop()
+    await node.stop()
+    await cleanup(...dirs)
+  })
+
+  it('sends again at once on a new connection', async () => {
+    const received: string[] = []
+    let ack = false
+    await peer.handle(PROTOCOL, async (stream) => {
+      const lp = lpStream(stream)
+      try {
+        Frame.decode((await lp.read()).subarray())
+        await lp.write(Frame.encode({ hello: { name: 'flaky', version: 'test' } }))
+        for (;;) {
+          const m = Frame.decode((await lp.read()).subarray()).message
+          received.push(m?.text ?? '')
+          if (ack && m != null) await lp.write(Frame.encode({ ack: { ids: [m.id] } }))
+        }
+      } catch {
+        // the node reset the stream
+      }
+    })
+    const peerId = peer.peerId.toString()
+    const addr = peer.getMultiaddrs()[0].toString()
+    await node.dial(addr)
+    const { id } = await node.send(peerId, 'once more', { waitMs: 0 })
+    await waitFor(() => received.length === 1 && node.chat.liveStatus(peerId, id) === 'sent', { what: 'the send' })
+    // The ack never comes: the stream is reset and its reopening is a minute away. Then the connection goes.
+    await waitFor(() => peer.getConnections()[0]?.streams.every((s) => s.protocol !== PROTOCOL), {
+      what: 'the ack timeout reset'
+    })
+    await node.libp2p.hangUp(peer.peerId)
+    await waitFor(() => peer.getConnections().length === 0, { what: 'the peer to see the connection close' })
+    ack = true
+    // The peer comes back by itself (not our dial, which would look again whatever the back-off).
+    await peer.dial(multiaddr((await node.id()).addrs[0]))
+    await waitFor(async () => (await node.history(peerId)).find((m) => m.id === id)?.status === 'delivered', {
+      timeout: 10_000,
+      what: 'delivery on the new connection, well before the minute'
+    })
+    assert.equal(received.length, 2)
   })
 })

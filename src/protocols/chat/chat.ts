@@ -68,7 +68,11 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       (peer) => this.components.libp2p.getConnections(peerIdFromString(peer)),
       (peer, here) => {
         const name = this.helloNames.get(peer) ?? ''
-        if (!here) this.helloNames.delete(peer)
+        if (!here) {
+          this.helloNames.delete(peer)
+          // Gone: its next connection starts afresh, not in the back-off of this one.
+          this.retries.forget(peer)
+        }
         this.safeDispatchEvent('presence', { detail: { peer, name, here } })
       }
     )
