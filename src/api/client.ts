@@ -28,15 +28,23 @@ const REQUEST_TIMEOUT_MS = 70_000
 /** Errors of a connection the node closed or reset before it answered. */
 const CUT_OFF = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'])
 
-/** Whether something accepts connections on the socket now. */
-function answers(socketPath: string): Promise<boolean> {
+/**
+ * Whether a node answers on the socket now: an HTTP request gets a response within `ms`. A socket whose process is
+ * dying may still take a connection (the kernel's backlog) and never answer; that is not a node.
+ */
+function answers(socketPath: string, ms = 2000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(socketPath)
-    s.once('connect', () => {
+    const done = (yes: boolean) => {
+      clearTimeout(timer)
       s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
+      resolve(yes)
+    }
+    const timer = setTimeout(() => done(false), ms)
+    s.once('connect', () => s.write('GET /v1/id HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'))
+    s.once('data', () => done(true))
+    s.once('error', () => done(false))
+    s.once('close', () => done(false))
   })
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { ErrorCode, P2pError } from '../errors.ts'
-import { obj, TEXT } from './validation.ts'
+import { NO_QUERY, obj, TEXT } from './validation.ts'
 
 /**
  * The file-transfer part of the local API (`/v1/files`). Field names are a contract: `p2pnode files --json`
@@ -66,7 +66,7 @@ export function registerFileRoutes(app: FastifyInstance, api: object): void {
     },
     async (req) => files.sendFile(req.body.peer, req.body.path)
   )
-  app.get('/v1/files', async () => files.files())
+  app.get('/v1/files', NO_QUERY, async () => files.files())
   const byId = { schema: { params: obj({ id: ID }, ['id']) } }
   const action = { schema: { params: obj({ id: ID }, ['id']), body: obj({}) } }
   app.get<{ Params: { id: string } }>('/v1/files/:id', byId, async (req) => files.file(req.params.id))

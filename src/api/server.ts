@@ -3,7 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { ErrorCode, isP2pError } from '../errors.ts'
 import { FILE_STATUS_CODES, registerFileRoutes } from './files.ts'
 import { API_BODY_LIMIT, type ApiErrorBody, type NodeApi, type Visibility } from './types.ts'
-import { describeValidation, obj, TEXT, validatorCompiler } from './validation.ts'
+import { describeValidation, NO_QUERY, obj, TEXT, validatorCompiler } from './validation.ts'
 
 const STATUS: Record<string, number> = {
   [ErrorCode.PEER_NOT_FOUND]: 404,
@@ -81,8 +81,8 @@ export async function startApiServer(
     void reply.status(status).send(body)
   })
 
-  app.get('/v1/id', async () => api.id())
-  app.get('/v1/peers', async () => api.peers())
+  app.get('/v1/id', NO_QUERY, async () => api.id())
+  app.get('/v1/peers', NO_QUERY, async () => api.peers())
   app.post<{ Body: { multiaddr: string } }>(
     '/v1/dial',
     { schema: { body: obj({ multiaddr: TEXT }, ['multiaddr']) } },
@@ -126,7 +126,7 @@ export async function startApiServer(
     schema: { body: obj({ peer: TEXT, ...extra }, ['peer', ...required]) }
   })
   const name = { ...TEXT, maxLength: 256 }
-  app.get('/v1/contacts', async () => api.contacts())
+  app.get('/v1/contacts', NO_QUERY, async () => api.contacts())
   app.post<{ Body: { peer: string; name?: string } }>('/v1/contacts', peerBody({ name }), async (req) =>
     api.addContact(req.body.peer, { name: req.body.name })
   )
@@ -139,13 +139,13 @@ export async function startApiServer(
     peerBody({ blocked: { type: 'boolean' }, muted: { type: 'boolean' } }),
     async (req) => api.setPeerState(req.body.peer, { blocked: req.body.blocked, muted: req.body.muted })
   )
-  app.get('/v1/blocked', async () => api.blocked())
+  app.get('/v1/blocked', NO_QUERY, async () => api.blocked())
   app.get<{ Querystring: { peer: string } }>(
     '/v1/verify',
     { schema: { querystring: obj({ peer: TEXT }, ['peer']) } },
     async (req) => api.verify(req.query.peer)
   )
-  app.get('/v1/visibility', async () => api.visibility())
+  app.get('/v1/visibility', NO_QUERY, async () => api.visibility())
   app.post<{ Body: { visibility: Visibility } }>(
     '/v1/visibility',
     { schema: { body: obj({ visibility: { type: 'string', enum: ['everyone', 'contacts', 'hidden'] } }, ['visibility']) } },

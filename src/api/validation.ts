@@ -17,6 +17,9 @@ export function obj(properties: Record<string, object>, required: string[] = [])
   return { type: 'object', properties, required, additionalProperties: false }
 }
 
+/** Route options for a GET without parameters: an unknown query parameter is an error too. */
+export const NO_QUERY = { schema: { querystring: obj({}) } }
+
 /** A non-empty string without NUL bytes (paths, names, references). */
 export const TEXT = { type: 'string', minLength: 1, pattern: '^[^\\u0000]*$' }
 

@@ -106,7 +106,8 @@ describe('the local API survives what a caller gets wrong', () => {
       ['POST', '/v1/export', { out: join(dir, 'x.jsonl'), anonymise: true }, /unknown field "anonymise"/],
       ['POST', '/v1/visibility', { visibility: 'nobody' }, /visibility must be equal to one of/],
       ['GET', `/v1/messages?peer=${STRANGER}&limmit=5`, undefined, /unknown field "limmit"/],
-      ['POST', '/v1/stop', { now: true }, /unknown field "now"/]
+      ['POST', '/v1/stop', { now: true }, /unknown field "now"/],
+      ['GET', '/v1/peers?connected=true', undefined, /unknown field "connected" in the querystring/]
     ]
     for (const [method, path, body, message] of cases) {
       const res = await request(method, path, body)
@@ -155,7 +156,15 @@ describe('the CLI when the node goes away during a call', () => {
 
   it('says the node closed the connection when it is still there', async () => {
     await cleanup(join(dir, 'api.sock'))
-    server = createServer((socket) => socket.once('data', () => socket.destroy()))
+    // The first connection is cut off; the node answers the next ones.
+    let first = true
+    server = createServer((socket) =>
+      socket.once('data', () => {
+        if (first) socket.destroy()
+        else socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}')
+        first = false
+      })
+    )
     await new Promise<void>((resolve) => server?.listen(join(dir, 'api.sock'), resolve))
     const res = await cli(['id', '--data', dir])
     assert.equal(res.code, 1, res.stderr)
