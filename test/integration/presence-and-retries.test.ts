@@ -318,3 +318,60 @@ describe('a back-off does not outlive its connection', () => {
     assert.equal(received.length, 2)
   })
 })
+
+describe('a peer taken for another program that greets after all', () => {
+  const dirs: string[] = []
+  let node: P2pNode
+  let peer: Libp2p
+
+  before(async () => {
+    dirs.push(await tempDir())
+    // No reconnect pass within the test: only the greeting itself can release what waits.
+    node = await P2pNode.start({ ...LOCAL, dataDir: dirs[0], name: 'node', reconnectInterval: 600_000 })
+    peer = await plainNode()
+  })
+  after(async () => {
+    await peer.stop()
+    await node.stop()
+    await cleanup(...dirs)
+  })
+
+  it('is cleared of the verdict, and what waited for it goes at once', async () => {
+    const peerId = peer.peerId.toString()
+    const received: string[] = []
+    // The peer speaks /chat/1.0 as p2pnode does: greets back and acks what it gets.
+    await peer.handle(PROTOCOL, async (stream) => {
+      const lp = lpStream(stream)
+      try {
+        Frame.decode((await lp.read()).subarray())
+        await lp.write(Frame.encode({ hello: { name: 'late', version: 'test' } }))
+        for (;;) {
+          const m = Frame.decode((await lp.read()).subarray()).message
+          if (m == null) continue
+          received.push(m.text)
+          await lp.write(Frame.encode({ ack: { ids: [m.id] } }))
+        }
+      } catch {
+        // closed
+      }
+    })
+    node.chat.setForeign(peerId, 'it does not speak /chat/1.0')
+    const waiting = await node.chat.send(peerId, 'waited for it')
+    await peer.dial(multiaddr((await node.id()).addrs[0]))
+    await waitFor(() => node.chat.isConnected(peerId), { what: 'the connection' })
+    assert.deepEqual(received, [], 'nothing sent while taken for another program')
+    // Then it greets us on a stream of its own.
+    const lp = lpStream(await peer.dialProtocol(node.libp2p.peerId, PROTOCOL))
+    await lp.write(Frame.encode({ hello: { name: 'late', version: 'test' } }))
+    await lp.read()
+    await waitFor(() => received.length === 1, { what: 'the waiting message to go' })
+    assert.equal(received[0], 'waited for it')
+    assert.equal(node.chat.notP2pnode(peerId), undefined)
+    await waitFor(async () => (await node.history(peerId)).find((m) => m.id === waiting.id)?.status === 'delivered', {
+      what: 'its delivery'
+    })
+    await waitFor(async () => (await node.store.peers.get(peerId))?.notP2pnode === undefined, {
+      what: 'the verdict to be cleared on disk'
+    })
+  })
+})

@@ -239,10 +239,13 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   onHello(peer: string, name: string, connection: Connection): void {
     // A greeting proves a p2pnode node, whatever we concluded before.
     this.retries.greeted(peer)
+    const wasForeign = this.foreign.has(peer)
     this.setForeign(peer, undefined)
     if (connection.status === 'open') this.helloNames.set(peer, name)
     this.safeDispatchEvent('hello', { detail: { peer, name } })
     this.presence.greeted(peer, connection)
+    // Nothing was sent to it while we took it for another program: what waits goes now.
+    if (wasForeign) this.flush(peer)
   }
 
   /** @internal Messages written to the peer's stream. */
