@@ -1,6 +1,8 @@
 import { chmod, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import { ErrorCode, isP2pError } from '../errors.ts'
+import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
+import { levelReadError } from '../store/index.ts'
 import { FILE_STATUS_CODES, registerFileRoutes } from './files.ts'
 import { API_BODY_LIMIT, type ApiErrorBody, type NodeApi, type Visibility } from './types.ts'
 import { describeValidation, NO_QUERY, obj, TEXT, validatorCompiler } from './validation.ts'
@@ -35,6 +37,17 @@ export interface ApiServerOptions {
  * as sent (no coercion, no unknown fields), and a client that holds a connection without finishing a request is
  * cut off: the API cannot be made to hold sockets forever.
  */
+/** LevelDB's complaint about a damaged database, as STORE_DAMAGED with the way out. */
+function storeDamaged(err: unknown, dataDir: string): unknown {
+  const mapped = levelReadError(err, join(dataDir, 'db'))
+  if (mapped === err || !isP2pError(mapped)) return err
+  return new P2pError(mapped.code, mapped.message, {
+    hint: `stop the node (p2pnode stop), then run p2pnode doctor --repair --data ${dataDir}`,
+    details: mapped.details,
+    cause: err
+  })
+}
+
 export async function startApiServer(
   api: NodeApi,
   socketPath: string,
@@ -57,7 +70,9 @@ export async function startApiServer(
     req.raw.socket.setTimeout(0)
   })
 
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((caught, _req, reply) => {
+    // A read that found the database damaged says so (STORE_DAMAGED, with what to do), not INTERNAL.
+    const err = storeDamaged(caught, dirname(socketPath))
     let body: ApiErrorBody
     let status: number
     if (isP2pError(err)) {

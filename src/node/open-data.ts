@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
-import { newDbId, openStore, secretFingerprint, type Store } from '../store/index.ts'
+import { levelReadError, newDbId, openStore, secretFingerprint, type Store } from '../store/index.ts'
 import { type Manifest, MANIFEST_FORMAT, readManifest, writeManifest } from '../store/manifest.ts'
 import { type DataPaths, isPermissionError, permissionDenied } from './data-dir.ts'
 import { createKeyFile, newIdentityBytes, newSecretBytes, parseIdentity, readKeyFile } from './identity.ts'
@@ -79,6 +79,7 @@ export function watchDamage(paths: DataPaths, store: Store, log: (text: string) 
 /** A file error as DATA_DIR_INVALID (permissions) or STORE_DAMAGED (LevelDB's complaints), else as it is. */
 async function fileError(paths: DataPaths, path: string, err: unknown): Promise<unknown> {
   if (isPermissionError(err)) return permissionDenied(paths.dir, path, err)
+  err = levelReadError(err, paths.db)
   if (isP2pError(err) && err.code === ErrorCode.STORE_DAMAGED) {
     const { file, problem } = err.details as { file: string; problem: DamageProblem }
     return damaged(paths, file, problem, err.message, err.cause)

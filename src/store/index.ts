@@ -28,6 +28,20 @@ export async function openStore(path: string, secret: Uint8Array, options: OpenS
   }
 }
 
+/**
+ * A LevelDB read that found the database damaged (a bad block, a table gone) as STORE_DAMAGED naming it, with the
+ * recovery hint; any other error as it is.
+ */
+export function levelReadError(err: unknown, path: string): unknown {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } }
+  const corrupt = [e, e.cause].find((x) => x?.code === 'LEVEL_CORRUPTION' || x?.code === 'LEVEL_IO_ERROR')
+  if (corrupt == null) return err
+  return new P2pError(ErrorCode.STORE_DAMAGED, `the database ${path} is damaged: ${corrupt.message ?? ''}`, {
+    details: { file: path, problem: 'corrupt' },
+    cause: err
+  })
+}
+
 /** LevelDB's "Database failed to open", with its cause, said as what is wrong with which file. */
 function levelOpenError(path: string, err: unknown): unknown {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause

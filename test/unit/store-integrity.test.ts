@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { MemoryLevel } from 'memory-level'
-import { type Db, Store } from '../../src/store/index.ts'
+import { type Db, levelReadError, Store } from '../../src/store/index.ts'
+import { ErrorCode, isP2pError } from '../../src/errors.ts'
 import { isDamaged, ValueSealer } from '../../src/store/sealed-codec.ts'
 
 const SECRET = new Uint8Array(32).fill(5)
@@ -105,5 +106,18 @@ describe('sealed values', () => {
       ['old']
     )
     await store.close()
+  })
+})
+
+describe("LevelDB's complaints", () => {
+  it('a read that finds the database corrupt is STORE_DAMAGED naming it; other errors pass through', () => {
+    const level = Object.assign(new Error('Corruption: bad entry in block'), { code: 'LEVEL_CORRUPTION' })
+    const mapped = levelReadError(Object.assign(new Error('Iterator failed'), { code: 'LEVEL_ITERATOR_NOT_OPEN', cause: level }), '/d/db')
+    assert.ok(isP2pError(mapped))
+    assert.equal(mapped.code, ErrorCode.STORE_DAMAGED)
+    assert.match(mapped.message, /\/d\/db is damaged: Corruption: bad entry in block/)
+    assert.deepEqual(mapped.details, { file: '/d/db', problem: 'corrupt' })
+    const other = new Error('nope')
+    assert.equal(levelReadError(other, '/d/db'), other)
   })
 })
