@@ -114,6 +114,8 @@ export function promptFiles(
       )
     } else if (t.status === 'failed' || t.status === 'cancelled') {
       print(`* ${t.name} ${t.direction === 'in' ? 'from' : 'to'} ${who} ${t.status}${t.error ? `: ${t.error}` : ''}`)
+    } else if (t.status === 'waiting' && t.direction === 'out') {
+      print(`* ${who} must accept ${t.name} (${t.waitReason ?? 'it is over their auto-accept limit'}); it goes once they do`)
     } else if (t.status === 'waiting' && t.direction === 'in') {
       print(`* ${who} offers ${t.name} (${bytes(t.size)}): /accept ${t.id.slice(0, 8)} to take it, /cancel to refuse`)
     }

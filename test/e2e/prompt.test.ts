@@ -330,11 +330,16 @@ describe('interactive prompt in a terminal (tmux)', { skip: SKIP }, () => {
       '--listen',
       '/ip4/127.0.0.1/tcp/0',
       '--dial',
-      aliceAddr
+      aliceAddr,
+      '--auto-accept-max',
+      '1000'
     ])
     await onScreen(/^\* bob is now called robert$/m, 'the rename')
     await onScreen(/^\d\d:\d\d \[me\] while you were away ✓$/m, 'the mark, in place')
     await inputLineIs('robert>', 'the prompt with the new name')
+    // Over robert's limit now: alice is told he must accept it (not that it is on its way).
+    await writeFile(join(aliceDir, 'cwd', 'big.bin'), randomBytes(5000))
+    await command('/send big.bin', /^\* robert must accept big\.bin \(.+\); it goes once they do$/m)
   })
 
   it('/quit stops the node', async () => {
