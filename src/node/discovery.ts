@@ -6,7 +6,7 @@ import {
   serviceCapabilities,
   type Startable
 } from '@libp2p/interface'
-import { type MulticastDNSComponents, type MulticastDNSInit, mdns } from '@libp2p/mdns'
+import { type MdnsComponents, MdnsDiscovery, type MdnsInit } from './mdns.ts'
 import { TypedEventEmitter } from 'main-event'
 
 /**
@@ -15,12 +15,13 @@ import { TypedEventEmitter } from 'main-event'
  */
 export type MdnsMode = 'off' | 'ask' | 'ask-and-answer'
 
-/** The parts of @libp2p/mdns's service used here. */
-type InnerMdns = PeerDiscovery & Startable & { broadcast: boolean }
+/** The parts of the mDNS service used here. */
+type InnerMdns = PeerDiscovery & Startable & Pick<MdnsDiscovery, 'setBroadcast'>
 
 /**
- * @libp2p/mdns, switchable at run time: its own `broadcast` flag only stops answers, while queries go out every
- * interval whatever it says; here `off` stops the service (socket closed), and it starts again on demand.
+ * p2pnode's mDNS service, switchable at run time: `broadcast` only stops answers and announcements (saying
+ * goodbye), while queries go on; here `off` stops the service (goodbye said, socket closed), and it starts again on
+ * demand.
  *
  * @example
  * ```ts
@@ -68,7 +69,7 @@ export class SwitchableMdns extends TypedEventEmitter<PeerDiscoveryEvents> imple
   }
 
   private async apply(): Promise<void> {
-    this.inner.broadcast = this.current === 'ask-and-answer'
+    await this.inner.setBroadcast(this.current === 'ask-and-answer')
     if (this.current === 'off') await this.inner.stop()
     else await this.inner.start()
   }
@@ -80,10 +81,7 @@ export class SwitchableMdns extends TypedEventEmitter<PeerDiscoveryEvents> imple
   }
 }
 
-/** A libp2p service factory: @libp2p/mdns with `init`, in `mode` to begin with. */
-export function switchableMdns(
-  init: MulticastDNSInit,
-  mode: MdnsMode
-): (components: MulticastDNSComponents) => SwitchableMdns {
-  return (components) => new SwitchableMdns(mdns({ ...init, broadcast: true })(components) as InnerMdns, mode)
+/** A libp2p service factory: p2pnode's mDNS with `init`, in `mode` to begin with. */
+export function switchableMdns(init: MdnsInit, mode: MdnsMode): (components: MdnsComponents) => SwitchableMdns {
+  return (components) => new SwitchableMdns(new MdnsDiscovery(components, { ...init, broadcast: mode === 'ask-and-answer' }), mode)
 }

@@ -60,7 +60,7 @@ export interface NodeOptions {
   dial?: string[]
   /** mDNS discovery on the LAN. @default true */
   mdns?: boolean
-  /** mDNS query interval, ms. @default 1000 */
+  /** The first interval between mDNS queries, ms; it doubles after each query, up to an hour. @default 1000 */
   mdnsInterval?: number
   /** How often peers with waiting messages are redialled at their last known addresses, ms. @default 3000 */
   reconnectInterval?: number
@@ -259,7 +259,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
           ...(useMdns
             ? {
                 mdns: switchableMdns(
-                  { interval: options.mdnsInterval ?? 1000, serviceTag: MDNS_SERVICE_TAG },
+                  { queryInterval: options.mdnsInterval ?? 1000, serviceTag: MDNS_SERVICE_TAG },
                   policy.mdnsMode
                 )
               }

@@ -62,7 +62,7 @@ export class NetnsLan {
     const { subnet, names, tag } = options
     if (!/^10\.77\.\d{1,3}$/.test(subnet)) throw new Error(`use a 10.77.x subnet, not ${subnet}`)
     if (!/^[a-z]$/.test(tag)) throw new Error(`tag must be one lowercase letter, not ${tag}`)
-    if (names.length > 9) throw new Error('at most 9 hosts')
+    if (names.length > 20) throw new Error('at most 20 hosts')
     const suffix = runSuffix()
     this.bridge = `p2p${tag}br${suffix}` // 13 chars
     this.hosts = names.map((name, i) => ({

@@ -306,6 +306,8 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
       assert.equal(await lists(CAROL, ALICE, { connected: true }), false, 'carol is not connected to alice')
     })
 
+    // Counted before the switch: alice announces herself on it (and answers only those who do not know her yet).
+    const answered = sniffer.from(ipOf(ALICE)).answers
     assert.deepEqual(await visibility(ALICE, 'everyone'), { visibility: 'everyone' })
     await waitFor(
       async () => {
@@ -326,7 +328,6 @@ describe('visibility on a netns LAN: contacts-only and hidden nodes', { skip: SK
     one(hc, a2c.id, { direction: 'in', status: 'received' })
 
     // The control for the earlier "never found": alice now answers mDNS, and the stranger eve finds and reaches her.
-    const answered = sniffer.from(ipOf(ALICE)).answers
     await waitFor(async () => sniffer.from(ipOf(ALICE)).answers > answered, {
       timeout: SOON_MS,
       interval: 200,

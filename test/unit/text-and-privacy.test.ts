@@ -77,7 +77,7 @@ describe('policy', () => {
 })
 
 describe('switchable mDNS', () => {
-  /** Stands in for @libp2p/mdns: records what it is told. */
+  /** Stands in for the mDNS service: records what it is told. */
   function fakeMdns() {
     const log: string[] = []
     const inner = Object.assign(new EventTarget(), {
@@ -90,6 +90,9 @@ describe('switchable mDNS', () => {
       async stop() {
         log.push('stop')
         inner.running = false
+      },
+      async setBroadcast(on: boolean) {
+        inner.broadcast = on
       }
     })
     return { inner, log }
