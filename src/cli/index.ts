@@ -70,8 +70,20 @@ function byteCount(value: string): number {
 }
 
 
+/**
+ * Output to a reader that went away (`p2pnode history bob | head -1`) is not an error: a command stops quietly, as
+ * Unix tools do; a running node ignores it and goes on. Any other error of stdout is reported as one.
+ */
+function closedStdout(isNode: boolean): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    if (!isNode) process.exit(process.exitCode ?? 0)
+  })
+}
+
 /** Run the CLI; resolves with the process exit status. */
 export async function main(argv: string[]): Promise<number> {
+  closedStdout(argv[2] === 'start')
   let status = EXIT.OK
   let json = false
   const run =

@@ -121,7 +121,13 @@ export async function exportCommand(options: CommonOptions & { out?: string; ano
       const res = await withApi(options, (api) =>
         api.export({ out: join(dir, 'export.jsonl'), anonymize: options.anonymize === true })
       )
-      await pipeline(createReadStream(res.out), process.stdout, { end: false })
+      try {
+        await pipeline(createReadStream(res.out), process.stdout, { end: false })
+      } catch (err) {
+        // The reader went away (export | head): stop quietly, as Unix tools do.
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') return
+        throw err
+      }
       out.notice(await readFile(res.card, 'utf8'))
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import type { HistoryEntry, IdInfo } from '../../src/api/types.ts'
 import { BIN, cleanup, type CliResult, NODE, NodeProcess, tempDir } from '../helpers/cli.ts'
 
+const run = promisify(execFile)
 const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
 const STRANGER = '12D3KooWGQd2URh1sLAjJQyBTz4pC5W3aE4o7MrWzsHmWz5bGLdM'
 
@@ -68,6 +70,17 @@ describe('send: what the text is', () => {
     assert.deepEqual(list.map((p) => [p.peerId, p.blocked]), [[STRANGER, true]])
     assert.match((await node.run(['blocked'])).stdout, new RegExp(`^- +${STRANGER}$`, 'm'))
     assert.equal((await node.run(['unblock', STRANGER])).code, 0)
+  })
+
+  it('stops quietly when its reader goes away (p2pnode ... | true)', async () => {
+    for (const args of [['history', STRANGER], ['export'], ['peers']]) {
+      const cmd = [NODE, BIN, ...args, '--data', dir].map((a) => `'${a}'`).join(' ')
+      // `true` exits at once, so the CLI writes into a closed pipe (EPIPE).
+      const { stdout, stderr } = await run('bash', ['-c', `${cmd} | true; echo "status \${PIPESTATUS[0]}"`])
+      assert.equal(stdout, 'status 0\n', `${args[0]}: ${stdout}${stderr}`)
+      assert.equal(stderr.replace(/^# p2pnode message export[\s\S]*/m, ''), '', `${args[0]} printed nothing on stderr`)
+    }
+    assert.equal(node.child.exitCode, null, 'the node is still running')
   })
 
   it('cleans its own name of escape sequences whole', async () => {
