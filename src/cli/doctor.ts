@@ -4,11 +4,11 @@ import type { CommonOptions } from './commands.ts'
 import { EXIT, out } from './output.ts'
 
 /** `p2pnode doctor [--repair]`: check the data dir (no node running), mend with --repair. Exit 0 when healthy. */
-export async function doctorCommand(options: CommonOptions & { repair?: boolean }): Promise<number> {
+export async function doctorCommand(options: CommonOptions & { repair?: boolean; newIdentity?: boolean }): Promise<number> {
   // Loaded only here, like start: it opens the store itself.
   const { doctor } = await import('../node/doctor.ts')
   process.umask(0o077)
-  const report = await doctor(resolveDataDir(options.data), { repair: options.repair })
+  const report = await doctor(resolveDataDir(options.data), { repair: options.repair, newIdentity: options.newIdentity })
   if (options.json === true) out.json(report)
   else out.line(formatReport(report, options.repair === true))
   return report.healthy ? EXIT.OK : EXIT.STORE_DAMAGED

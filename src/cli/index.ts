@@ -205,7 +205,8 @@ export async function main(argv: string[]): Promise<number> {
   registerFileCommands(command, run)
   command('doctor', 'check the data dir (no node may run on it); --repair mends what it can, after a backup')
     .option('--repair', 'copy the data dir to DATA/backups/<time>/, then repair the database and rebuild the indexes')
-    .action(run((opts: CommonOptions & { repair?: boolean }) => doctorCommand(opts)))
+    .option('--new-identity', 'with --repair: identity.key is lost for good; keep the history under a new peer id')
+    .action(run((opts: CommonOptions & { repair?: boolean; newIdentity?: boolean }) => doctorCommand(opts)))
   command('stop', 'stop the node running on the data dir').action(run((opts: CommonOptions) => stopCommand(opts)))
 
   try {

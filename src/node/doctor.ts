@@ -40,8 +40,20 @@ export interface DoctorReport {
 /** Rounds of open → mend → open again: each mends one thing, and there are only so many things. */
 const MAX_ROUNDS = 6
 
-export async function doctor(dir: string, options: { repair?: boolean } = {}): Promise<DoctorReport> {
+export interface DoctorOptions {
+  /** Mend what can be mended, after a backup. */
+  repair?: boolean
+  /** With `repair`: when identity.key is lost for good (missing, garbled, another's), make a new one for the store. */
+  newIdentity?: boolean
+}
+
+export async function doctor(dir: string, options: DoctorOptions = {}): Promise<DoctorReport> {
   const repair = options.repair === true
+  if (options.newIdentity === true && !repair) {
+    throw new P2pError(ErrorCode.INVALID_ARGUMENT, '--new-identity goes with --repair', {
+      hint: `p2pnode doctor --repair --new-identity --data ${dir}`
+    })
+  }
   const paths = dataPaths(dir)
   const report: DoctorReport = { dataDir: dir, healthy: false, findings: [], notes: [] }
   const s = await stat(dir).catch(() => undefined)
@@ -69,7 +81,7 @@ export async function doctor(dir: string, options: { repair?: boolean } = {}): P
     })
   }
 
-  const opened = await openMending(paths, report, repair)
+  const opened = await openMending(paths, report, repair, options.newIdentity === true)
   if (opened == null) return finish(report)
   try {
     await examine(paths, opened, report, repair)
@@ -85,8 +97,14 @@ function finish(report: DoctorReport): DoctorReport {
 }
 
 /** Open the data dir the way `start` does, mending and retrying with `repair`; undefined if it cannot be opened. */
-async function openMending(paths: DataPaths, report: DoctorReport, repair: boolean): Promise<OpenedData | undefined> {
+async function openMending(
+  paths: DataPaths,
+  report: DoctorReport,
+  repair: boolean,
+  newIdentity: boolean
+): Promise<OpenedData | undefined> {
   let acceptLostWrites = false
+  let adoptIdentity = false
   const manifestWas = await stat(paths.manifest).then(
     () => true,
     () => false
@@ -94,7 +112,7 @@ async function openMending(paths: DataPaths, report: DoctorReport, repair: boole
   for (let round = 0; round < MAX_ROUNDS; round++) {
     try {
       const notes: string[] = []
-      const opened = await openDataDir(paths, notes, { readOnly: !repair, acceptLostWrites })
+      const opened = await openDataDir(paths, notes, { readOnly: !repair, acceptLostWrites, adoptIdentity })
       report.notes.push(...notes)
       if (!manifestWas && (await opened.store.integrity.storeId()).state === 'ok') {
         report.findings.push({
@@ -123,6 +141,14 @@ async function openMending(paths: DataPaths, report: DoctorReport, repair: boole
         repaired: false
       }
       report.findings.push(finding)
+      if (repair && newIdentity && details.file === paths.identity) {
+        // The old key (if any) is in the backup; the store is given to a new one.
+        await rm(paths.identity, { force: true })
+        adoptIdentity = true
+        finding.repaired = true
+        report.notes.push('a new identity was made: peers see a new peer id, so tell your contacts (p2pnode id shows it)')
+        continue
+      }
       if (!repair || !details.repairable) {
         finding.hint = details.repairable ? `p2pnode doctor --repair --data ${paths.dir}` : err.hint
         return undefined

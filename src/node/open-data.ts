@@ -36,7 +36,7 @@ export function damaged(paths: DataPaths, file: string, problem: DamageProblem, 
   if (repairable) {
     hint = `p2pnode doctor ${data} says what is wrong; p2pnode doctor --repair ${data} mends it (after copying the data dir to a backup)`
   } else if (file === paths.identity) {
-    hint = `put back the identity.key this data dir was made with (from a backup): a new one would be another peer, and your contacts would not know it. p2pnode doctor ${data} says more`
+    hint = `put back the identity.key this data dir was made with (from a backup): a new one would be another peer, and your contacts would not know it. If it is lost for good, p2pnode doctor --repair --new-identity ${data} keeps your history under a new peer id`
   } else if (file === paths.secret) {
     hint = `put back the store.secret this data dir was made with (from a backup): without it the history cannot be read. p2pnode doctor ${data} says more`
   } else {
@@ -141,17 +141,22 @@ export interface OpenOptions {
   readOnly?: boolean
   /** Take the database as it is when it has fewer writes than at the last clean stop (`doctor --repair`). */
   acceptLostWrites?: boolean
+  /**
+   * Make identity.key the store's identity (a new one if it is missing): `doctor --repair --new-identity`, for a key
+   * lost for good. The history is kept; peers see a new peer.
+   */
+  adoptIdentity?: boolean
 }
 
 export async function openDataDir(paths: DataPaths, notices: string[] = [], options: OpenOptions = {}): Promise<OpenedData> {
-  const { readOnly = false } = options
+  const { readOnly = false, adoptIdentity = false } = options
   const manifest = await guarded(paths, paths.manifest, () => readManifest(paths.manifest))
   let identityBytes = await guarded(paths, paths.identity, () => readKeyFile(paths.identity))
   let secret = await guarded(paths, paths.secret, () => readKeyFile(paths.secret))
   const db = await inspectDb(paths)
 
   if (manifest != null) {
-    if (identityBytes == null) {
+    if (identityBytes == null && !adoptIdentity) {
       throw damaged(paths, paths.identity, 'missing', `${paths.identity} is missing (this data dir has a store)`)
     }
     if (secret == null) {
@@ -159,7 +164,7 @@ export async function openDataDir(paths: DataPaths, notices: string[] = [], opti
     }
     if (db === 'none') throw damaged(paths, paths.db, 'missing', `the database ${paths.db} is missing`)
   }
-  if (manifest == null && db === 'present' && (identityBytes == null || secret == null)) {
+  if (manifest == null && db === 'present' && ((identityBytes == null && !adoptIdentity) || secret == null)) {
     // A store with history whose key files went: refuse rather than make new ones (unless it holds nothing).
     const missing = identityBytes == null ? paths.identity : paths.secret
     const probe = await guarded(paths, paths.db, () => openStore(paths.db, secret ?? newSecretBytes(), { create: false }))
@@ -175,7 +180,7 @@ export async function openDataDir(paths: DataPaths, notices: string[] = [], opti
 
   const privateKey = identityOf(paths, identityBytes)
   const peerId = peerIdFromPrivateKey(privateKey).toString()
-  if (manifest != null && manifest.peerId !== peerId) {
+  if (manifest != null && manifest.peerId !== peerId && !adoptIdentity) {
     throw damaged(
       paths,
       paths.identity,
@@ -228,6 +233,11 @@ async function checkStore(
     if (id.state === 'invalid') {
       throw damaged(paths, paths.db, 'mismatch', `the database ${paths.db} does not belong to this data dir (its id fails its check)`)
     }
+    if (id.state === 'ok' && id.dbId === manifest.database && id.peerId !== peerId && context.adoptIdentity === true) {
+      await store.integrity.setStoreId({ dbId: id.dbId, peerId })
+      notices.push(`the store now belongs to the new identity, peer ${peerId} (it was ${id.peerId})`)
+      return stamp({ ...manifest, peerId })
+    }
     if (id.state === 'missing' || id.dbId !== manifest.database || id.peerId !== peerId) {
       throw damaged(
         paths,
@@ -255,7 +265,9 @@ async function checkStore(
   }
   if (id.state === 'ok') {
     // The manifest went, the database vouches for the rest: its id is sealed under this secret.
-    if (id.peerId !== peerId) {
+    if (id.peerId !== peerId && context.adoptIdentity === true) {
+      await store.integrity.setStoreId({ dbId: id.dbId, peerId })
+    } else if (id.peerId !== peerId) {
       throw damaged(paths, paths.identity, 'mismatch', `${paths.identity} is not this data dir's identity (the store belongs to ${id.peerId})`)
     }
     notices.push(`p2pnode: ${paths.manifest} was missing; written again from the database, which matches the key files`)
@@ -267,7 +279,7 @@ async function checkStore(
       throw damaged(paths, paths.secret, 'mismatch', `${paths.secret} is not the secret this data dir's store was written with`)
     }
     const senders = await store.integrity.ownSenders()
-    if (senders.size > 0 && !senders.has(peerId)) {
+    if (senders.size > 0 && !senders.has(peerId) && context.adoptIdentity !== true) {
       throw damaged(
         paths,
         paths.identity,

@@ -160,6 +160,32 @@ describe('damaged values and p2pnode doctor', () => {
     assert.equal((await doctor(dir)).code, 0)
   })
 
+  it('identity.key lost for good: doctor --repair --new-identity keeps the history under a new peer id', async () => {
+    for (const damage of ['delete', 'garble'] as const) {
+      const dir = join(await fleet.dir(), 'data')
+      await cp(FIXTURE, dir, { recursive: true })
+      const first = await fleet.start(dir)
+      await first.stop()
+      const before = await history(dir)
+      if (damage === 'delete') await rm(join(dir, 'identity.key'))
+      else await writeFile(join(dir, 'identity.key'), randomBytes(40))
+      const plain = await doctor(dir, true)
+      assert.equal(plain.code, 10, 'not without --new-identity')
+      assert.match(plain.text, /--new-identity/)
+      const res = await cli(['doctor', '--repair', '--new-identity', '--data', dir])
+      assert.equal(res.code, 0, res.stdout + res.stderr)
+      assert.match(res.stdout, /a new identity was made/)
+      const node = await fleet.start(dir)
+      assert.notEqual(node.peerId, first.peerId)
+      await node.stop()
+      assert.deepEqual(
+        (await history(dir)).map((m) => [m.id, m.text]),
+        before.map((m) => [m.id, m.text])
+      )
+      assert.equal((await doctor(dir)).code, 0)
+    }
+  })
+
   it('doctor refuses while a node runs on the data dir (exit 6), and on a dir that is not there (exit 7)', async () => {
     const node = await fleet.start(await fleet.dir())
     const res = await cli(['doctor', '--data', node.dataDir])

@@ -100,6 +100,19 @@ describe('a damaged or swapped store is refused, naming the file', () => {
     assert.ok((await readdir(join(dir, 'db'))).some((f) => f.endsWith('.ldb')), 'the tables are still there')
   })
 
+  it('a table (.ldb) deleted: refused naming it, with LevelDB\'s reason instead of "Database failed to open"', async () => {
+    const dir = await madeDir()
+    const table = (await readdir(join(dir, 'db'))).find((f) => f.endsWith('.ldb'))
+    assert.ok(table != null)
+    await rm(join(dir, 'db', table))
+    const res = await refusedStart(dir)
+    assertRefused(res, join(dir, 'db', table))
+    assert.doesNotMatch(res.stderr, /Database failed to open/)
+    const repaired = await cli(['doctor', '--repair', '--data', dir])
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr)
+    assert.equal(await (await fleet.start(dir)).stop(), 0)
+  })
+
   it('db/CURRENT deleted in a data dir made by 0.1: refused too', async () => {
     const dir = await fixtureCopy(fleet)
     await rm(join(dir, 'db', 'CURRENT'))
