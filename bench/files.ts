@@ -18,7 +18,6 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { ApiClient } from '../src/api/client.ts'
-import { FilesClient } from '../src/api/files-client.ts'
 import type { IdInfo } from '../src/api/types.ts'
 import { cleanup, NodeProcess, tempDir, waitFor } from '../test/helpers/cli.ts'
 
@@ -184,7 +183,7 @@ async function p2pnodeFile(
   cpu: number
   senderCpu: number
 }> {
-  const api = new FilesClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
+  const api = new ApiClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
   let peak = 0
   const peaks = [0, 0]
   const sampler = setInterval(async () => {
@@ -330,7 +329,7 @@ async function chatDuringTransfers(
     const idle = await chatLatencies(alice, bob, () => true, 300)
     const files = [join(dirs[2], 'to-bob.bin'), join(dirs[2], 'to-carol.bin')]
     for (const f of files) await makeFile(f, 256 * MiB)
-    const api = new FilesClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
+    const api = new ApiClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
     let running = true
     const t0 = performance.now()
     const transfers = Promise.all(

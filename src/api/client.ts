@@ -2,25 +2,8 @@ import { stat } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { Client } from 'undici'
 import { ErrorCode, P2pError } from '../errors.ts'
-import {
-  API_BODY_LIMIT,
-  type ApiErrorBody,
-  type ContactInfo,
-  type ContactList,
-  type DialResult,
-  type ExportResult,
-  type HistoryEntry,
-  type HistoryQuery,
-  type IdInfo,
-  type NodeApi,
-  type PeerInfo,
-  type PeerState,
-  type SearchResult,
-  type SendOptions,
-  type SendResult,
-  type VerifyResult,
-  type Visibility
-} from './types.ts'
+import { fieldsOf, type NodeApi, ROUTES, type RouteSpec } from './routes.ts'
+import { API_BODY_LIMIT, type ApiErrorBody } from './types.ts'
 
 /** Upper bound for one API call (a dial waits up to 10 s, a send up to its waitMs). */
 const REQUEST_TIMEOUT_MS = 70_000
@@ -49,14 +32,29 @@ function answers(socketPath: string, ms = 2000): Promise<boolean> {
 }
 
 /** A query string of the defined values. */
-function query(params: Record<string, string | number | undefined>): URLSearchParams {
+function query(params: Record<string, unknown>): string {
   const q = new URLSearchParams()
   for (const [k, v] of Object.entries(params)) if (v != null) q.set(k, String(v))
-  return q
+  const text = q.toString()
+  return text === '' ? '' : `?${text}`
 }
 
-/** NodeApi over the node's unix socket. */
-export class ApiClient implements NodeApi {
+/** The path of a route with its `:name` parameters filled in from `fields` (which lose them). */
+function fillPath(path: string, fields: Record<string, unknown>): string {
+  return path.replace(/:(\w+)/g, (_m, name: string) => {
+    const value = String(fields[name])
+    delete fields[name]
+    return encodeURIComponent(value)
+  })
+}
+
+// One method per route of the table (stop is below: it also waits for the node to be gone).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
+export interface ApiClient extends NodeApi {}
+
+/** The API over the node's unix socket: one method per route of ROUTES (routes.ts). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class ApiClient {
   private readonly client: Client
   private readonly socketPath: string
   private readonly dataDir: string
@@ -71,70 +69,18 @@ export class ApiClient implements NodeApi {
     })
   }
 
-  id(): Promise<IdInfo> {
-    return this.call('GET', '/v1/id')
-  }
-
-  peers(): Promise<PeerInfo[]> {
-    return this.call('GET', '/v1/peers')
-  }
-
-  dial(multiaddr: string): Promise<DialResult> {
-    return this.call('POST', '/v1/dial', { multiaddr })
-  }
-
-  send(peer: string, text: string, options: SendOptions = {}): Promise<SendResult> {
-    return this.call('POST', '/v1/messages', { peer, text, ...options })
-  }
-
-  history(peer: string, options: HistoryQuery = {}): Promise<HistoryEntry[]> {
-    return this.call('GET', `/v1/messages?${query({ peer, ...options })}`)
-  }
-
-  contacts(): Promise<ContactList> {
-    return this.call('GET', '/v1/contacts')
-  }
-
-  addContact(peer: string, options: { name?: string } = {}): Promise<ContactInfo> {
-    return this.call('POST', '/v1/contacts', { peer, ...options })
-  }
-
-  renameContact(peer: string, name: string): Promise<ContactInfo> {
-    return this.call('POST', '/v1/contacts/rename', { peer, name })
-  }
-
-  removeContact(peer: string): Promise<PeerState> {
-    return this.call('POST', '/v1/contacts/remove', { peer })
-  }
-
-  verify(peer: string): Promise<VerifyResult> {
-    return this.call('GET', `/v1/verify?${query({ peer })}`)
-  }
-
-  visibility(set?: Visibility): Promise<{ visibility: Visibility }> {
-    return set == null ? this.call('GET', '/v1/visibility') : this.call('POST', '/v1/visibility', { visibility: set })
-  }
-
-  setPeerState(peer: string, change: { blocked?: boolean; muted?: boolean }): Promise<PeerState> {
-    return this.call('POST', '/v1/peer-state', { peer, ...change })
-  }
-
-  blocked(): Promise<PeerState[]> {
-    return this.call('GET', '/v1/blocked')
-  }
-
-  search(q: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
-    return this.call('GET', `/v1/search?${query({ q, ...options })}`)
-  }
-
-  export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
-    // As long as writing every message takes: no time limit on the answer.
-    return this.call('POST', '/v1/export', options, { unbounded: true })
+  /** Call a route of the table with the method's arguments. */
+  async callRoute(spec: RouteSpec, args: readonly unknown[]): Promise<unknown> {
+    const fields = fieldsOf(spec, args)
+    const path = fillPath(spec.path, fields)
+    return spec.method === 'GET'
+      ? this.call('GET', `${path}${query(fields)}`)
+      : this.call('POST', path, fields, { unbounded: spec.unbounded === true })
   }
 
   /** Ask the node to stop and wait (up to 15 s) until it has. */
   async stop(): Promise<void> {
-    await this.call('POST', '/v1/stop', {})
+    await this.callRoute(ROUTES.stop, [])
     const deadline = Date.now() + 15_000
     while (Date.now() < deadline) {
       try {
@@ -152,7 +98,7 @@ export class ApiClient implements NodeApi {
   }
 
   /** `unbounded`: the call does work that grows with the data (hashing a file, an export): wait for it. */
-  protected async call<T>(
+  private async call<T>(
     method: 'GET' | 'POST',
     path: string,
     body?: unknown,
@@ -221,4 +167,15 @@ export class ApiClient implements NodeApi {
     }
     return err
   }
+}
+
+for (const [name, spec] of Object.entries(ROUTES) as Array<[string, RouteSpec]>) {
+  if (name in ApiClient.prototype) continue
+  Object.defineProperty(ApiClient.prototype, name, {
+    value: function (this: ApiClient, ...args: unknown[]) {
+      return this.callRoute(spec, args)
+    },
+    writable: true,
+    configurable: true
+  })
 }

@@ -1,6 +1,4 @@
-import type { FastifyInstance } from 'fastify'
 import { ErrorCode, P2pError } from '../errors.ts'
-import { NO_QUERY, obj, TEXT } from './validation.ts'
 
 /**
  * The file-transfer part of the local API (`/v1/files`). Field names are a contract: `p2pnode files --json`
@@ -50,28 +48,6 @@ export const FILE_STATUS_CODES: Record<string, number> = {
   [ErrorCode.TRANSFER_NOT_FOUND]: 404,
   [ErrorCode.FILE_NOT_READABLE]: 400,
   [ErrorCode.TRANSFER_FAILED]: 409
-}
-
-/** A transfer id, or a unique prefix of it (8+ characters): checked by the node, which says what is wrong. */
-const ID = { type: 'string', minLength: 1, maxLength: 64 }
-
-/** Register `/v1/files` routes when the API has files (the node does). */
-export function registerFileRoutes(app: FastifyInstance, api: object): void {
-  const files = (api as { fileApi?: FilesApi }).fileApi
-  if (files == null) return
-  app.post<{ Body: { peer: string; path: string } }>(
-    '/v1/files',
-    {
-      schema: { body: obj({ peer: TEXT, path: TEXT }, ['peer', 'path']) }
-    },
-    async (req) => files.sendFile(req.body.peer, req.body.path)
-  )
-  app.get('/v1/files', NO_QUERY, async () => files.files())
-  const byId = { schema: { params: obj({ id: ID }, ['id']) } }
-  const action = { schema: { params: obj({ id: ID }, ['id']), body: obj({}) } }
-  app.get<{ Params: { id: string } }>('/v1/files/:id', byId, async (req) => files.file(req.params.id))
-  app.post<{ Params: { id: string } }>('/v1/files/:id/accept', action, async (req) => files.accept(req.params.id))
-  app.post<{ Params: { id: string } }>('/v1/files/:id/cancel', action, async (req) => files.cancel(req.params.id))
 }
 
 export function transferNotFound(id: string): P2pError {

@@ -1,3 +1,5 @@
 export { ApiClient } from './client.ts'
+export { errorReply, registerApiRoutes, type RegisterOptions } from './register.ts'
+export { argsOf, bindApi, fieldsOf, ROUTES, type RouteName, type Routes, type RouteSpec } from './routes.ts'
 export { startApiServer } from './server.ts'
 export type * from './types.ts'

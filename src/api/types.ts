@@ -114,7 +114,8 @@ export interface SendOptions {
   waitMs?: number
 }
 
-export interface NodeApi {
+/** Identity, peers, dialling and messages: implemented by P2pNode itself. */
+export interface NodeCoreApi {
   id(): Promise<IdInfo>
   peers(): Promise<PeerInfo[]>
   dial(multiaddr: string): Promise<DialResult>
@@ -123,7 +124,10 @@ export interface NodeApi {
   /** Oldest first; the last `limit` messages (default 50). */
   history(peer: string, options?: HistoryQuery): Promise<HistoryEntry[]>
   stop(): Promise<void>
+}
 
+/** Contacts, visibility, blocking, search and export: implemented by node/people.ts. */
+export interface PeopleApi {
   contacts(): Promise<ContactList>
   /** `peer` may be a multiaddr (dialled to learn the id if it has no /p2p/ part). */
   addContact(peer: string, options?: { name?: string }): Promise<ContactInfo>
@@ -141,6 +145,9 @@ export interface NodeApi {
   /** Write every message as JSONL to `out` (an absolute path) with a data card beside it. */
   export(options: { out: string; anonymize?: boolean }): Promise<ExportResult>
 }
+
+/** The whole API as one object, one call per route (built from the route table in routes.ts). */
+export type { ApiParts, NodeApi } from './routes.ts'
 
 /** Largest request body the API accepts: one maximum-size message with JSON escaping to spare. */
 export const API_BODY_LIMIT = 512 * 1024

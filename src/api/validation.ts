@@ -23,6 +23,12 @@ export const NO_QUERY = { schema: { querystring: obj({}) } }
 /** A non-empty string without NUL bytes (paths, names, references). */
 export const TEXT = { type: 'string', minLength: 1, pattern: '^[^\\u0000]*$' }
 
+/** A display name given by the user (checked further by the node). */
+export const NAME = { ...TEXT, maxLength: 256 }
+
+/** A transfer id, or a unique prefix of it (8+ characters): checked by the node, which says what is wrong. */
+export const TRANSFER_ID = { type: 'string', minLength: 1, maxLength: 64 }
+
 /** A validation failure in words: which field, and what is wrong with it. */
 export function describeValidation(errors: ErrorObject[], part: string | undefined): string {
   const e = errors[0]

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { FileInfo } from '../api/files.ts'
-import { FilesClient } from '../api/files-client.ts'
+import { ApiClient } from '../api/client.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import type { P2pNode } from '../node/node.ts'
 import type { CommonOptions } from './commands.ts'
@@ -33,9 +33,9 @@ export function registerFileCommands(command: CommandFactory, run: Run): void {
     .action(run((id: string, opts: CommonOptions) => byIdCommand('cancel', id, opts)))
 }
 
-async function withFiles<T>(options: CommonOptions, fn: (api: FilesClient) => Promise<T>): Promise<T> {
+async function withFiles<T>(options: CommonOptions, fn: (api: ApiClient) => Promise<T>): Promise<T> {
   const dir = resolveDataDir(options.data)
-  const client = new FilesClient(dataPaths(dir).socket, dir)
+  const client = new ApiClient(dataPaths(dir).socket, dir)
   try {
     return await fn(client)
   } finally {

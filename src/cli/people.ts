@@ -60,7 +60,7 @@ export async function verifyCommand(peer: string, options: CommonOptions): Promi
 }
 
 export async function visibilityCommand(level: string | undefined, options: CommonOptions): Promise<void> {
-  const v = await withApi(options, (api) => api.visibility(level as Visibility | undefined))
+  const v = await withApi(options, (api) => level == null ? api.visibility() : api.setVisibility(level as Visibility))
   const meaning: Record<Visibility, string> = {
     everyone: 'discoverable on the LAN; anyone not blocked may connect',
     contacts: 'not discoverable; only contacts may connect',

@@ -146,7 +146,7 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
         return print(`  ${t.status} ${t.id.slice(0, 8)} ${t.name}`)
       }
       case '/blocked': {
-        const list = await node.blocked()
+        const list = await node.people.blocked()
         if (list.length === 0) return print('nobody is blocked')
         const columns = Math.max(...list.map((p) => width(node.displayName(p.peerId))))
         return print(list.map((p) => `  ${padEnd(node.displayName(p.peerId), columns)}  ${p.peerId}`).join('\n'))

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import cliProgress from 'cli-progress'
 import type { FileInfo } from '../api/files.ts'
-import type { FilesClient } from '../api/files-client.ts'
+import type { NodeApi } from '../api/types.ts'
 import { ErrorCode, P2pError } from '../errors.ts'
 import type { CommonOptions } from './commands.ts'
 import { bytes, out, shortId } from './output.ts'
@@ -34,7 +34,7 @@ function stageOf(info: FileInfo, online: boolean): Stage {
  * it is offline or must accept first, says so and returns (the transfer goes on by itself), unless --wait or on a
  * terminal, where it shows why it waits. Ctrl+C stops watching, not the transfer. Returns the exit status.
  */
-export async function sendFile(api: FilesClient, peer: string, path: string, options: SendFileOptions) {
+export async function sendFile(api: NodeApi, peer: string, path: string, options: SendFileOptions) {
   const started = await api.sendFile(peer, resolve(path))
   if (options.wait === false) return finish(started, peer, '', path, options)
   const terminal = process.stderr.isTTY && options.json !== true

@@ -41,7 +41,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
   })
   let api: Awaited<ReturnType<typeof startApiServer>>
   try {
-    api = await startApiServer(node, dataPaths(dataDir).socket)
+    api = await startApiServer(node.api, dataPaths(dataDir).socket)
   } catch (err) {
     await node.stop()
     throw err

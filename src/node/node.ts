@@ -10,22 +10,17 @@ import { tcp } from '@libp2p/tcp'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { TypedEventEmitter } from 'main-event'
+import type { ApiParts } from '../api/routes.ts'
 import type {
-  ContactInfo,
-  ContactList,
   DialResult,
-  ExportResult,
   HistoryEntry,
   HistoryQuery,
   IdInfo,
   MessageStatus,
-  NodeApi,
+  NodeCoreApi,
   PeerInfo,
-  PeerState,
-  SearchResult,
   SendOptions,
-  SendResult,
-  VerifyResult
+  SendResult
 } from '../api/types.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { type ChatInit, type ChatProtocol, checkText, createChat } from '../protocols/chat/index.ts'
@@ -124,7 +119,7 @@ const MDNS_SERVICE_TAG = '_p2pnode._udp.local'
  * The composition root: one libp2p node, one store, the chat protocol, and the policies that tie them together
  * (dial what we discover, greet, flush outboxes on connect, redial known peers). Implements the local API.
  */
-export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
+export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreApi {
   readonly libp2p: Libp2p
   readonly store: Store
   readonly chat: ChatProtocol
@@ -145,7 +140,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
   /** Peers we sent something to (or chatted with, in a 0.1 record): redialled on start, unlike strangers. */
   private readonly wroteTo = new Set<string>()
   private readonly redialer: Redialer
-  private readonly people: People
+  /** Contacts, visibility, blocking, search, export (the API's `people` part). */
+  readonly people: People
+  /** The local API, as the modules that implement it (served by api/server.ts, routes in api/routes.ts). */
+  readonly api: ApiParts
   private name: string
   private stopping: Promise<void> | undefined
   /** What the user should know about how the node started (e.g. its usual port was taken); `start` prints them. */
@@ -202,6 +200,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       this.markChatted(peer, true)
       return peer
     })
+    this.api = { node: this, people: this.people, files: this.fileApi }
   }
 
   /**
@@ -479,48 +478,6 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeApi {
       ...(m.replyTo != null ? { replyTo: m.replyTo } : {}),
       ...(m.kind === 'file' ? { kind: 'file' as const, file: m.file } : {})
     }))
-  }
-
-  // ---- contacts, visibility, blocking, search, export (people.ts) -------------------------------------------
-
-  contacts(): Promise<ContactList> {
-    return this.people.contacts()
-  }
-
-  addContact(ref: string, options: { name?: string } = {}): Promise<ContactInfo> {
-    return this.people.addContact(ref, options)
-  }
-
-  renameContact(ref: string, name: string): Promise<ContactInfo> {
-    return this.people.renameContact(ref, name)
-  }
-
-  removeContact(ref: string): Promise<PeerState> {
-    return this.people.removeContact(ref)
-  }
-
-  verify(ref: string): Promise<VerifyResult> {
-    return this.people.verify(ref)
-  }
-
-  visibility(set?: Visibility): Promise<{ visibility: Visibility }> {
-    return this.people.visibility(set)
-  }
-
-  setPeerState(ref: string, change: { blocked?: boolean; muted?: boolean }): Promise<PeerState> {
-    return this.people.setPeerState(ref, change)
-  }
-
-  blocked(): Promise<PeerState[]> {
-    return this.people.blocked()
-  }
-
-  search(query: string, options: { peer?: string; limit?: number } = {}): Promise<SearchResult[]> {
-    return this.people.search(query, options)
-  }
-
-  export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {
-    return this.people.export(options)
   }
 
   /** Stop everything; idempotent. */

@@ -5,6 +5,7 @@ import type {
   ContactList,
   ExportResult,
   PeerState,
+  PeopleApi,
   SearchResult,
   VerifyResult
 } from '../api/types.ts'
@@ -73,7 +74,7 @@ export interface PeopleHost {
  * The node's API about people and what it keeps of them: contacts, safety numbers, visibility, blocking and
  * muting, search and export. Policy changes take effect at once (connections the policy no longer allows close).
  */
-export class People {
+export class People implements PeopleApi {
   private readonly host: PeopleHost
 
   constructor(host: PeopleHost) {

@@ -5,7 +5,7 @@ import { open, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import type { FileInfo } from '../../src/api/files.ts'
-import { FilesClient } from '../../src/api/files-client.ts'
+import { ApiClient } from '../../src/api/client.ts'
 import type { HistoryEntry, IdInfo } from '../../src/api/types.ts'
 import { dataPaths } from '../../src/node/data-dir.ts'
 import { loadSecret } from '../../src/node/identity.ts'
@@ -45,8 +45,8 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-function api(node: NodeProcess): FilesClient {
-  return new FilesClient(join(node.dataDir, 'api.sock'), node.dataDir)
+function api(node: NodeProcess): ApiClient {
+  return new ApiClient(join(node.dataDir, 'api.sock'), node.dataDir)
 }
 
 async function info(node: NodeProcess, id: string): Promise<FileInfo | undefined> {

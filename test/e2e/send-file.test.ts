@@ -4,7 +4,7 @@ import { open, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { FileInfo } from '../../src/api/files.ts'
-import { FilesClient } from '../../src/api/files-client.ts'
+import { ApiClient } from '../../src/api/client.ts'
 import type { IdInfo, PeerInfo } from '../../src/api/types.ts'
 import { BIN, cli, Fleet, NODE, type NodeProcess, waitFor } from '../helpers/cli.ts'
 import { NO_TMUX, Terminal } from '../helpers/tmux.ts'
@@ -104,7 +104,7 @@ describe('send-file: offline, must accept, --wait, on a terminal', () => {
     await transfer(bob!, 'cancel-me.bin')
     assert.equal((await bob!.run(['accept', short])).code, 0)
     // Bob dies part way (a transfer cut off with bytes on both sides), then alice cancels it.
-    const client = new FilesClient(join(bob!.dataDir, 'api.sock'), bob!.dataDir)
+    const client = new ApiClient(join(bob!.dataDir, 'api.sock'), bob!.dataDir)
     try {
       await waitFor(async () => (await client.file(sent.id)).received > 0, { interval: 5, what: 'the first chunks' })
     } finally {

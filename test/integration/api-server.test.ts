@@ -5,7 +5,6 @@ import { after, before, describe, it } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { ApiClient } from '../../src/api/client.ts'
 import { startApiServer } from '../../src/api/server.ts'
-import type { NodeApi } from '../../src/api/types.ts'
 import { P2pNode } from '../../src/node/index.ts'
 import { cleanup, tempDir, waitFor } from '../helpers/cli.ts'
 
@@ -25,10 +24,10 @@ describe('API server: bounded connections and timeouts', () => {
     dir = await tempDir()
     socketPath = join(dir, 'api.sock')
     node = await P2pNode.start({ ...LOCAL, dataDir: dir, name: 'solo' })
-    const slow: NodeApi = Object.create(node, {
+    const slow = Object.create(node, {
       id: { value: async () => new Promise((r) => setTimeout(r, slowMs)).then(() => node.id()) }
-    }) as NodeApi
-    server = await startApiServer(slow, socketPath, TIMEOUTS)
+    }) as P2pNode
+    server = await startApiServer({ ...node.api, node: slow }, socketPath, TIMEOUTS)
   })
   after(async () => {
     await server.close()

@@ -45,7 +45,7 @@ describe('blocking', () => {
     // Reachable before the block: the same client connects and speaks /chat/1.0.
     const stream = await raw.dialProtocol(multiaddr(bobAddr), PROTOCOL)
     stream.abort(new Error('done'))
-    await bob.setPeerState(rawId, { blocked: true })
+    await bob.people.setPeerState(rawId, { blocked: true })
     await waitFor(() => raw.getConnections().length === 0, { what: 'the existing connection to be closed' })
     // The dialer's side of the upgrade may complete optimistically before bob's gater closes the connection, so
     // what must hold is: no frame gets through, and no connection stays.
@@ -58,7 +58,7 @@ describe('blocking', () => {
     await waitFor(() => raw.getConnections().length === 0, { what: 'no connection left' })
     assert.equal(bob.libp2p.getConnections().filter((c) => c.remotePeer.toString() === rawId).length, 0)
     assert.deepEqual(await bob.store.history(rawId), [])
-    await bob.setPeerState(rawId, { blocked: false })
+    await bob.people.setPeerState(rawId, { blocked: false })
     const again = await raw.dialProtocol(multiaddr(bobAddr), PROTOCOL)
     again.abort(new Error('done'))
   })
@@ -68,7 +68,7 @@ describe('blocking', () => {
     const aliceId = alice.libp2p.peerId.toString()
     await alice.dial(bobAddr)
     assert.equal((await alice.send(bobId, 'before the block')).status, 'delivered')
-    await bob.setPeerState(aliceId, { blocked: true })
+    await bob.people.setPeerState(aliceId, { blocked: true })
     await waitFor(() => !alice.chat.isConnected(bobId), { what: 'alice to be cut off' })
     const res = await alice.send(bobId, 'after the block')
     assert.equal(res.status, 'pending', 'to alice, bob looks offline')
@@ -95,7 +95,7 @@ describe('blocking', () => {
   it('lets everything through once unblocked', async () => {
     const bobId = bob.libp2p.peerId.toString()
     const aliceId = alice.libp2p.peerId.toString()
-    await bob.setPeerState(aliceId, { blocked: false })
+    await bob.people.setPeerState(aliceId, { blocked: false })
     await waitFor(async () => (await alice.history(bobId)).every((m) => m.status === 'delivered'), {
       what: 'the waiting message to be delivered'
     })
@@ -115,7 +115,7 @@ describe('blocking', () => {
 
   it('stores muted messages and flags them for the prompt', async () => {
     const aliceId = alice.libp2p.peerId.toString()
-    await bob.setPeerState(aliceId, { muted: true })
+    await bob.people.setPeerState(aliceId, { muted: true })
     const got = new Promise<boolean>((resolve) =>
       bob.addEventListener('message', (evt) => resolve(evt.detail.muted), { once: true })
     )

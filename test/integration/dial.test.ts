@@ -76,7 +76,7 @@ describe('dialling typed addresses; who peers lists', () => {
 
   it('contacts add and send refuse an address that answers as another peer, and store nothing', async () => {
     const wrong = `${eveAddr}/p2p/${carolId}`
-    await rejectsWith(() => alice.addContact(wrong, { name: 'carol' }), 'DIAL_FAILED', /is not .*'s address/)
+    await rejectsWith(() => alice.people.addContact(wrong, { name: 'carol' }), 'DIAL_FAILED', /is not .*'s address/)
     await rejectsWith(() => alice.send(wrong, 'hello?'), 'DIAL_FAILED', /is not .*'s address/)
     const record = await alice.store.peers.get(carolId)
     assert.ok(record == null || !record.addrs.includes(eveAddr), `eve's address is not carol's: ${JSON.stringify(record)}`)
@@ -85,7 +85,7 @@ describe('dialling typed addresses; who peers lists', () => {
   })
 
   it('contacts add with the right address dials it and keeps it (the control)', async () => {
-    const added = await alice.addContact(`${carolAddr}/p2p/${carolId}`, { name: 'carol' })
+    const added = await alice.people.addContact(`${carolAddr}/p2p/${carolId}`, { name: 'carol' })
     assert.equal(added.peerId, carolId)
     assert.ok((await alice.store.peers.get(carolId))?.addrs.includes(carolAddr))
     await waitFor(async () => (await alice.peers()).some((p) => p.peerId === carolId && p.connected), {

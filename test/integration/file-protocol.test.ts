@@ -99,7 +99,7 @@ describe('/chat/1.0/file between two nodes', () => {
     bob = await startNode(dirs[1], 'bob')
     bobId = bob.libp2p.peerId.toString()
     // Bob keeps alice as a contact: her files are fetched without asking.
-    await bob.addContact(alice.libp2p.peerId.toString())
+    await bob.people.addContact(alice.libp2p.peerId.toString())
     await alice.dial((await bob.id()).addrs[0])
   })
 
@@ -182,7 +182,7 @@ describe('/chat/1.0/file between two nodes', () => {
     })
     try {
       // A contact: only the size makes it wait.
-      await carol.addContact(alice.libp2p.peerId.toString())
+      await carol.people.addContact(alice.libp2p.peerId.toString())
       await alice.dial((await carol.id()).addrs[0])
       const src = join(dirs[2], 'big.bin')
       await writeFile(src, randomBytes(11))
@@ -320,7 +320,7 @@ describe('/chat/1.0/file onto a full disk', () => {
       files: { retryDelay: 200, frameTimeout: 120_000 }
     })
     try {
-      await bob.addContact(alice.libp2p.peerId.toString())
+      await bob.people.addContact(alice.libp2p.peerId.toString())
       await alice.dial((await bob.id()).addrs[0])
       const src = join(dirs[2], 'too-big.bin')
       await writeFile(src, randomBytes(3 * 1024 * 1024))
@@ -358,7 +358,7 @@ describe('/chat/1.0/file against bad peers', () => {
     raw = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
     rawId = raw.peerId.toString()
     // A contact: its files are fetched without asking (a stranger's would wait).
-    await node.addContact(rawId)
+    await node.people.addContact(rawId)
   })
 
   after(async () => {

@@ -45,9 +45,9 @@ describe('names: ours win over names strangers choose', () => {
   it('resolves a contact’s name to the contact while strangers use it, and after they leave', async () => {
     const aliceAddr = (await alice.id()).addrs[0]
     await alice.dial((await carol.id()).addrs[0])
-    await alice.addContact(id(carol), { name: 'carol' })
+    await alice.people.addContact(id(carol), { name: 'carol' })
     await alice.dial((await dave.id()).addrs[0])
-    await alice.addContact(id(dave))
+    await alice.people.addContact(id(dave))
     await fakeCarol.dial(aliceAddr)
     await fakeDave.dial(aliceAddr)
     await waitFor(
@@ -81,7 +81,7 @@ describe('names: ours win over names strangers choose', () => {
   })
 
   it('still says when peers of equal standing share a name', async () => {
-    await alice.removeContact(id(dave))
+    await alice.people.removeContact(id(dave))
     await assert.rejects(alice.resolvePeer('dave', { dial: false }), (err: Error & { code?: string }) => {
       return err.code === 'PEER_AMBIGUOUS'
     })

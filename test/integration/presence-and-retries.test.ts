@@ -75,7 +75,7 @@ describe('presence follows the connection, not the chat stream', () => {
 
   it('shows both peers here, once, after their greeting', async () => {
     await alice.dial((await bob.id()).addrs[0])
-    await alice.addContact(bobId)
+    await alice.people.addContact(bobId)
     await waitFor(async () => (await here(alice, bobId)) === true && (await here(bob, aliceId)) === true, {
       what: 'both to see each other'
     })
@@ -90,7 +90,7 @@ describe('presence follows the connection, not the chat stream', () => {
     assert.equal(alice.libp2p.getConnections(peerIdFromString(bobId)).length > 0, true, 'still connected')
     assert.equal(await here(alice, bobId), true, 'bob in alice’s peers')
     assert.equal(await here(bob, aliceId), true, 'alice in bob’s peers')
-    assert.equal((await alice.contacts()).contacts.find((c) => c.peerId === bobId)?.connected, true)
+    assert.equal((await alice.people.contacts()).contacts.find((c) => c.peerId === bobId)?.connected, true)
     assert.equal(aliceEvents.length, 1, 'no "left" for an idle stream')
     assert.equal(bobEvents.length, 1)
     assert.equal((await alice.send(bobId, 'after a quiet spell')).status, 'delivered')
@@ -199,7 +199,7 @@ describe('a peer that blocked us', () => {
   it('is redialled with back-off, not at every reconnect pass', async () => {
     const bobId = bob.libp2p.peerId.toString()
     await alice.dial((await bob.id()).addrs[0])
-    await bob.setPeerState(alice.libp2p.peerId.toString(), { blocked: true })
+    await bob.people.setPeerState(alice.libp2p.peerId.toString(), { blocked: true })
     await waitFor(() => !alice.chat.isConnected(bobId), { what: 'alice to be cut off' })
     let dials = 0
     const dial = alice.libp2p.dial.bind(alice.libp2p)
