@@ -5,7 +5,7 @@ import { ApiClient } from '../api/client.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import type { P2pNode } from '../node/node.ts'
 import type { CommonOptions } from './commands.ts'
-import { bytes, out, padEnd, shortId, width } from './output.ts'
+import { bytes, clock, displayText, out, padEnd, shortId, width } from './output.ts'
 import { sendFile, type SendFileOptions } from './send-file.ts'
 
 type Run = <A extends unknown[]>(fn: (...args: A) => Promise<unknown>) => (...args: A) => Promise<void>
@@ -101,10 +101,17 @@ export function promptFiles(
     const pct = size === 0 ? 100 : Math.floor((received / size) * 100)
     print(`  ${id.slice(0, 8)} ${pct}% ${bytes(received)}/${bytes(size)} ${bytes(rate)}/s`)
   })
+  /** Incoming transfers already told of. */
+  const seen = new Set<string>()
   node.files.addEventListener('transfer', (evt) => {
     const t = evt.detail
     const who = node.displayName(t.peer)
-    if (t.status === 'complete') {
+    const first = t.direction === 'in' && !seen.has(t.id)
+    if (t.direction === 'in') seen.add(t.id)
+    if (first && t.status === 'transferring') {
+      // Its place in the conversation, among the messages (the offer arrives in order with them).
+      print(`${clock(t.timestamp)} [${who}] sends a file: ${displayText(t.name)} (${bytes(t.size)})`)
+    } else if (t.status === 'complete') {
       shown.delete(t.id)
       t0.delete(t.id)
       print(

@@ -161,7 +161,14 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     this.name = name
     this.log = libp2p.logger.forComponent('p2pnode:node')
     this.chat = createChat(
-      { libp2p, store, logger: libp2p.logger, allows: (peer) => policy.allows(peer) },
+      {
+        libp2p,
+        store,
+        logger: libp2p.logger,
+        allows: (peer) => policy.allows(peer),
+        // Files we send travel through the outbox too: offered in their turn, in order with the texts.
+        deliverFile: (peer, id, signal) => this.files.deliver(peer, id, signal)
+      },
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
     this.redialer = new Redialer({ libp2p, store, chat: this.chat, policy, log: this.log })
@@ -187,7 +194,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         isBlocked: (peer) => !policy.allows(peer),
         connect: (peerId) => void this.redialer.redial(peerId),
         // Files are fetched without asking only from contacts and peers we wrote to; strangers' offers wait.
-        trusts: async (peer) => policy.isContact(peer) || (await store.hasWritten(peer))
+        trusts: async (peer) => policy.isContact(peer) || (await store.hasWritten(peer)),
+        queued: (peer) => this.chat.flush(peer)
       },
       { ...options.files, downloadsDir: options.downloads ?? join(options.dataDir, 'downloads') }
     )

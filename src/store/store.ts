@@ -6,6 +6,7 @@ import { KeyedLock } from './lock.ts'
 import { PeerBook } from './peers.ts'
 import { RecordSealer, type SealedRecord } from './records.ts'
 import { isDamaged, ValueSealer } from './sealed-codec.ts'
+import { ConversationOrder, metaKey, type PeerOrder, SEQ_WIDTH } from './order.ts'
 import { END, SearchIndex, SEP } from './search-index.ts'
 import type {
   HistoryOptions,
@@ -42,7 +43,6 @@ export type Op =
   | { type: 'del'; sublevel: object; key: string }
 
 /** Keys sort as text: a fixed-width hex counter keeps them in insertion order. */
-const SEQ_WIDTH = 14
 /** Bound on the peer-hash cache, which a flood of peer ids could otherwise grow. */
 const HASH_CACHE_MAX = 10_000
 const DEFAULT_HISTORY_LIMIT = 50
@@ -71,6 +71,8 @@ export class Store {
   private readonly outboxDb: Sub<OutboxValue>
   readonly peers: PeerBook
   private readonly index: SearchIndex
+  /** Where peers' messages go in their conversations (see order.ts). */
+  private readonly order: ConversationOrder
   /** Words written to the vocabulary lately: most messages repeat words, so most vocabulary puts are skipped. */
   private readonly meta: Sub<unknown>
   private readonly hashes = new Map<string, string>()
@@ -107,6 +109,15 @@ export class Store {
       this.messages
     )
     this.meta = db.sublevel<string, unknown>('meta', { valueEncoding: 'json' })
+    this.order = new ConversationOrder({
+      getMeta: (key) => this.meta.get(key),
+      newest: async (ph, limit) => {
+        const all = await this.messages.iterator({ gt: ph + SEP, lt: ph + END, reverse: true, limit }).all()
+        return all.filter(([, m]) => !isDamaged(m)).map(([key, m]) => [key.slice(ph.length + 1), m] as const)
+      },
+      // Keys above the clock are free: every key ever written is at most the clock.
+      taken: async (ph, seq) => Number.parseInt(seq, 16) <= this.clock && (await this.messages.get(ph + SEP + seq)) != null
+    })
     const sealer = new RecordSealer(secret)
     this.integrity = new StoreIntegrity(secret, {
       db,
@@ -204,6 +215,13 @@ export class Store {
     this.outgoing.delete(peer)
     const ph = this.peerKey(peer)
     const ops: Op[] = []
+    let after: number
+    try {
+      after = (await this.order.state(ph)).lastTimestamp
+    } catch (err) {
+      for (const q of queue) q.reject(err)
+      return
+    }
     const entries = queue.map(({ msg }) => {
       const seq = this.nextSeq()
       const message: StoredMessage = {
@@ -212,10 +230,12 @@ export class Store {
         from: msg.from,
         to: msg.peer,
         text: msg.text,
-        timestamp: msg.timestamp,
+        // The clock's time, not the caller's: our timestamps then never go back, and match our order.
+        timestamp: msOf(seq),
         direction: 'out',
         status: 'pending',
-        ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {})
+        ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {}),
+        ...(after > 0 ? { after } : {})
       }
       ops.push(...this.messageOps(ph, seq, message), {
         type: 'put',
@@ -246,12 +266,17 @@ export class Store {
       const ph = this.peerKey(peer)
       const known = await this.ids.getMany(msgs.map((m) => ph + SEP + m.id))
       const seen = new Set<string>()
+      const fresh = msgs.filter((msg, i) => {
+        if (known[i] != null || seen.has(msg.id)) return false
+        seen.add(msg.id)
+        return true
+      })
+      if (fresh.length === 0) return []
+      const { seqs, next } = await this.order.place(ph, fresh, Date.now() * 1000)
       const ops: Op[] = []
       const added: StoredMessage[] = []
-      msgs.forEach((msg, i) => {
-        if (known[i] != null || seen.has(msg.id)) return
-        seen.add(msg.id)
-        const seq = this.nextSeq()
+      fresh.forEach((msg, i) => {
+        const seq = seqs[i]
         const message: StoredMessage = {
           id: msg.id,
           peer,
@@ -261,14 +286,19 @@ export class Store {
           timestamp: msg.timestamp,
           direction: 'in',
           status: 'received',
-          ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {})
+          ...(msg.replyTo != null ? { replyTo: msg.replyTo } : {}),
+          ...(msg.after != null && msg.after > 0 ? { after: msg.after } : {})
         }
         ops.push(...this.messageOps(ph, seq, message))
         added.push(message)
       })
-      if (added.length === 0) return added
-      ops.push({ type: 'put', sublevel: this.meta, key: 'clock', value: this.clock })
+      this.clock = Math.max(this.clock, next.lastSeq)
+      ops.push(
+        { type: 'put', sublevel: this.meta, key: 'clock', value: this.clock },
+        { type: 'put', sublevel: this.meta, key: metaKey(ph), value: next }
+      )
       await this.write(ops)
+      this.order.remember(ph, next)
       return added
     })
   }
@@ -285,6 +315,23 @@ export class Store {
         ])
       )
     })
+  }
+
+  /** Take entries out of the outbox, leaving their messages as they are (a file entry that will never be offered). */
+  async unqueue(peer: string, entries: OutboxEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    const ph = this.peerKey(peer)
+    await this.lock.run(peer, () =>
+      this.write(entries.map(({ seq }): Op => ({ type: 'del', sublevel: this.outboxDb, key: ph + SEP + seq })))
+    )
+  }
+
+  /** The outbox entry of a message, if it still waits there. */
+  async outboxEntry(peer: string, id: string): Promise<OutboxEntry | undefined> {
+    const ph = this.peerKey(peer)
+    const seq = await this.ids.get(ph + SEP + id)
+    const message = seq == null ? undefined : await this.outboxDb.get(ph + SEP + seq)
+    return seq != null && message != null && this.usable(message, `outbox ${id}`) ? { seq, message } : undefined
   }
 
   /** The peer's unacknowledged messages, oldest first, starting after `afterSeq`. */
@@ -382,19 +429,43 @@ export class Store {
 
   /**
    * Add a file entry to a conversation, in conversation order, in one atomic batch with `ops` (the caller's own
-   * records). `message.id` is the transfer id.
+   * records). `message.id` is the transfer id. With `outbox`, one we send also waits in the outbox, in order with
+   * the texts: the chat session has it offered when its turn comes.
    */
-  async addFileMessage(message: Omit<StoredMessage, 'kind'>, ops: Op[] = []): Promise<StoredMessage> {
+  async addFileMessage(
+    message: Omit<StoredMessage, 'kind'>,
+    ops: Op[] | ((stored: StoredMessage) => Op[]) = [],
+    options: { outbox?: boolean } = {}
+  ): Promise<StoredMessage> {
     return this.lock.run(message.peer, async () => {
       const ph = this.peerKey(message.peer)
-      const seq = this.nextSeq()
-      const stored: StoredMessage = { ...message, kind: 'file' }
+      let seq: string
+      let stored: StoredMessage
+      const orderOps: Op[] = []
+      let placedNext: PeerOrder | undefined
+      if (message.direction === 'out') {
+        // Ours: the clock's time, and the newest of theirs we had (as for texts).
+        seq = this.nextSeq()
+        const after = (await this.order.state(ph)).lastTimestamp
+        stored = { ...message, timestamp: msOf(seq), ...(after > 0 ? { after } : {}), kind: 'file' }
+      } else {
+        // Theirs: placed like their texts.
+        const placed = await this.order.place(ph, [message], Date.now() * 1000)
+        seq = placed.seqs[0]
+        this.clock = Math.max(this.clock, placed.next.lastSeq)
+        orderOps.push({ type: 'put', sublevel: this.meta, key: metaKey(ph), value: placed.next })
+        stored = { ...message, kind: 'file' }
+        placedNext = placed.next
+      }
       await this.write([
-        ...ops,
+        ...(typeof ops === 'function' ? ops(stored) : ops),
+        ...orderOps,
         { type: 'put', sublevel: this.messages, key: ph + SEP + seq, value: stored },
         { type: 'put', sublevel: this.ids, key: ph + SEP + message.id, value: seq },
+        ...(options.outbox === true ? [{ type: 'put' as const, sublevel: this.outboxDb, key: ph + SEP + seq, value: stored }] : []),
         { type: 'put', sublevel: this.meta, key: 'clock', value: this.clock }
       ])
+      if (placedNext != null) this.order.remember(ph, placedNext)
       return stored
     })
   }
@@ -471,6 +542,11 @@ export class Store {
       throw err
     }
   }
+}
+
+/** The time in ms of a seq key. */
+function msOf(seq: string): number {
+  return Math.floor(Number.parseInt(seq, 16) / 1000)
 }
 
 /** The seq key of a time in ms (seq is a µs clock). */

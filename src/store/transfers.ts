@@ -35,6 +35,13 @@ export interface TransferRecord {
   /** Why it waits for the receiver's accept, in the receiver's words (for the sender's user). */
   waitReason?: string
   /**
+   * out: the conversation entry waits in the chat outbox, and the chat session has the file offered when its turn
+   * comes (after the texts sent before it). Transfers from 0.1 have no such entry and are offered on connect.
+   */
+  queued?: boolean
+  /** out: StoredMessage.after of its entry, sent with the offer; in: as the sender sent it. */
+  after?: number
+  /**
    * in, offer version 2: SHA-256 of the chunk hash list (hex), which is fetched once the transfer is accepted. Absent
    * for a version-1 offer, whose list came with it (and was kept only if it was accepted at once).
    */
@@ -72,12 +79,21 @@ export class Transfers {
     this.chunks = store.sublevel<string>('transfer-chunks', 'utf8')
   }
 
-  /** Record a new transfer, its chunk hashes and its entry in the conversation, in one batch. */
+  /**
+   * Record a new transfer, its chunk hashes and its entry in the conversation, in one batch. One we send takes its
+   * timestamp and `after` from its entry (the store's clock and order: see order.ts).
+   */
   async create(record: TransferRecord, hashes: Uint8Array, from: string, to: string): Promise<StoredMessage> {
-    const ops: Op[] = [
-      { type: 'put', sublevel: this.records, key: record.id, value: record },
-      { type: 'put', sublevel: this.hashesDb, key: record.id, value: Buffer.from(hashes).toString('base64') }
-    ]
+    const ops = (entry: StoredMessage): Op[] => {
+      const value: TransferRecord =
+        record.direction === 'out'
+          ? { ...record, timestamp: entry.timestamp, ...(entry.after != null ? { after: entry.after } : {}) }
+          : record
+      return [
+        { type: 'put', sublevel: this.records, key: record.id, value },
+        { type: 'put', sublevel: this.hashesDb, key: record.id, value: Buffer.from(hashes).toString('base64') }
+      ]
+    }
     return this.store.addFileMessage(
       {
         id: record.id,
@@ -88,9 +104,11 @@ export class Transfers {
         timestamp: record.timestamp,
         direction: record.direction,
         status: record.direction === 'out' ? 'pending' : 'received',
-        file: { name: record.name, size: record.size, sha256: record.sha256, mime: record.mime }
+        file: { name: record.name, size: record.size, sha256: record.sha256, mime: record.mime },
+        ...(record.direction === 'in' && record.after != null ? { after: record.after } : {})
       },
-      ops
+      ops,
+      { outbox: record.queued === true }
     )
   }
 
@@ -159,8 +177,27 @@ export class Transfers {
     await this.chunkLock.run(id, () => this.chunks.clear({ gt: id + SEP, lt: id + END }))
   }
 
-  /** Record that the peer has our offer (the conversation entry becomes `delivered`). */
+  /** Take a queued transfer's entry out of the chat outbox (cancelled before it was offered). */
+  async unqueue(record: TransferRecord): Promise<void> {
+    const entry = await this.store.outboxEntry(record.peer, record.id)
+    if (entry != null) await this.store.unqueue(record.peer, [entry])
+  }
+
+  /** Whether the peer answered our offer (the conversation entry is `delivered`). */
+  async offerDelivered(record: TransferRecord): Promise<boolean> {
+    return (await this.store.getMessage(record.peer, record.id))?.status === 'delivered'
+  }
+
+  /** Record that the peer has our offer (the conversation entry becomes `delivered`, and leaves the outbox). */
   async markOfferDelivered(record: TransferRecord): Promise<void> {
-    await this.store.setMessageStatus(record.peer, record.id, 'delivered')
+    const entry = record.queued === true ? await this.store.outboxEntry(record.peer, record.id) : undefined
+    if (entry != null) await this.store.markDelivered(record.peer, [entry])
+    else await this.store.setMessageStatus(record.peer, record.id, 'delivered')
+  }
+
+  /** Whether a queued transfer's entry is the first in the peer's outbox (nothing sent before it still waits). */
+  async nextInOutbox(record: TransferRecord): Promise<boolean> {
+    const [first] = await this.store.outbox(record.peer, { limit: 1 })
+    return first?.message.id === record.id
   }
 }

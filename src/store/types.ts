@@ -25,6 +25,11 @@ export interface StoredMessage {
   direction: Direction
   status: StoredStatus
   replyTo?: string
+  /**
+   * The timestamp of the newest message from the other side that the writer had when it wrote this one (ours: sent
+   * with it; theirs: as they sent it). Places the message after those it may answer (see order.ts).
+   */
+  after?: number
   /** `text` when absent. A `file` entry stands for a file transfer (its id is the transfer id; text is ''). */
   kind?: 'text' | 'file'
   /** For `kind: 'file'`: what was offered (the transfer's live status is kept with the transfer). */
@@ -56,6 +61,8 @@ export interface NewIncomingMessage {
   text: string
   timestamp: number
   replyTo?: string
+  /** See StoredMessage.after (as the peer sent it). */
+  after?: number
 }
 
 /**

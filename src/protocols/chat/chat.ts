@@ -248,6 +248,11 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     if (wasForeign) this.flush(peer)
   }
 
+  /** @internal A file entry's turn in the outbox (see ChatComponents.deliverFile). */
+  async deliverFile(peer: string, id: string, signal: AbortSignal): Promise<'delivered' | 'dropped'> {
+    return this.components.deliverFile?.(peer, id, signal) ?? 'dropped'
+  }
+
   /** @internal Messages written to the peer's stream. */
   onSent(peer: string, ids: string[]): void {
     let set = this.onWire.get(peer)

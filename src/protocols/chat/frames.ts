@@ -19,6 +19,8 @@ export interface WireMessage {
   timestamp: number
   text: string
   replyTo?: string
+  /** The newest of our timestamps the sender had when it wrote this (absent from 0.1 senders). */
+  after?: number
   /** Encoded size on the wire, bytes (what the receiver buffers for it). */
   size: number
 }
@@ -55,7 +57,8 @@ export function readMessage(frame: Frame, now = Date.now()): WireMessage {
     text: msg.text,
     // id + text + timestamp and protobuf/length overhead: an upper bound of the encoded frame
     size: msg.id.byteLength * 2 + textBytes + 32,
-    ...(msg.replyTo != null ? { replyTo: toHex(msg.replyTo) } : {})
+    ...(msg.replyTo != null ? { replyTo: toHex(msg.replyTo) } : {}),
+    ...(msg.after != null && msg.after > 0n ? { after: Number(msg.after) } : {})
   }
 }
 

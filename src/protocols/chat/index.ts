@@ -24,6 +24,8 @@ export interface ChatStore {
   addOutgoing(msg: NewOutgoingMessage): Promise<OutboxEntry>
   addIncoming(msgs: NewIncomingMessage[]): Promise<StoredMessage[]>
   markDelivered(peer: string, entries: OutboxEntry[]): Promise<void>
+  /** Take entries out of the outbox without marking them delivered (a file entry that will never be offered). */
+  unqueue(peer: string, entries: OutboxEntry[]): Promise<void>
   outbox(peer: string, options?: { afterSeq?: string; limit?: number }): Promise<OutboxEntry[]>
 }
 
@@ -40,6 +42,15 @@ export interface ChatComponents {
    * this covers a connection that was being set up when the policy changed. @default everyone allowed
    */
   allows?: (peer: string) => boolean
+  /**
+   * Deliver a file entry of the outbox (`kind: 'file'`, its id the transfer id). The session calls it when the
+   * entry's turn comes, once every earlier message is acknowledged, and sends nothing after it until it resolves,
+   * so that the peer stores texts and files in the order they were sent. `delivered`: the peer answered the file's
+   * offer; `dropped`: it never will (cancelled first, or the peer takes no files). Either way the entry leaves the
+   * outbox. Rejects when `signal` aborts (the session ends; the entry stays for the next one).
+   * @default every file entry is dropped
+   */
+  deliverFile?: (peer: string, id: string, signal: AbortSignal) => Promise<'delivered' | 'dropped'>
 }
 
 export interface ChatInit {

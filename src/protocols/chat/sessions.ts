@@ -111,6 +111,8 @@ export class OutboundSession {
   private stream: Stream | undefined
   private wakeup = Promise.withResolvers<void>()
   private lastProgress = Date.now()
+  /** Aborted when the session ends: a file entry being delivered stops waiting. */
+  private readonly ended = new AbortController()
 
   constructor(chat: Chat, peer: string) {
     this.chat = chat
@@ -143,6 +145,7 @@ export class OutboundSession {
     this.closing = true
     this.open = false
     this.stream?.abort(new Error('closing'))
+    this.ended.abort(new Error('closing'))
     this.wakeup.resolve()
   }
 
@@ -180,6 +183,7 @@ export class OutboundSession {
       watchdog.unref()
       const reader = this.readAcks(frames).finally(() => {
         this.open = false
+        this.ended.abort(new Error('stream ended'))
         this.wakeup.resolve()
       })
       await Promise.all([this.pump(frames), reader])
@@ -191,6 +195,7 @@ export class OutboundSession {
     } finally {
       clearInterval(watchdog)
       this.open = false
+      this.ended.abort(new Error('stream ended'))
       this.greeted = false
     }
   }
@@ -245,12 +250,23 @@ export class OutboundSession {
           break
         }
         const m = entry.message
+        if (m.kind === 'file') {
+          // A file's turn: what came before goes out first, and nothing after it until its offer is answered.
+          if (batch.length > 0) {
+            await frames.writeV(batch.splice(0))
+            this.chat.onSent(this.peer, ids.splice(0))
+          }
+          if (!(await this.deliverFile(entry))) return
+          this.lastSeq = entry.seq
+          continue
+        }
         const bytes = Frame.encode({
           message: {
             id: fromHex(m.id),
             timestamp: BigInt(m.timestamp),
             text: m.text,
-            ...(m.replyTo != null ? { replyTo: fromHex(m.replyTo) } : {})
+            ...(m.replyTo != null ? { replyTo: fromHex(m.replyTo) } : {}),
+            ...(m.after != null ? { after: BigInt(m.after) } : {})
           }
         })
         if (this.inFlight.size === 0) this.lastProgress = Date.now()
@@ -267,6 +283,32 @@ export class OutboundSession {
         this.chat.onSent(this.peer, ids)
       }
     }
+  }
+
+  /**
+   * Hand a file entry to the file protocol once every message before it is acknowledged (so the peer has stored
+   * them), and retire it when the offer is answered. False when the session ended meanwhile.
+   */
+  private async deliverFile(entry: OutboxEntry): Promise<boolean> {
+    while (this.open && (this.inFlight.size > 0 || this.acking.size > 0)) {
+      await this.wakeup.promise
+      this.wakeup = Promise.withResolvers()
+    }
+    if (!this.open) return false
+    let outcome: 'delivered' | 'dropped'
+    try {
+      outcome = await this.chat.deliverFile(this.peer, entry.message.id, this.ended.signal)
+    } catch (err) {
+      if (this.ended.signal.aborted) return false
+      throw err
+    }
+    if (outcome === 'delivered') {
+      await this.chat.store.markDelivered(this.peer, [entry])
+      this.chat.onDelivered(this.peer, [entry.message.id])
+    } else {
+      await this.chat.store.unqueue(this.peer, [entry])
+    }
+    return this.open
   }
 
   private async readAcks(frames: LengthPrefixedStream): Promise<void> {

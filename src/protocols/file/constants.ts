@@ -60,6 +60,9 @@ export const FRAME_TIMEOUT_MS = 30_000
 /** Offer and fetch streams a peer may hold open to us per connection: a few concurrent transfers. */
 export const MAX_INBOUND_STREAMS = 16
 
+/** Longest wait between attempts to offer a queued file to a connected peer (the wait doubles from RETRY_DELAY_MS). */
+export const MAX_OFFER_RETRY_MS = 30_000
+
 /** Wait before a broken fetch is retried while the peer is still connected. */
 export const RETRY_DELAY_MS = 2_000
 

@@ -25,6 +25,7 @@ import {
   OFFER_PROTOCOL,
   OFFER_PROTOCOL_V2,
   RECONNECT_INTERVAL_MS,
+  MAX_OFFER_RETRY_MS,
   RETRY_DELAY_MS,
   WINDOW_CHUNKS
 } from './constants.ts'
@@ -66,7 +67,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   /** Receiver: transfers being fetched now. */
   private readonly fetching = new Map<string, AbortController>()
   /** Sender: offers being made now. */
-  private readonly offering = new Set<string>()
+  private readonly offering = new Map<string, Promise<void>>()
   /** Sender: fetch streams being served now, per transfer. */
   private readonly serving = new Map<string, Set<Stream>>()
   /** Live byte counts (see TransferInfo). */
@@ -141,7 +142,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     if (st.size > MAX_FILE_BYTES) throw new RangeError(`file is ${st.size} bytes; the limit is ${MAX_FILE_BYTES}`)
     const { sha256, hashes } = await hashFile(path, this.chunkSize, options)
     const name = basename(path)
-    const record: TransferRecord = {
+    let record: TransferRecord = {
       id: randomBytes(ID_BYTES).toString('hex'),
       peer,
       direction: 'out',
@@ -153,13 +154,50 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       timestamp: Date.now(),
       status: 'offered',
       path,
-      source: { size: st.size, mtimeMs: st.mtimeMs }
+      source: { size: st.size, mtimeMs: st.mtimeMs },
+      ...(this.components.queued != null ? { queued: true } : {})
     }
     await this.store.create(record, hashes, this.self, peer)
+    // As stored: with the timestamp and `after` of its conversation entry.
+    record = (await this.store.get(record.id)) ?? record
     this.changed(record)
-    if (this.isConnected(peer)) void this.offer(record)
-    else this.components.connect?.(peer)
+    // Queued: the chat session offers it after the texts before it (at once if none waits); else on its own.
+    if (record.queued === true) this.components.queued?.(peer)
+    if (this.isConnected(peer) && (record.queued !== true || (await this.store.nextInOutbox(record)))) {
+      void this.offer(record)
+    }
+    if (!this.isConnected(peer)) this.components.connect?.(peer)
     return this.info(record)
+  }
+
+  async deliver(peer: string, id: string, signal: AbortSignal): Promise<'delivered' | 'dropped'> {
+    let delay = this.retryDelay
+    for (;;) {
+      signal.throwIfAborted()
+      const record = await this.store.get(id)
+      if (record == null || record.peer !== peer || record.direction !== 'out') return 'dropped'
+      if (record.status !== 'offered') {
+        // Answered (waiting, transferring, complete, or failed/cancelled by the receiver's word), or ended here
+        // before anyone answered: the entry's status tells which.
+        return (await this.store.offerDelivered(record)) ? 'delivered' : 'dropped'
+      }
+      if (!this.started) throw new Error('node stopping')
+      await this.offer(record)
+      if ((await this.store.get(id))?.status !== 'offered') continue
+      // Not answered: try again while the session lasts, backing off.
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        }, delay)
+        const onAbort = () => {
+          clearTimeout(t)
+          reject(signal.reason as Error)
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+      delay = Math.min(delay * 2, MAX_OFFER_RETRY_MS)
+    }
   }
 
   async accept(id: string): Promise<TransferInfo | undefined> {
@@ -174,6 +212,10 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     const record = await this.store.get(id)
     if (record == null || FINAL_STATUSES.has(record.status)) return record == null ? undefined : this.info(record)
     const next = await this.setStatus(id, 'cancelled')
+    // Never offered: it leaves the chat outbox (the peer never hears of it).
+    if (record.direction === 'out' && record.queued === true && record.status === 'offered') {
+      await this.store.unqueue(record)
+    }
     if (record.direction === 'in') {
       const active = this.fetching.get(id)
       active?.abort(new TransferStoppedError('cancelled'))
@@ -232,17 +274,31 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       for (const record of await this.store.list()) {
         if (record.peer !== peer || FINAL_STATUSES.has(record.status)) continue
         // The sender re-offers until the receiver says it is over; that answer also tells it the receiver's state.
-        if (record.direction === 'out') void this.offer(record)
-        else if (record.status === 'transferring') void this.fetch(record)
+        if (record.direction === 'out') {
+          // A queued offer not yet made is the chat session's to make, in its turn; unless its turn has come
+          // (nothing before it waits), in case there is no chat session to make it.
+          if (!(record.queued === true && record.status === 'offered') || (await this.store.nextInOutbox(record))) {
+            void this.offer(record)
+          }
+        } else if (record.status === 'transferring') void this.fetch(record)
       }
     })().catch((err) => this.log.error('resuming transfers with %s: %s', peer, errorText(err)))
   }
 
   // ---- sender: offer -----------------------------------------------------------------------------------------
 
-  private async offer(record: TransferRecord): Promise<void> {
-    if (this.offering.has(record.id) || !this.started) return
-    this.offering.add(record.id)
+  /** Offer a transfer; while one offer of it is under way, the same one. */
+  private offer(record: TransferRecord): Promise<void> {
+    if (!this.started) return Promise.resolve()
+    let running = this.offering.get(record.id)
+    if (running == null) {
+      running = this.offerOnce(record).finally(() => this.offering.delete(record.id))
+      this.offering.set(record.id, running)
+    }
+    return running
+  }
+
+  private async offerOnce(record: TransferRecord): Promise<void> {
     let stream: Stream | undefined
     try {
       // Version 2 if the peer has it (the list follows on the fetch stream, once accepted), else version 1.
@@ -266,7 +322,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
             sha256: fromHex(record.sha256),
             timestamp: BigInt(record.timestamp),
             listSha256: v2 ? listDigest(hashes) : new Uint8Array(0),
-            after: 0n
+            after: BigInt(record.after ?? 0)
           }
         }),
         ...(v2 ? [] : hashFrames(hashes, 'offer'))
@@ -283,13 +339,14 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       }
       if (!this.started) return
       this.log.error('offering %s to %s failed: %s', record.id, record.peer, errorText(err))
+      // A queued transfer is retried by deliver(), which the chat session is waiting on.
+      if (record.queued === true) return
       this.later(async () => {
         const now = await this.store.get(record.id)
         if (now?.status === 'offered' && this.isConnected(now.peer)) void this.offer(now)
       })
     } finally {
       if (stream != null) this.streams.delete(stream)
-      this.offering.delete(record.id)
     }
   }
 
@@ -399,6 +456,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
         path: '',
         tempPath: join(this.downloadsDir, `.p2pnode-${id}.part`),
         ...(version === 2 ? { listSha256: toHex(offer.listSha256) } : {}),
+        ...(offer.after > 0n ? { after: Number(offer.after) } : {}),
         ...(waitReason != null ? { waitReason } : {}),
         ...(error != null ? { error } : {})
       }

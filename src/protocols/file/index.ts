@@ -34,6 +34,12 @@ export interface FileStore {
   addVerified(id: string, index: number): Promise<void>
   clearVerified(id: string): Promise<void>
   markOfferDelivered(record: TransferRecord): Promise<void>
+  /** Take a queued transfer's entry out of the chat outbox. */
+  unqueue(record: TransferRecord): Promise<void>
+  /** Whether a queued transfer's entry is the first in the peer's outbox. */
+  nextInOutbox(record: TransferRecord): Promise<boolean>
+  /** Whether the peer answered our offer (the conversation entry is `delivered`). */
+  offerDelivered(record: TransferRecord): Promise<boolean>
 }
 
 export interface FileComponents {
@@ -50,6 +56,12 @@ export interface FileComponents {
    * @default nobody
    */
   trusts?(peerId: string): boolean | Promise<boolean>
+  /**
+   * With this, a file we send gets its conversation entry in the chat outbox and is offered when the chat session
+   * reaches it (deliver()), in order with the texts; called when one is queued, to have the session look.
+   * Without it, files are offered on their own as soon as the peer is connected.
+   */
+  queued?(peerId: string): void
 }
 
 export interface FileInit {
@@ -100,6 +112,12 @@ export interface FileTransferProtocol extends TypedEventTarget<FileEvents> {
   cancel(id: string): Promise<TransferInfo | undefined>
   get(id: string): Promise<TransferInfo | undefined>
   list(): Promise<TransferInfo[]>
+  /**
+   * Offer a queued transfer now (its turn in the chat outbox) and resolve once the peer has answered the offer
+   * (`delivered`) or never will (`dropped`: cancelled first, or the peer takes no files). Retries, backing off,
+   * while the peer is connected; rejects when `signal` aborts.
+   */
+  deliver(peer: string, id: string, signal: AbortSignal): Promise<'delivered' | 'dropped'>
   /** Offer what waits for this peer and resume what it was sending us (call on connect). */
   onConnect(peer: string): void
 }

@@ -142,6 +142,11 @@ export namespace Frame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface FrameMessageAfterFieldEvent {
+    field: '$.message.after'
+    value: bigint
+  }
+
   export interface FrameAckIdsFieldEvent {
     field: '$.ack.ids[]'
     index: number
@@ -156,7 +161,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloNameFieldEvent | FrameHelloVersionFieldEvent | FrameMessageIdFieldEvent | FrameMessageTimestampFieldEvent | FrameMessageTextFieldEvent | FrameMessageReplyToFieldEvent | FrameAckIdsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloNameFieldEvent | FrameHelloVersionFieldEvent | FrameMessageIdFieldEvent | FrameMessageTimestampFieldEvent | FrameMessageTextFieldEvent | FrameMessageReplyToFieldEvent | FrameMessageAfterFieldEvent | FrameAckIdsFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }
@@ -278,6 +283,7 @@ export interface ChatMessage {
   timestamp: bigint
   text: string
   replyTo?: Uint8Array<ArrayBuffer>
+  after?: bigint
 }
 
 export namespace ChatMessage {
@@ -310,6 +316,11 @@ export namespace ChatMessage {
           w.bytes(obj.replyTo)
         }
 
+        if (obj.after != null) {
+          w.uint32(40)
+          w.uint64(obj.after)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -340,6 +351,10 @@ export namespace ChatMessage {
             }
             case 4: {
               obj.replyTo = reader.bytes()
+              break
+            }
+            case 5: {
+              obj.after = reader.uint64()
               break
             }
             default: {
@@ -385,6 +400,13 @@ export namespace ChatMessage {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.after`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -417,6 +439,11 @@ export namespace ChatMessage {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface ChatMessageAfterFieldEvent {
+    field: '$.after'
+    value: bigint
+  }
+
   export function encode (obj: Partial<ChatMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ChatMessage.codec())
   }
@@ -425,7 +452,7 @@ export namespace ChatMessage {
     return decodeMessage(buf, ChatMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChatMessage>): Generator<ChatMessageIdFieldEvent | ChatMessageTimestampFieldEvent | ChatMessageTextFieldEvent | ChatMessageReplyToFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChatMessage>): Generator<ChatMessageIdFieldEvent | ChatMessageTimestampFieldEvent | ChatMessageTextFieldEvent | ChatMessageReplyToFieldEvent | ChatMessageAfterFieldEvent> {
     return streamMessage(buf, ChatMessage.codec(), opts)
   }
 }
