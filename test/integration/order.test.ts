@@ -38,9 +38,9 @@ describe('conversation order', () => {
     nodes.push(alice, bob)
     const aliceId = alice.libp2p.peerId.toString()
     const bobId = bob.libp2p.peerId.toString()
-    await bob.addContact(aliceId)
+    await bob.people.addContact(aliceId)
     await alice.dial((await bob.id()).addrs[0])
-    await alice.addContact(bobId)
+    await alice.people.addContact(bobId)
     await bob.stop()
     await waitFor(() => !alice.chat.isConnected(bobId), { what: 'bob gone' })
 
@@ -76,11 +76,11 @@ describe('conversation order', () => {
     const carolId = carol.libp2p.peerId.toString()
     const daveId = dave.libp2p.peerId.toString()
     await carol.dial((await dave.id()).addrs[0])
-    await carol.addContact(daveId)
-    await dave.addContact(carolId)
+    await carol.people.addContact(daveId)
+    await dave.people.addContact(carolId)
     assert.equal((await carol.send(daveId, 'hello')).status, 'delivered')
     // Carol goes hidden: no connection either way; both write meanwhile, taking turns.
-    await carol.visibility('hidden')
+    await carol.people.visibility('hidden')
     await waitFor(() => !dave.chat.isConnected(carolId), { what: 'carol gone' })
     const written: string[] = ['hello']
     for (let i = 1; i <= 3; i++) {
@@ -91,7 +91,7 @@ describe('conversation order', () => {
       written.push(`dave ${i}`)
       await new Promise((r) => setTimeout(r, 5))
     }
-    await carol.visibility('everyone')
+    await carol.people.visibility('everyone')
     await waitFor(async () => (await dave.history(carolId)).length === written.length, { what: 'all at dave' })
     await waitFor(async () => (await carol.history(daveId)).length === written.length, { what: 'all at carol' })
     const atCarol = await carol.history(daveId)
