@@ -38,6 +38,8 @@ export const ErrorCode = {
    * together: the node refuses to start on it. `details` names the file and the problem; `p2pnode doctor` says more.
    */
   STORE_DAMAGED: 'STORE_DAMAGED',
+  /** Thrown when the node already serves as many of something as it allows (event streams open at once). */
+  BUSY: 'BUSY',
   /** Thrown when something unexpected fails inside the node. */
   INTERNAL: 'INTERNAL'
 } as const

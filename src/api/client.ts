@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { Client } from 'undici'
 import { ErrorCode, P2pError } from '../errors.ts'
+import { type EventStreamRequest, type FollowOptions, followEvents, openEventStream, type StreamEvent } from './event-stream.ts'
 import { fieldsOf, type NodeApi, ROUTES, type RouteSpec } from './routes.ts'
 import { API_BODY_LIMIT, type ApiErrorBody } from './types.ts'
 
@@ -67,6 +68,16 @@ export class ApiClient {
       headersTimeout: REQUEST_TIMEOUT_MS,
       bodyTimeout: REQUEST_TIMEOUT_MS
     })
+  }
+
+  /** The node's events (GET /v1/events) on a connection of their own, until the stream ends or `signal` aborts. */
+  events(request: EventStreamRequest = {}): AsyncGenerator<StreamEvent> {
+    return openEventStream(this.socketPath, request)
+  }
+
+  /** Follow the node's events, reconnecting with the last id (see followEvents). */
+  follow(onEvent: (event: StreamEvent) => void, options: FollowOptions = {}): Promise<void> {
+    return followEvents(this.socketPath, onEvent, options)
   }
 
   /** Call a route of the table with the method's arguments. */

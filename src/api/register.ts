@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { levelReadError } from '../store/index.ts'
+import { type EventStreamOptions, registerEventRoute } from './events-route.ts'
 import { FILE_STATUS_CODES } from './files.ts'
 import { type ApiParts, argsOf, ROUTES, type RouteSpec } from './routes.ts'
 import { API_BODY_LIMIT, type ApiErrorBody } from './types.ts'
@@ -17,12 +18,15 @@ const STATUS: Record<string, number> = {
   [ErrorCode.PEER_BLOCKED]: 409,
   [ErrorCode.PEER_NOT_P2PNODE]: 409,
   [ErrorCode.RECORD_TAMPERED]: 409,
+  [ErrorCode.BUSY]: 503,
   ...FILE_STATUS_CODES
 }
 
 export interface RegisterOptions {
   /** The node's data dir: a damaged database is reported with the doctor command for it. */
   dataDir: string
+  /** Heartbeat, client limit and buffer limit of `GET /v1/events`. */
+  events?: EventStreamOptions
 }
 
 /** LevelDB's complaint about a damaged database, as STORE_DAMAGED with the way out. */
@@ -96,4 +100,5 @@ export function registerApiRoutes(app: FastifyInstance, api: ApiParts, options: 
       }
     })
   }
+  registerEventRoute(app, api.events, options.events)
 }

@@ -1,3 +1,4 @@
+import type { EventLog } from './events.ts'
 import type { FilesApi } from './files.ts'
 import type { NodeCoreApi, PeopleApi } from './types.ts'
 import { NAME, obj, TEXT, TRANSFER_ID } from './validation.ts'
@@ -17,9 +18,12 @@ export interface ApiParts {
   people: PeopleApi
   /** File transfers: node/files.ts. */
   files: FilesApi
+  /** What happens, streamed by `GET /v1/events` (api/events-route.ts): the node's EventLog. */
+  events: EventLog
 }
 
-export type Part = keyof ApiParts
+/** The parts whose methods routes call (events is a stream of its own). */
+export type Part = Exclude<keyof ApiParts, 'events'>
 
 export interface RouteSpec<P extends Part = Part, M extends string = string> {
   method: 'GET' | 'POST'

@@ -1,6 +1,7 @@
 import { chmod, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { EventStreamOptions } from './events-route.ts'
 import { registerApiRoutes } from './register.ts'
 import type { ApiParts } from './routes.ts'
 import { API_BODY_LIMIT } from './types.ts'
@@ -14,6 +15,8 @@ export interface ApiServerOptions {
   requestTimeout?: number
   /** Connections open at once at most; more are closed as they come. @default 64 */
   maxConnections?: number
+  /** Heartbeat, client limit and buffer limit of `GET /v1/events`. */
+  events?: EventStreamOptions
 }
 
 /**
@@ -43,7 +46,7 @@ export async function startApiServer(
     req.raw.socket.setTimeout(0)
   })
 
-  registerApiRoutes(app, api, { dataDir: dirname(socketPath) })
+  registerApiRoutes(app, api, { dataDir: dirname(socketPath), events: options.events })
 
   // A socket left by a crashed node is stale: we hold the data dir's lock, so nobody else is using it.
   await rm(socketPath, { force: true })

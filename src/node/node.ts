@@ -10,6 +10,7 @@ import { tcp } from '@libp2p/tcp'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { TypedEventEmitter } from 'main-event'
+import { EventLog, type EventLogOptions } from '../api/events.ts'
 import type { ApiParts } from '../api/routes.ts'
 import type {
   DialResult,
@@ -35,6 +36,7 @@ import {
 import { dataPaths, ensureDataDir } from './data-dir.ts'
 import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
 import { switchableMdns } from './discovery.ts'
+import { entryOf, feedEvents } from './event-feed.ts'
 import { NodeFiles } from './files.ts'
 import { type OpenedData, openDataDir, watchDamage } from './open-data.ts'
 import { chooseListen } from './listen.ts'
@@ -74,6 +76,8 @@ export interface NodeOptions {
   downloads?: string
   /** File transfer settings: auto-accept limit, chunk size, window, timeouts (tests shorten them). */
   files?: Omit<FileInit, 'downloadsDir'>
+  /** How many recent events (GET /v1/events) are kept for clients that reconnect, and for how long. */
+  events?: EventLogOptions
 }
 
 export interface NodeEvents {
@@ -144,6 +148,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   readonly people: People
   /** The local API, as the modules that implement it (served by api/server.ts, routes in api/routes.ts). */
   readonly api: ApiParts
+  /** What happens, for `GET /v1/events`: recent events kept for clients that reconnect. */
+  readonly events: EventLog
   private name: string
   private stopping: Promise<void> | undefined
   /** What the user should know about how the node started (e.g. its usual port was taken); `start` prints them. */
@@ -183,7 +189,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       ownName: () => this.name,
       resolvePeer: (ref, options) => this.resolvePeer(ref, options),
       displayName: (peerId) => this.displayName(peerId),
-      learn: (record) => this.learn(record)
+      learn: (record) => this.learn(record),
+      publish: (event) => this.events.publish(event)
     })
     // File transfer: its own records on the same database; offers from peers the policy refuses are refused.
     this.files = createFileTransfer(
@@ -208,7 +215,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       this.markChatted(peer, true)
       return peer
     })
-    this.api = { node: this, people: this.people, files: this.fileApi }
+    this.events = new EventLog(options.events)
+    feedEvents(this, this.files, this.events)
+    this.api = { node: this, people: this.people, files: this.fileApi, events: this.events }
   }
 
   /**
@@ -454,6 +463,12 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       throw err
     }
     this.markChatted(peer, true)
+    this.events.publish({
+      type: 'message',
+      message: entryOf(message, this.statusOf(message)),
+      name: this.names.get(peer) ?? '',
+      muted: false
+    })
     const waitMs = options.waitMs ?? 2000
     if (waitMs > 0 && this.chat.isConnected(peer)) {
       const delivered = await this.chat.waitForDelivery(peer, message.id, { signal: AbortSignal.timeout(waitMs) })
@@ -475,17 +490,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
     }
     const peer = await this.resolvePeer(ref, { dial: false })
-    return (await this.store.history(peer, { limit, before: options.before, after: options.after })).map((m) => ({
-      id: m.id,
-      from: m.from,
-      to: m.to,
-      text: m.text,
-      timestamp: m.timestamp,
-      direction: m.direction,
-      status: this.statusOf(m),
-      ...(m.replyTo != null ? { replyTo: m.replyTo } : {}),
-      ...(m.kind === 'file' ? { kind: 'file' as const, file: m.file } : {})
-    }))
+    const stored = await this.store.history(peer, { limit, before: options.before, after: options.after })
+    return stored.map((m) => entryOf(m, this.statusOf(m)))
   }
 
   /** Stop everything; idempotent. */

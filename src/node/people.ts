@@ -9,6 +9,7 @@ import type {
   SearchResult,
   VerifyResult
 } from '../api/types.ts'
+import type { ApiEventBody } from '../api/events.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { exportMessages } from '../export/index.ts'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
@@ -68,6 +69,8 @@ export interface PeopleHost {
   displayName(peerId: string): string
   /** Take what a peer record says about names and policy. */
   learn(record: PeerRecord): void
+  /** Tell the API's event stream (visibility and peer-state changes). */
+  publish(event: ApiEventBody): void
 }
 
 /**
@@ -126,6 +129,7 @@ export class People implements PeopleApi {
       // A record that fails its check is dropped, not repaired: only the user can say what it should be.
       await this.host.store.peers.remove(peer)
       this.host.learn({ peerId: peer, addrs: [], firstSeen: 0, lastSeen: 0, chatted: false, contact: false, blocked: false, muted: false })
+      this.host.publish({ type: 'peer-state', state: this.peerState(peer, undefined) })
     }
     await this.enforcePolicy()
     return this.peerState(peer, record)
@@ -149,7 +153,9 @@ export class People implements PeopleApi {
         })
       }
       await this.host.store.setSetting('visibility', set)
+      const before = this.host.policy.visibility
       this.host.policy.visibility = set
+      if (set !== before) this.host.publish({ type: 'visibility', visibility: set })
       await this.enforcePolicy()
       const mdns = (this.host.libp2p.services as { mdns?: SwitchableMdns }).mdns
       await mdns?.setMode(this.host.policy.mdnsMode)
@@ -234,6 +240,8 @@ export class People implements PeopleApi {
   private async updateRecord(peer: string, update: PeerUpdate): Promise<PeerRecord> {
     const record = await this.host.store.peers.update(peer, update)
     this.host.learn(record)
+    const state = this.peerState(peer, record)
+    this.host.publish({ type: 'peer-state', state: { ...state, ...(record.localName != null ? { localName: record.localName } : {}) } })
     return record
   }
 
