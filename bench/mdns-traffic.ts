@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { MdnsProbe } from '../test/helpers/mdns-probe.ts'
 import { NetnsLan, netnsSkipReason } from '../test/helpers/netns.ts'
 
-const HOST = fileURLToPath(new URL('./mdns-host.js', import.meta.url))
+const HOST = fileURLToPath(new URL('../test/helpers/mdns-host.js', import.meta.url))
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`)
   return i > 0 ? process.argv[i + 1] : fallback

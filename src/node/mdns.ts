@@ -68,6 +68,9 @@ const SERVICES_ENUM = '_services._dns-sd._udp.local'
 const MAX_KNOWN = 1000
 /** Known answers per query at most: they must fit in one packet with the question. */
 const MAX_KNOWN_ANSWERS = 16
+/** While the node has no address yet: how often, and how many times, to try announcing. */
+const ANNOUNCE_RETRY_MS = 200
+const ANNOUNCE_TRIES = 50
 /** RFC 6762 §6: a record is multicast at most once a second. */
 const MIN_MULTICAST_GAP_MS = 1000
 
@@ -290,17 +293,27 @@ export class MdnsDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> implem
     this.mdns?.respond(response, undefined, () => {})
   }
 
-  /** Unsolicited announcements (§8.3): now and a second later. */
+  /**
+   * Unsolicited announcements (§8.3): now and a second later. Until the node listens (libp2p starts its transports
+   * after its services) there is nothing to announce: try again every 200 ms, for up to 10 s.
+   */
   private announce(): void {
     if (!this.broadcasting) return
     clearTimeout(this.announceTimer)
-    const send = () => {
+    let sent = 0
+    let tries = 0
+    const step = () => {
+      if (!this.broadcasting || this.mdns == null) return
       const self = this.selfRecord()
-      if (this.broadcasting && self.addrs.length > 0) this.multicast(serviceAnswer(self, this.serviceTag))
+      if (self.addrs.length > 0) {
+        this.multicast(serviceAnswer(self, this.serviceTag))
+        sent++
+      } else if (++tries > ANNOUNCE_TRIES) return
+      if (sent >= 2) return
+      this.announceTimer = setTimeout(step, sent === 0 ? ANNOUNCE_RETRY_MS : MIN_MULTICAST_GAP_MS)
+      this.announceTimer.unref()
     }
-    send()
-    this.announceTimer = setTimeout(send, MIN_MULTICAST_GAP_MS)
-    this.announceTimer.unref()
+    step()
   }
 
   /** Our records with TTL 0 (§10.1), so that others forget us now rather than in 75 minutes. */

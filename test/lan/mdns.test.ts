@@ -8,11 +8,14 @@
  *   SRV and A queries alone are answered; a query that already knows a node's record is not answered by it.
  * - An answer with two instances gives two peers, each with its own address.
  * - A network change makes a node ask and announce again at once; stop says goodbye (TTL 0).
+ * - A p2pnode 0.1 node (@libp2p/mdns) and this version find each other.
  *
  * Needs root and iproute2; otherwise the suite is skipped with the reason.
  */
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -25,6 +28,7 @@ import { NetnsLan, netnsSkipReason } from '../helpers/netns.ts'
 const SKIP = netnsSkipReason()
 const execFileP = promisify(execFile)
 const SERVICE = '_p2pnode._udp.local'
+const MDNS_HOST = fileURLToPath(new URL('../helpers/mdns-host.js', import.meta.url))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('mDNS on the wire: quiet, resolvable, goodbyes', { skip: SKIP ?? false }, () => {
@@ -35,6 +39,8 @@ describe('mDNS on the wire: quiet, resolvable, goodbyes', { skip: SKIP ?? false 
   const nodes: NodeProcess[] = []
   const dirs: string[] = []
   let started = 0
+  /** When the last node was ready (its mDNS started before that). */
+  let ready = 0
 
   const peersOf = (i: number) => nodes[i].json<PeerInfo[]>(['peers'])
   /** Records of a response, answers and additionals. */
@@ -52,6 +58,7 @@ describe('mDNS on the wire: quiet, resolvable, goodbyes', { skip: SKIP ?? false 
         { prefix: lan.prefix(i), timeout: 30_000 }
       )
     }
+    ready = Date.now()
   })
   after(async () => {
     probe.stop()
@@ -71,9 +78,9 @@ describe('mDNS on the wire: quiet, resolvable, goodbyes', { skip: SKIP ?? false 
       const unasked = probe.from(ip(i), { type: 'response', since: started })
       assert.ok(unasked.length >= 1, `${lan.hosts[i].name} announced itself (pat asked nothing)`)
     }
-    // From 3 s after the start on, for 6 s: each asks at most twice (back-off 1, 2, 4 s: at +3 and +7 s), and
-    // nobody answers, as each query carries the other's record (and the asker's own) as known answers.
-    const from = Math.max(Date.now(), started + 3000)
+    // From 3 s after the last start on, for 6 s: each asks at most twice (queries at +0, +1, +3, +7, +15 s from its
+    // start), and nobody answers, as each query carries the other's record (and the asker's own) as known answers.
+    const from = Math.max(Date.now(), ready + 3000)
     await sleep(from + 6000 - Date.now())
     for (const i of [ALICE, BOB]) {
       const queries = probe.from(ip(i), { type: 'query', since: from }).filter((p) => p.at < from + 6000)
@@ -197,6 +204,29 @@ describe('mDNS on the wire: quiet, resolvable, goodbyes', { skip: SKIP ?? false 
         probe.from(aliceIps, { type: 'response', since }).length > 0,
       { timeout: 8000, interval: 100, what: 'alice to query and announce after the change' }
     )
+  })
+
+  it('p2pnode 0.1 (@libp2p/mdns) and this version find each other', async () => {
+    // A 0.1-style node on pat's host: @libp2p/mdns as 0.1 ran it, with pat's address.
+    const [cmd, ...args] = [...lan.prefix(PAT), process.execPath, MDNS_HOST, 'libp2p-mdns', ip(PAT)]
+    const old = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] })
+    const lines: string[] = []
+    createInterface({ input: old.stdout }).on('line', (line) => lines.push(line))
+    try {
+      const oldId = await waitFor(() => /^id (\S+)$/m.exec(lines.join('\n'))?.[1], { what: 'the 0.1 node to start' })
+      await waitFor(() => lines.some((l) => l.endsWith(` ${nodes[ALICE].peerId}`)), {
+        timeout: 10_000,
+        what: 'the 0.1 node to find alice'
+      })
+      const seen = await waitFor(async () => (await peersOf(ALICE)).find((p) => p.peerId === oldId), {
+        timeout: 10_000,
+        what: 'alice to find the 0.1 node'
+      })
+      assert.deepEqual(seen.addrs, [`/ip4/${ip(PAT)}/tcp/4001`])
+    } finally {
+      old.stdin.end()
+      old.kill()
+    }
   })
 
   it('says goodbye (TTL 0) when it stops', async () => {
