@@ -76,8 +76,12 @@ export class ApiClient {
   }
 
   /** Follow the node's events, reconnecting with the last id (see followEvents). */
-  follow(onEvent: (event: StreamEvent) => void, options: FollowOptions = {}): Promise<void> {
-    return followEvents(this.socketPath, onEvent, options)
+  async follow(onEvent: (event: StreamEvent) => void, options: FollowOptions = {}): Promise<void> {
+    try {
+      await followEvents(this.socketPath, onEvent, options)
+    } catch (err) {
+      throw await this.connectionError(err)
+    }
   }
 
   /** Call a route of the table with the method's arguments. */

@@ -1,13 +1,12 @@
 import { resolve } from 'node:path'
 import cliProgress from 'cli-progress'
 import type { FileInfo } from '../api/files.ts'
-import type { NodeApi } from '../api/types.ts'
+import type { ApiClient } from '../api/client.ts'
+import type { StreamEvent } from '../api/event-stream.ts'
 import { ErrorCode, P2pError } from '../errors.ts'
 import type { CommonOptions } from './commands.ts'
 import { bytes, out, shortId } from './output.ts'
 
-/** How often send-file asks the node how far a transfer got. */
-const POLL_MS = 200
 /** The rate shown is over this much recent time. */
 const RATE_WINDOW_MS = 5000
 const FINAL = new Set(['complete', 'failed', 'cancelled'])
@@ -33,44 +32,94 @@ function stageOf(info: FileInfo, online: boolean): Stage {
  * `send-file`: offer the file, then follow it. Waits until the peer has it, verified, while the peer is here; if
  * it is offline or must accept first, says so and returns (the transfer goes on by itself), unless --wait or on a
  * terminal, where it shows why it waits. Ctrl+C stops watching, not the transfer. Returns the exit status.
+ * Follows the node's events (GET /v1/events): transfer states, progress, the peer coming and going; no polling.
  */
-export async function sendFile(api: NodeApi, peer: string, path: string, options: SendFileOptions) {
-  const started = await api.sendFile(peer, resolve(path))
-  if (options.wait === false) return finish(started, peer, '', path, options)
-  const terminal = process.stderr.isTTY && options.json !== true
-  const keepWaiting = options.wait === true || terminal
-  const view = terminal ? new ProgressView(started.size) : undefined
+export async function sendFile(api: ApiClient, peer: string, path: string, options: SendFileOptions) {
+  if (options.wait === false) return finish(await api.sendFile(peer, resolve(path)), peer, '', path, options)
   const stopWatching = new AbortController()
   const onSigint = () => stopWatching.abort()
   process.once('SIGINT', onSigint)
-  let info = started
-  let who = shortId(started.peer)
+  const events = new EventQueue(stopWatching.signal)
+  // Subscribed before the offer, so that nothing about it is missed (a small file may be over at once).
+  const { promise: opened, resolve: onOpen } = Promise.withResolvers<void>()
+  const following = api.follow((e) => events.push(e), { signal: stopWatching.signal, onOpen })
+  following.catch((err: unknown) => events.fail(err))
+  let view: ProgressView | undefined
+  let info: FileInfo
+  let who: string
   try {
+    await Promise.race([opened, following])
+    const started = await api.sendFile(peer, resolve(path))
+    const terminal = process.stderr.isTTY && options.json !== true
+    const keepWaiting = options.wait === true || terminal
+    view = terminal ? new ProgressView(started.size) : undefined
+    info = started
+    const here = (await api.peers()).find((x) => x.peerId === started.peer)
+    let online = here?.connected === true
+    who = here != null && here.name !== '' ? here.name : shortId(started.peer)
     for (;;) {
-      let online = true
-      if (info.status === 'offered') {
-        const p = (await api.peers()).find((x) => x.peerId === info.peer)
-        online = p?.connected === true
-        if (p != null && p.name !== '') who = p.name
-      }
       const stage = stageOf(info, online)
       if (stage === 'over' || (!keepWaiting && (stage === 'offline' || stage === 'accept'))) break
       view?.update(info, stage, who)
-      await new Promise((r) => setTimeout(r, POLL_MS))
-      if (stopWatching.signal.aborted) {
+      const e = await events.next()
+      if (e == null) {
         view?.stop()
         out.notice(
           `stopped watching; the transfer goes on (p2pnode files shows it, p2pnode cancel ${info.id.slice(0, 8)} stops it)`
         )
         return 130
       }
-      info = await api.file(started.id)
+      if (e.type === 'transfer' && e.transfer.id === info.id) info = e.transfer
+      else if (e.type === 'progress' && e.transferId === info.id) info = { ...info, received: e.received }
+      else if (e.type === 'peer' && e.peerId === info.peer) {
+        online = e.connected
+        if (e.name !== '') who = e.name
+      } else if (e.type === 'resync') info = await api.file(info.id)
     }
   } finally {
     process.removeListener('SIGINT', onSigint)
+    // The bar's line ends before the result is printed.
     view?.stop()
+    stopWatching.abort()
   }
   return finish(info, peer, who, path, options)
+}
+
+/** Events waiting to be looked at (bounded: the oldest go first), and a failure of the stream. */
+class EventQueue {
+  private readonly items: StreamEvent[] = []
+  private failure: unknown
+  private wake: (() => void) | undefined
+  private readonly signal: AbortSignal
+
+  constructor(signal: AbortSignal) {
+    this.signal = signal
+    signal.addEventListener('abort', () => this.wake?.(), { once: true })
+  }
+
+  push(e: StreamEvent): void {
+    if (e.type !== 'transfer' && e.type !== 'progress' && e.type !== 'peer' && e.type !== 'resync') return
+    this.items.push(e)
+    if (this.items.length > 10_000) this.items.shift()
+    this.wake?.()
+  }
+
+  fail(err: unknown): void {
+    this.failure = err
+    this.wake?.()
+  }
+
+  /** The next event; undefined once `signal` aborts; throws if the stream failed for good (the node is gone). */
+  async next(): Promise<StreamEvent | undefined> {
+    while (this.items.length === 0) {
+      if (this.signal.aborted) return undefined
+      if (this.failure !== undefined) throw this.failure
+      await new Promise<void>((resolve) => (this.wake = resolve))
+      this.wake = undefined
+    }
+    if (this.signal.aborted) return undefined
+    return this.items.shift()
+  }
 }
 
 function finish(info: FileInfo, peer: string, who: string, path: string, options: SendFileOptions): number {
