@@ -18,5 +18,7 @@ export default tseslint.config(
       'no-console': 'error'
     }
   },
-  { files: ['bench/**', 'test/**'], rules: { 'no-console': 'off' } }
+  { files: ['bench/**', 'test/**'], rules: { 'no-console': 'off' } },
+  // The web app runs in the browser.
+  { files: ['src/web/**'], languageOptions: { globals: { ...globals.browser } } }
 )

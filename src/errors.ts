@@ -40,6 +40,12 @@ export const ErrorCode = {
   STORE_DAMAGED: 'STORE_DAMAGED',
   /** Thrown when the node already serves as many of something as it allows (event streams open at once). */
   BUSY: 'BUSY',
+  /** Thrown by the web server when a request carries neither its session cookie nor its token (HTTP 401). */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** Thrown by the web server for a Host that is not its address, or a foreign Origin on a change (HTTP 403). */
+  FORBIDDEN: 'FORBIDDEN',
+  /** Thrown by `p2pnode web` when the node runs without its web app (`--no-web`). */
+  WEB_OFF: 'WEB_OFF',
   /** Thrown when something unexpected fails inside the node. */
   INTERNAL: 'INTERNAL'
 } as const

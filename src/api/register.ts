@@ -19,6 +19,7 @@ const STATUS: Record<string, number> = {
   [ErrorCode.PEER_NOT_P2PNODE]: 409,
   [ErrorCode.RECORD_TAMPERED]: 409,
   [ErrorCode.BUSY]: 503,
+  [ErrorCode.WEB_OFF]: 409,
   ...FILE_STATUS_CODES
 }
 

@@ -10,6 +10,7 @@ import {
   stopCommand
 } from './commands.ts'
 import { doctorCommand } from './doctor.ts'
+import { webCommand } from './web.ts'
 import { registerFileCommands } from './files.ts'
 import { EXIT, reportError } from './output.ts'
 import {
@@ -36,6 +37,15 @@ interface StartFlags {
   visibility?: 'everyone' | 'contacts' | 'hidden'
   downloads?: string
   autoAcceptMax?: number
+  web?: { host: string; port: number } | false
+}
+
+/** `--web HOST:PORT` (an IPv6 host in brackets: [::1]:7463). */
+function webAddress(value: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(value)
+  const port = Number(m?.[2])
+  if (m == null || port > 65535) throw new InvalidArgumentError('expected HOST:PORT, e.g. 127.0.0.1:7463 or [::1]:7463')
+  return { host: m[1].replace(/^\[|\]$/g, ''), port }
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -125,6 +135,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--visibility <level>', 'everyone|contacts|hidden (remembered; see p2pnode visibility)', visibilityLevel)
     .option('--downloads <dir>', 'where received files go (default: DATA/downloads)')
     .option('--auto-accept-max <bytes>', 'larger files wait for p2pnode accept (default 104857600)', byteCount)
+    .option('--web <host:port>', 'where the web app listens (default 127.0.0.1:7463, another port if taken)', webAddress)
+    .addOption(new Option('--no-web', 'do not serve the web app'))
     .exitOverride()
     .showHelpAfterError('hint: add --help to the command for its usage')
     .action(
@@ -203,6 +215,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--anonymize', 'pseudonymize peers and ids, remove personal data from text, round times to the hour')
     .action(run((opts: CommonOptions & { out?: string; anonymize?: boolean }) => exportCommand(opts)))
   registerFileCommands(command, run)
+  command('web', 'the link that opens the web app (it carries the login token): {"url","port"}')
+    .option('--open', "open it in the system's browser")
+    .option('--rotate', 'make a new token first: old links and signed-in browsers are signed out')
+    .action(run((opts: CommonOptions & { open?: boolean; rotate?: boolean }) => webCommand(opts)))
   command('doctor', 'check the data dir (no node may run on it); --repair mends what it can, after a backup')
     .option('--repair', 'copy the data dir to DATA/backups/<time>/, then repair the database and rebuild the indexes')
     .option('--new-identity', 'with --repair: identity.key is lost for good; keep the history under a new peer id')

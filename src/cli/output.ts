@@ -22,7 +22,8 @@ export const EXIT: Record<string, number> = {
   [ErrorCode.FILE_NOT_READABLE]: 2,
   [ErrorCode.TRANSFER_NOT_FOUND]: 4,
   [ErrorCode.TRANSFER_FAILED]: 9,
-  [ErrorCode.STORE_DAMAGED]: 10
+  [ErrorCode.STORE_DAMAGED]: 10,
+  [ErrorCode.WEB_OFF]: 11
 }
 
 /** The CLI's only way to write: stdout for results, stderr for errors and notices. */

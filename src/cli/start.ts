@@ -1,6 +1,7 @@
 import { resolve as resolvePath } from 'node:path'
 import { enable, logger } from '@libp2p/logger'
 import { startApiServer } from '../api/server.ts'
+import { registerWebControlRoutes, startWebServer, type WebServer } from '../api/web-server.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import { P2pNode } from '../node/node.ts'
 import { out } from './output.ts'
@@ -17,6 +18,8 @@ export interface StartOptions {
   downloads?: string
   /** Larger files wait for `p2pnode accept`. @default 100 MiB */
   autoAcceptMax?: number
+  /** Where the web app listens (`--web HOST:PORT`), or false for none. @default 127.0.0.1:7463, a free port if taken */
+  web?: { host: string; port: number } | false
 }
 
 /**
@@ -40,9 +43,14 @@ export async function startCommand(options: StartOptions): Promise<number> {
     files: options.autoAcceptMax != null ? { autoAcceptMax: options.autoAcceptMax } : undefined
   })
   let api: Awaited<ReturnType<typeof startApiServer>>
+  let web: WebServer | undefined
   try {
-    api = await startApiServer(node.api, dataPaths(dataDir).socket)
+    if (options.web !== false) {
+      web = await startWebServer(node.api, { dataDir, ...options.web, explicit: options.web != null })
+    }
+    api = await startApiServer(node.api, dataPaths(dataDir).socket, { routes: (app) => registerWebControlRoutes(app, web) })
   } catch (err) {
+    await web?.close()
     await node.stop()
     throw err
   }
@@ -53,6 +61,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
     if (stopping) return
     stopping = true
     prompt?.close()
+    await web?.close()
     await node.stop()
     // The socket goes last: `p2pnode stop` returns once it is gone, and by then the data dir is free.
     await api.close()
@@ -69,6 +78,8 @@ export async function startCommand(options: StartOptions): Promise<number> {
   out.line(`ready ${id.peerId}`)
   for (const notice of node.notices) out.notice(notice)
   out.notice(`p2pnode: ${id.name} listening on ${id.addrs.join(' ')} (data: ${dataDir})`)
+  for (const notice of web?.notices ?? []) out.notice(notice)
+  if (web != null) out.notice(`p2pnode: web app on ${web.origin} (p2pnode web prints the link to open)`)
   const prompt = process.stdin.isTTY ? startPrompt(node, () => void shutdown()) : undefined
   return finished
 }

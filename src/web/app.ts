@@ -1,0 +1,293 @@
+// The web app: conversation list, the open conversation, search, contacts, this node. Plain DOM, no framework.
+import type { ContactInfo, IdInfo, PeerInfo, Visibility } from '../api/types.ts'
+import { api, ApiError } from './api.ts'
+import { Conversation } from './conversation.ts'
+import { $, el, formatTime, shortId } from './dom.ts'
+
+/** Until the node's event stream is there, the page asks this often. */
+const POLL_MS = 1000
+
+interface Row {
+  peerId: string
+  name: string
+  connected: boolean
+  contact?: ContactInfo
+  last?: { text: string; timestamp: number }
+  unread: number
+}
+
+let me: IdInfo | undefined
+let rows: Row[] = []
+let open: Conversation | undefined
+let online = false
+
+const readKey = (peer: string) => `p2pnode.read.${peer}`
+const lastRead = (peer: string) => Number(localStorage.getItem(readKey(peer)) ?? 0)
+
+function banner(text: string | undefined, kind: 'error' | 'offline' | 'info' = 'error'): void {
+  const b = $('banner')
+  b.hidden = text == null
+  b.className = kind
+  b.textContent = text ?? ''
+}
+
+/** An API error as the CLI prints it: `error: ...`, then `hint: ...`. */
+function showError(err: unknown): void {
+  if (err instanceof ApiError && err.status === 401) {
+    banner('Not signed in: run p2pnode web in a terminal and open the link it prints.')
+    return
+  }
+  if (err instanceof ApiError && err.code === 'NO_NODE') {
+    online = false
+    banner('The node does not answer (stopped?): start it with p2pnode start. This page reconnects by itself.', 'offline')
+    return
+  }
+  const e = err as ApiError
+  banner(`error: ${e.message}${e.hint != null ? `\nhint: ${e.hint}` : ''}`)
+}
+
+function label(name: string, peerId: string): string {
+  return name !== '' ? name : shortId(peerId)
+}
+
+async function loadRows(): Promise<void> {
+  const [peers, { contacts }] = await Promise.all([api.peers(), api.contacts()])
+  const byId = new Map<string, Row>()
+  const add = (p: PeerInfo) => byId.set(p.peerId, { peerId: p.peerId, name: label(p.name, p.peerId), connected: p.connected, unread: 0 })
+  for (const p of peers) add(p)
+  for (const c of contacts) {
+    const row = byId.get(c.peerId) ?? { peerId: c.peerId, name: '', connected: c.connected, unread: 0 }
+    row.name = label(c.name, c.peerId)
+    row.contact = c
+    byId.set(c.peerId, row)
+  }
+  const next = [...byId.values()]
+  await Promise.all(
+    next.map(async (row) => {
+      const recent = await api.history(row.peerId, { limit: 20 }).catch(() => [])
+      const last = recent.at(-1)
+      if (last != null) row.last = { text: last.kind === 'file' ? `📎 ${last.file?.name ?? 'file'}` : last.text, timestamp: last.timestamp }
+      const read = open?.peer === row.peerId ? Number.POSITIVE_INFINITY : lastRead(row.peerId)
+      row.unread = recent.filter((m) => m.direction === 'in' && m.timestamp > read).length
+    })
+  )
+  // Those you chatted with or who are here; newest conversation first.
+  rows = next
+    .filter((r) => r.last != null || r.connected || r.contact != null)
+    .sort((a, b) => (b.last?.timestamp ?? 0) - (a.last?.timestamp ?? 0) || a.name.localeCompare(b.name))
+  renderRows()
+}
+
+function renderRows(): void {
+  const list = $('conversations')
+  list.replaceChildren(
+    ...rows.map((r) => {
+      const button = el(
+        'button',
+        { type: 'button', class: 'conv', 'aria-current': open?.peer === r.peerId ? 'true' : undefined, 'data-peer': r.peerId },
+        el('span', { class: r.connected ? 'dot on' : 'dot', role: 'img', 'aria-label': r.connected ? 'online' : 'offline' }),
+        el('span', { class: 'name' }, r.name),
+        r.unread > 0 ? el('span', { class: 'unread', 'aria-label': `${r.unread} unread` }, String(r.unread)) : null,
+        el('span', { class: 'preview' }, r.last?.text.slice(0, 80) ?? (r.connected ? 'here now' : '')),
+        r.last != null ? el('time', {}, formatTime(r.last.timestamp)) : null
+      )
+      button.addEventListener('click', () => void openConversation(r.peerId))
+      return el('li', {}, button)
+    })
+  )
+  $('no-conversations').hidden = rows.length > 0
+  if (open != null) renderHead(open.peer)
+}
+
+function renderHead(peer: string): void {
+  const row = rows.find((r) => r.peerId === peer)
+  $('peer-name').textContent = row?.name ?? shortId(peer)
+  $('peer-status').textContent = row?.connected === true ? 'online' : 'offline'
+  const c = row?.contact
+  $('add-contact').hidden = c != null
+  $('remove-contact').hidden = c == null
+  $('block').textContent = c?.blocked === true ? 'Unblock' : 'Block'
+  $('mute').textContent = c?.muted === true ? 'Unmute' : 'Mute'
+}
+
+async function openConversation(peer: string, at?: string): Promise<void> {
+  open?.close()
+  open = new Conversation(peer, { error: showError, changed: () => void loadRows().catch(showError) })
+  $('no-chat').hidden = true
+  $('conversation').hidden = false
+  $('safety').hidden = true
+  renderHead(peer)
+  renderRows()
+  try {
+    await open.refresh()
+    if (at != null) await open.reveal(at)
+  } catch (err) {
+    showError(err)
+  }
+  localStorage.setItem(readKey(peer), String(Date.now()))
+  $<HTMLTextAreaElement>('message').focus()
+}
+
+let busy = false
+
+async function tick(): Promise<void> {
+  if (busy) return
+  busy = true
+  try {
+    if (!online) {
+      me = await api.id()
+      online = true
+      banner(undefined)
+      renderMe()
+    }
+    await loadRows()
+    if (open != null) {
+      await open.refresh()
+      if (document.hasFocus()) localStorage.setItem(readKey(open.peer), String(Date.now()))
+    }
+  } catch (err) {
+    showError(err)
+  } finally {
+    busy = false
+  }
+}
+
+function renderMe(): void {
+  if (me == null) return
+  $('my-name').textContent = me.name
+  $('my-addrs').replaceChildren(...me.addrs.map((a) => el('li', {}, el('code', {}, a))))
+  void api.visibility().then((v) => ($<HTMLSelectElement>('visibility').value = v.visibility), showError)
+}
+
+/** Run a peer action from the header, then show what changed. */
+function peerAction(id: string, fn: (peer: string, row: Row | undefined) => Promise<unknown>): void {
+  $(id).addEventListener('click', () => {
+    if (open == null) return
+    const peer = open.peer
+    fn(peer, rows.find((r) => r.peerId === peer))
+      .then(() => loadRows())
+      .then(() => banner(undefined), showError)
+  })
+}
+
+function wire(): void {
+  const message = $<HTMLTextAreaElement>('message')
+  const submit = () => {
+    const text = message.value
+    if (open == null || text.trim() === '') return
+    message.value = ''
+    open.send(text).catch((err: unknown) => {
+      message.value = text
+      showError(err)
+    })
+  }
+  message.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault()
+      submit()
+    }
+  })
+  $('composer').addEventListener('submit', (e) => {
+    e.preventDefault()
+    submit()
+  })
+  message.addEventListener('paste', (e) => {
+    const files = e.clipboardData?.files
+    if (open != null && files != null && files.length > 0) {
+      e.preventDefault()
+      void open.attach(files)
+    }
+  })
+  const input = $<HTMLInputElement>('file-input')
+  $('attach').addEventListener('click', () => input.click())
+  input.addEventListener('change', () => {
+    if (open != null && input.files != null) void open.attach([...input.files])
+    input.value = ''
+  })
+  const chat = $('chat')
+  chat.addEventListener('dragover', (e) => {
+    e.preventDefault()
+    chat.classList.add('drop')
+  })
+  chat.addEventListener('dragleave', () => chat.classList.remove('drop'))
+  chat.addEventListener('drop', (e) => {
+    e.preventDefault()
+    chat.classList.remove('drop')
+    if (open != null && e.dataTransfer != null) void open.attach([...e.dataTransfer.files])
+  })
+  $('older').addEventListener('click', () => void open?.older().catch(showError))
+
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    void search($<HTMLInputElement>('search').value)
+  })
+  $('dial-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const addr = $<HTMLInputElement>('dial').value.trim()
+    if (addr === '') return
+    api
+      .dial(addr)
+      .then(async (res) => {
+        $<HTMLInputElement>('dial').value = ''
+        await loadRows()
+        await openConversation(res.peerId)
+      })
+      .catch(showError)
+  })
+  $('visibility').addEventListener('change', () => {
+    const v = $<HTMLSelectElement>('visibility').value as Visibility
+    api.visibility(v).then(() => banner(`Visibility: ${v}`, 'info'), showError)
+  })
+  $('copy-id').addEventListener('click', () => {
+    if (me == null) return
+    navigator.clipboard.writeText(me.peerId).then(() => banner('Peer id copied', 'info'), showError)
+  })
+
+  peerAction('add-contact', (peer) => api.addContact(peer))
+  peerAction('remove-contact', (peer) => api.removeContact(peer))
+  peerAction('rename', async (peer, row) => {
+    const name = window.prompt('Your name for this contact', row?.name ?? '')
+    if (name == null || name.trim() === '') return
+    if (row?.contact == null) await api.addContact(peer, name.trim())
+    else await api.rename(peer, name.trim())
+  })
+  peerAction('block', (peer, row) => api.setPeerState(peer, { blocked: row?.contact?.blocked !== true }))
+  peerAction('mute', (peer, row) => api.setPeerState(peer, { muted: row?.contact?.muted !== true }))
+  peerAction('verify', async (peer) => {
+    const v = await api.verify(peer)
+    const p = $('safety')
+    p.hidden = false
+    p.textContent = `Safety number with ${v.name}: ${v.safetyNumber} (the same on both ends: compare it in person or on a call)`
+  })
+}
+
+async function search(q: string): Promise<void> {
+  const box = $('search-results')
+  if (q.trim() === '') {
+    box.hidden = true
+    return
+  }
+  try {
+    const results = await api.search(q)
+    box.hidden = false
+    const name = (peer: string) => rows.find((r) => r.peerId === peer)?.name ?? shortId(peer)
+    box.replaceChildren(
+      el('h3', {}, results.length === 0 ? `Nothing found for “${q}”` : `${results.length} found`),
+      el(
+        'ul',
+        {},
+        ...results.map((r) => {
+          const b = el('button', { type: 'button', class: 'result' }, el('strong', {}, name(r.peer)), ' ', el('span', {}, r.text), ' ', el('time', {}, formatTime(r.timestamp)))
+          b.addEventListener('click', () => void openConversation(r.peer, r.id))
+          return el('li', {}, b)
+        })
+      )
+    )
+  } catch (err) {
+    showError(err)
+  }
+}
+
+wire()
+void tick()
+setInterval(() => void tick(), POLL_MS)

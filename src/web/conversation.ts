@@ -1,0 +1,170 @@
+// One conversation: its messages (paged back), files inline, the composer and uploads.
+import type { FileInfo } from '../api/files.ts'
+import type { HistoryEntry } from '../api/types.ts'
+import { api, upload } from './api.ts'
+import { $, el, formatSize, formatTime } from './dom.ts'
+
+/** Messages per page, when opening and when scrolling back. */
+const PAGE = 50
+
+const INLINE_IMAGE = /\.(png|jpe?g|gif|webp|avif|bmp)$/i
+const INLINE_AUDIO = /\.(mp3|ogg|oga|opus|wav|flac|m4a|aac)$/i
+const INLINE_VIDEO = /\.(mp4|webm|ogv|mov|m4v)$/i
+
+export interface ConversationHost {
+  /** Report an error as the CLI does (message, then hint). */
+  error(err: unknown): void
+  /** Something changed (sent a message): refresh the list. */
+  changed(): void
+}
+
+/** The open conversation with one peer. */
+export class Conversation {
+  readonly peer: string
+  private readonly host: ConversationHost
+  private readonly entries = new Map<string, HistoryEntry>()
+  private readonly nodes = new Map<string, HTMLElement>()
+  private transfers = new Map<string, FileInfo>()
+  private oldest = Number.POSITIVE_INFINITY
+  private closed = false
+
+  constructor(peer: string, host: ConversationHost) {
+    this.peer = peer
+    this.host = host
+    $('message-list').replaceChildren()
+    $('transfers').replaceChildren()
+  }
+
+  close(): void {
+    this.closed = true
+  }
+
+  /** The newest page (first open, and each refresh): new messages appended, statuses updated. */
+  async refresh(): Promise<void> {
+    const [page, files] = await Promise.all([api.history(this.peer, { limit: PAGE }), api.files()])
+    if (this.closed) return
+    this.transfers = new Map(files.filter((f) => f.peer === this.peer).map((f) => [f.id, f]))
+    const list = $('messages')
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40
+    const first = this.entries.size === 0
+    this.merge(page)
+    if (first) $('older').hidden = page.length < PAGE
+    if (first || atBottom) list.scrollTop = list.scrollHeight
+  }
+
+  /** One page further back. */
+  async older(): Promise<void> {
+    const page = await api.history(this.peer, { limit: PAGE, before: this.oldest })
+    if (this.closed) return
+    const list = $('messages')
+    const fromBottom = list.scrollHeight - list.scrollTop
+    this.merge(page)
+    $('older').hidden = page.length < PAGE
+    list.scrollTop = list.scrollHeight - fromBottom
+  }
+
+  /** Page back until the message `id` (a search result) is shown, then scroll to it. */
+  async reveal(id: string): Promise<void> {
+    for (let i = 0; i < 40 && !this.entries.has(id) && !$('older').hidden; i++) await this.older()
+    const node = this.nodes.get(id)
+    if (node == null) return
+    node.classList.add('found')
+    node.scrollIntoView({ block: 'center' })
+  }
+
+  async send(text: string): Promise<void> {
+    await api.send(this.peer, text)
+    await this.refresh()
+    this.host.changed()
+  }
+
+  /** Stream each file to the node, with a progress bar, then it is offered as send-file does. */
+  async attach(files: Iterable<File>): Promise<void> {
+    for (const file of files) {
+      const bar = el('progress', { max: String(file.size || 1), value: '0', 'aria-label': `Uploading ${file.name}` })
+      const row = el('div', { class: 'upload' }, el('span', {}, `${file.name} (${formatSize(file.size)}) `), bar)
+      $('transfers').append(row)
+      try {
+        await upload(this.peer, file, (sent) => (bar.value = sent))
+        await this.refresh()
+      } catch (err) {
+        this.host.error(err)
+      } finally {
+        row.remove()
+      }
+    }
+  }
+
+  private merge(page: HistoryEntry[]): void {
+    const list = $('message-list')
+    for (const entry of page) {
+      this.oldest = Math.min(this.oldest, entry.timestamp)
+      const old = this.nodes.get(entry.id)
+      const node = this.render(entry)
+      this.entries.set(entry.id, entry)
+      this.nodes.set(entry.id, node)
+      if (old != null) {
+        old.replaceWith(node)
+        continue
+      }
+      // Keep time order: most arrive at the end, an older page goes before.
+      let before: Element | null = null
+      for (const child of list.children) {
+        const ts = Number((child as HTMLElement).dataset.ts)
+        if (ts > entry.timestamp) {
+          before = child
+          break
+        }
+      }
+      list.insertBefore(node, before)
+    }
+  }
+
+  private render(m: HistoryEntry): HTMLElement {
+    const status = m.direction === 'out' ? el('span', { class: `status ${m.status}` }, m.status) : null
+    const body = m.kind === 'file' && m.file != null ? this.fileBody(m) : el('p', { class: 'text' }, m.text)
+    const reply = m.replyTo != null ? el('p', { class: 'reply' }, `↪ ${this.entries.get(m.replyTo)?.text.slice(0, 80) ?? 'a message'}`) : null
+    const node = el(
+      'li',
+      { class: `msg ${m.direction}`, 'data-id': m.id, 'data-ts': String(m.timestamp) },
+      reply,
+      body,
+      el('footer', {}, el('time', { datetime: new Date(m.timestamp).toISOString() }, formatTime(m.timestamp)), ' ', status)
+    )
+    return node
+  }
+
+  private fileBody(m: HistoryEntry): HTMLElement {
+    const file = m.file as NonNullable<HistoryEntry['file']>
+    const t = this.transfers.get(m.id)
+    const status = t?.status ?? file.status ?? ''
+    const src = `/v1/files/${m.id}/content`
+    const ready = m.direction === 'out' || status === 'complete'
+    if (ready && INLINE_IMAGE.test(file.name)) {
+      return el('a', { href: src, target: '_blank', rel: 'noopener', class: 'image' }, el('img', { src, alt: file.name, loading: 'lazy' }))
+    }
+    if (ready && INLINE_AUDIO.test(file.name)) return el('figure', {}, el('audio', { src, controls: true, preload: 'metadata' }), el('figcaption', {}, file.name))
+    if (ready && INLINE_VIDEO.test(file.name)) return el('figure', {}, el('video', { src, controls: true, preload: 'metadata' }), el('figcaption', {}, file.name))
+    const card = el('div', { class: 'file-card' }, el('strong', {}, file.name), ` ${formatSize(file.size)} `, el('span', { class: 'file-status' }, status))
+    if (ready) card.append(' ', el('a', { href: src, download: file.name }, 'Download'))
+    if (t != null && (status === 'transferring' || status === 'offered' || status === 'waiting')) {
+      card.append(el('progress', { max: String(t.size || 1), value: String(t.received), 'aria-label': `Transfer of ${file.name}` }))
+      if (t.waitReason != null && t.direction === 'out') card.append(el('p', { class: 'hint' }, `waiting: ${t.waitReason}`))
+      if (t.direction === 'in' && status !== 'transferring') card.append(this.action('Accept', () => api.accept(m.id)))
+      card.append(this.action('Cancel', () => api.cancel(m.id)))
+    }
+    if (t?.error != null) card.append(el('p', { class: 'hint' }, t.error))
+    return card
+  }
+
+  private action(label: string, fn: () => Promise<unknown>): HTMLButtonElement {
+    const b = el('button', { type: 'button' }, label)
+    b.addEventListener('click', () => {
+      fn().then(
+        () => this.refresh(),
+        (err: unknown) => this.host.error(err)
+      )
+    })
+    return b
+  }
+}
