@@ -68,6 +68,11 @@ export async function doctor(dir: string, options: DoctorOptions = {}): Promise<
       cause: err
     })
   })
+  const present = new Set(await readdir(dir))
+  if (!['identity.key', 'store.secret', 'manifest.json', 'db'].some((name) => present.has(name))) {
+    report.notes.push('nothing here yet: p2pnode start makes a data dir of it')
+    return finish(report)
+  }
   if (repair) report.backup = await backup(paths)
   if ((s.mode & 0o077) !== 0) {
     const mode = (s.mode & 0o777).toString(8).padStart(4, '0')

@@ -193,5 +193,8 @@ describe('damaged values and p2pnode doctor', () => {
     assert.match(res.stderr, /hint: stop it first/)
     const none = await cli(['doctor', '--data', join(node.dataDir, 'nope')])
     assert.equal(none.code, 7, none.stderr)
+    const empty = await cli(['doctor', '--data', await fleet.dir()])
+    assert.equal(empty.code, 0, empty.stdout)
+    assert.match(empty.stdout, /nothing here yet/)
   })
 })
