@@ -24,8 +24,13 @@ let online = false
 const readKey = (peer: string) => `p2pnode.read.${peer}`
 const lastRead = (peer: string) => Number(localStorage.getItem(readKey(peer)) ?? 0)
 
+let bannerTimer: ReturnType<typeof setTimeout> | undefined
+
 function banner(text: string | undefined, kind: 'error' | 'offline' | 'info' = 'error'): void {
   const b = $('banner')
+  clearTimeout(bannerTimer)
+  // A confirmation goes by itself; an error stays until the next thing works.
+  if (kind === 'info') bannerTimer = setTimeout(() => banner(undefined), 3000)
   b.hidden = text == null
   b.className = kind
   b.textContent = text ?? ''
@@ -66,7 +71,7 @@ async function loadRows(): Promise<void> {
     next.map(async (row) => {
       const recent = await api.history(row.peerId, { limit: 20 }).catch(() => [])
       const last = recent.at(-1)
-      if (last != null) row.last = { text: last.kind === 'file' ? `📎 ${last.file?.name ?? 'file'}` : last.text, timestamp: last.timestamp }
+      if (last != null) row.last = { text: last.kind === 'file' ? `file: ${last.file?.name ?? ''}` : last.text, timestamp: last.timestamp }
       const read = open?.peer === row.peerId ? Number.POSITIVE_INFINITY : lastRead(row.peerId)
       row.unread = recent.filter((m) => m.direction === 'in' && m.timestamp > read).length
     })
