@@ -15,8 +15,11 @@ export type ApiEventBody =
   | { type: 'peer'; peerId: string; name: string; connected: boolean }
   /** A peer told us a new name. */
   | { type: 'renamed'; peerId: string; name: string; formerName: string }
-  /** A file transfer was created or changed status (offered, waiting, transferring, complete, failed, cancelled). */
-  | { type: 'transfer'; transfer: FileInfo }
+  /**
+   * A file transfer was created or changed status (offered, waiting, transferring, complete, failed, cancelled).
+   * `timestamp`: the time of its entry in the conversation.
+   */
+  | { type: 'transfer'; transfer: FileInfo; timestamp: number }
   /** Bytes of a transfer moved: at most a few per second per transfer; the last one may be skipped (see transfer). */
   | { type: 'progress'; transferId: string; peer: string; direction: 'in' | 'out'; received: number; size: number }
   /** Who can find and reach us changed. */

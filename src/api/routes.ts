@@ -94,6 +94,14 @@ export const ROUTES = {
       after: { type: 'integer', minimum: 0 }
     })
   }),
+  resolve: route({
+    method: 'GET',
+    path: '/v1/resolve',
+    part: 'node',
+    call: 'resolve',
+    args: ['peer', '*'],
+    input: peerInput({ dial: { type: 'boolean' } })
+  }),
   contacts: route({ method: 'GET', path: '/v1/contacts', part: 'people', call: 'contacts', args: [] }),
   addContact: route({
     method: 'POST',

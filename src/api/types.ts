@@ -123,6 +123,11 @@ export interface NodeCoreApi {
   send(peer: string, text: string, options?: SendOptions): Promise<SendResult>
   /** Oldest first; the last `limit` messages (default 50). */
   history(peer: string, options?: HistoryQuery): Promise<HistoryEntry[]>
+  /**
+   * Which peer a reference (id, name or multiaddr) means, with the name to show for it (a short id added when
+   * another peer goes by the same name). `dial`: a multiaddr without /p2p/ is dialled to learn its id.
+   */
+  resolve(peer: string, options?: { dial?: boolean }): Promise<{ peerId: string; name: string }>
   stop(): Promise<void>
 }
 

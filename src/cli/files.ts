@@ -2,9 +2,11 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { FileInfo } from '../api/files.ts'
 import { ApiClient } from '../api/client.ts'
+import type { ApiEvent } from '../api/events.ts'
+import type { NodeApi } from '../api/types.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
-import type { P2pNode } from '../node/node.ts'
 import type { CommonOptions } from './commands.ts'
+import type { PeerNames } from './peer-names.ts'
 import { bytes, clock, displayText, out, padEnd, shortId, width } from './output.ts'
 import { sendFile, type SendFileOptions } from './send-file.ts'
 
@@ -82,35 +84,41 @@ const PROMPT_PROGRESS_MS = 2000
 
 /**
  * File transfers in the interactive prompt: progress lines while a file moves, a line when one arrives, ends or
- * waits for `p2pnode accept`. Returns the `/send <path>` handler.
+ * waits for `p2pnode accept`, from the node's `transfer` and `progress` events. `send` is the `/send <path>` handler.
  */
 export function promptFiles(
-  node: P2pNode,
-  print: (text: string) => void
-): (peer: string, path: string) => Promise<void> {
+  api: NodeApi,
+  names: PeerNames,
+  print: (text: string) => void,
+  isHere: (peer: string) => boolean
+): { send: (peer: string, path: string) => Promise<void>; onEvent: (e: ApiEvent) => Promise<void> } {
   const shown = new Map<string, number>()
   const t0 = new Map<string, { at: number; bytes: number }>()
-  node.files.addEventListener('progress', (evt) => {
-    const { id, received, size } = evt.detail
-    const now = Date.now()
-    if (!t0.has(id)) t0.set(id, { at: now, bytes: received })
-    if (now - (shown.get(id) ?? 0) < PROMPT_PROGRESS_MS) return
-    shown.set(id, now)
-    const start = t0.get(id) ?? { at: now, bytes: received }
-    const rate = (received - start.bytes) / Math.max(0.001, (now - start.at) / 1000)
-    const pct = size === 0 ? 100 : Math.floor((received / size) * 100)
-    print(`  ${id.slice(0, 8)} ${pct}% ${bytes(received)}/${bytes(size)} ${bytes(rate)}/s`)
-  })
   /** Incoming transfers already told of. */
   const seen = new Set<string>()
-  node.files.addEventListener('transfer', (evt) => {
-    const t = evt.detail
-    const who = node.displayName(t.peer)
+  const onEvent = async (e: ApiEvent) => {
+    if (e.type === 'progress') {
+      const { transferId: id, received, size } = e
+      const now = Date.now()
+      if (!t0.has(id)) t0.set(id, { at: now, bytes: received })
+      if (t0.size > 1000) t0.delete(t0.keys().next().value ?? '')
+      if (now - (shown.get(id) ?? 0) < PROMPT_PROGRESS_MS) return
+      shown.set(id, now)
+      if (shown.size > 1000) shown.delete(shown.keys().next().value ?? '')
+      const start = t0.get(id) ?? { at: now, bytes: received }
+      const rate = (received - start.bytes) / Math.max(0.001, (now - start.at) / 1000)
+      const pct = size === 0 ? 100 : Math.floor((received / size) * 100)
+      return print(`  ${id.slice(0, 8)} ${pct}% ${bytes(received)}/${bytes(size)} ${bytes(rate)}/s`)
+    }
+    if (e.type !== 'transfer') return
+    const t = e.transfer
+    const who = await names.of(t.peer)
     const first = t.direction === 'in' && !seen.has(t.id)
     if (t.direction === 'in') seen.add(t.id)
+    if (seen.size > 10_000) seen.delete(seen.values().next().value ?? '')
     if (first && t.status === 'transferring') {
       // Its place in the conversation, among the messages (the offer arrives in order with them).
-      print(`${clock(t.timestamp)} [${who}] sends a file: ${displayText(t.name)} (${bytes(t.size)})`)
+      print(`${clock(e.timestamp)} [${who}] sends a file: ${displayText(t.name)} (${bytes(t.size)})`)
     } else if (t.status === 'complete') {
       shown.delete(t.id)
       t0.delete(t.id)
@@ -120,16 +128,20 @@ export function promptFiles(
           : `* ${who} has ${t.name}, verified`
       )
     } else if (t.status === 'failed' || t.status === 'cancelled') {
+      shown.delete(t.id)
+      t0.delete(t.id)
       print(`* ${t.name} ${t.direction === 'in' ? 'from' : 'to'} ${who} ${t.status}${t.error ? `: ${t.error}` : ''}`)
     } else if (t.status === 'waiting' && t.direction === 'out') {
       print(`* ${who} must accept ${t.name} (${t.waitReason ?? 'it is over their auto-accept limit'}); it goes once they do`)
     } else if (t.status === 'waiting' && t.direction === 'in') {
       print(`* ${who} offers ${t.name} (${bytes(t.size)}): /accept ${t.id.slice(0, 8)} to take it, /cancel to refuse`)
     }
-  })
-  return async (peer, path) => {
-    const t = await node.fileApi.sendFile(peer, resolve(path))
-    print(`  sending ${t.name} (${bytes(t.size)}) to ${node.displayName(peer)} [${t.id}]`)
-    if (!node.chat.isConnected(peer)) print(`  (${node.displayName(peer)} is offline: it goes out when they are back)`)
   }
+  const send = async (peer: string, path: string) => {
+    const t = await api.sendFile(peer, resolve(path))
+    const who = await names.of(peer)
+    print(`  sending ${t.name} (${bytes(t.size)}) to ${who} [${t.id}]`)
+    if (!isHere(peer)) print(`  (${who} is offline: it goes out when they are back)`)
+  }
+  return { send, onEvent }
 }

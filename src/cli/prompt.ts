@@ -1,8 +1,10 @@
 import { createInterface, type Interface } from 'node:readline'
 import { isP2pError } from '../errors.ts'
-import type { P2pNode } from '../node/node.ts'
+import type { ApiClient } from '../api/client.ts'
+import type { StreamEvent } from '../api/event-stream.ts'
 import { formatHistory, formatPeers } from './commands.ts'
 import { formatFiles, promptFiles } from './files.ts'
+import { PeerNames } from './peer-names.ts'
 import { clock, displayText, padEnd, width } from './output.ts'
 import { pathArgument } from './prompt-args.ts'
 import { Screen, type ScreenLine } from './prompt-screen.ts'
@@ -30,16 +32,19 @@ const DELIVERED = '✓'
 /**
  * The interactive chat on a terminal: incoming messages appear live as `12:03 [name] text` above the input line;
  * sent ones as `12:03 [me] text …`, the mark turning to ✓ in place when the peer has stored them.
- * Uses the node in-process (same NodeApi as the CLI commands use over the socket).
+ * A client of the node's API, as the CLI commands are: calls over the socket, live news from GET /v1/events.
  */
-export function startPrompt(node: P2pNode, quit: () => void): Interface {
+export function startPrompt(api: ApiClient, quit: () => void): Interface {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
   const screen = new Screen(rl, process.stdout)
   // Relative paths in /send are the prompt's, taken where it started.
   const cwd = process.cwd()
   let current: string | undefined
+  const names = new PeerNames(api)
+  /** Peers here now (from `peer` events; at first from the peer list). */
+  const here = new Set<string>()
 
-  const setPrompt = () => rl.setPrompt(current == null ? '> ' : `${node.displayName(current)}> `)
+  const setPrompt = () => rl.setPrompt(current == null ? '> ' : `${names.shown(current)}> `)
   const print = (text: string) => void screen.print(text)
 
   // Anything else written to the terminal (log lines on stderr) also goes above the input line.
@@ -50,53 +55,90 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
     process.stderr.write = stderrWrite
   })
 
-  node.addEventListener('message', (evt) => {
-    const { message, muted } = evt.detail
-    if (muted) return
-    print(`${clock(message.timestamp)} [${node.displayName(message.peer)}] ${displayText(message.text)}`)
-  })
-  node.addEventListener('peer', (evt) => {
-    const { peerId, connected, name } = evt.detail
-    // A new peer is announced once its greeting has told us its name.
-    if (connected && name === '') return
-    print(`* ${node.displayName(peerId)} ${connected ? 'is here' : 'left'}`)
-    if (peerId === current) setPrompt()
-  })
-  node.addEventListener('renamed', (evt) => {
-    const { peerId, name, formerName } = evt.detail
-    const shown = node.displayName(peerId)
-    if (formerName === '') return
-    print(shown === name ? `* ${formerName} is now called ${name}` : `* ${shown} now calls itself ${name}`)
-    if (peerId === current) setPrompt()
-  })
-
   // Sent lines waiting for their ack: id → where the line is and what it says.
   const unacked = new Map<string, { line: ScreenLine; text: string }>()
-  node.addEventListener('delivered', (evt) => {
-    for (const id of evt.detail.ids) {
-      const sent = unacked.get(id)
-      if (sent == null) continue
-      unacked.delete(id)
-      screen.rewrite(sent.line, `${sent.text} ${DELIVERED}`)
-    }
-  })
+  const files = promptFiles(api, names, print, (peer) => here.has(peer))
 
-  const sendFile = promptFiles(node, print)
+  /** What the node tells, in order (names are looked up before a line is printed). */
+  const onEvent = async (e: StreamEvent) => {
+    switch (e.type) {
+      case 'message': {
+        const { message, muted } = e
+        if (message.direction !== 'in' || muted || message.kind === 'file') return
+        const who = await names.of(message.from)
+        return print(`${clock(message.timestamp)} [${who}] ${displayText(message.text)}`)
+      }
+      case 'peer': {
+        const { peerId, connected, name } = e
+        if (connected) here.add(peerId)
+        else here.delete(peerId)
+        names.forget(peerId)
+        // A new peer is announced once its greeting has told us its name.
+        if (connected && name === '') return
+        print(`* ${await names.of(peerId)} ${connected ? 'is here' : 'left'}`)
+        if (peerId === current) setPrompt()
+        return
+      }
+      case 'renamed': {
+        const { peerId, name, formerName } = e
+        names.forget(peerId)
+        const shown = await names.of(peerId)
+        if (formerName === '') return
+        print(shown === name ? `* ${formerName} is now called ${name}` : `* ${shown} now calls itself ${name}`)
+        if (peerId === current) setPrompt()
+        return
+      }
+      case 'peer-state':
+        names.forget(e.state.peerId)
+        if (e.state.peerId === current) await names.of(current).then(setPrompt)
+        return
+      case 'status':
+        if (e.status !== 'delivered') return
+        for (const id of e.ids) {
+          const sent = unacked.get(id)
+          if (sent == null) continue
+          unacked.delete(id)
+          screen.rewrite(sent.line, `${sent.text} ${DELIVERED}`)
+        }
+        return
+      case 'transfer':
+      case 'progress':
+        return files.onEvent(e)
+      default:
+    }
+  }
+  let events = Promise.resolve()
+  const stopEvents = new AbortController()
+  rl.on('close', () => stopEvents.abort())
+  void api
+    .follow((e) => (events = events.then(() => onEvent(e)).catch(() => {})), { signal: stopEvents.signal })
+    .catch((err: unknown) => print(`error: the node's events stopped: ${(err as Error).message}`))
+  void api
+    .peers()
+    .then((peers) => {
+      for (const p of peers) if (p.connected) here.add(p.peerId)
+    })
+    .catch(() => {})
 
   const send = async (peer: string, text: string) => {
-    const res = await node.send(peer, text, { waitMs: 0 })
-    const to = peer === current ? 'me' : `me → ${node.displayName(peer)}`
+    const res = await api.send(peer, text, { waitMs: 0 })
+    const to = peer === current ? 'me' : `me → ${await names.of(peer)}`
     const line = `${clock(Date.now())} [${to}] ${displayText(text)}`
     if (res.status === 'delivered') return print(`${line} ${DELIVERED}`)
     unacked.set(res.id, { line: screen.print(`${line} ${WAITING}`), text: line })
     if (unacked.size > 1000) unacked.delete(unacked.keys().next().value as string)
     // With waitMs 0 a message to a connected peer is still 'pending' (queued, not yet on the wire): not offline.
-    if (res.status === 'pending' && !node.chat.isConnected(peer)) {
-      print(`  (${node.displayName(peer)} is offline: queued, sent when they are back)`)
+    if (res.status === 'pending' && !here.has(peer)) {
+      print(`  (${await names.of(peer)} is offline: queued, sent when they are back)`)
     }
   }
 
   const needConversation = () => print('no conversation yet: /to <peer> first (/peers lists them)')
+  const resolve = async (ref: string) => {
+    const r = await api.resolve(ref, { dial: true })
+    names.set(r.peerId, r.name)
+    return r.peerId
+  }
 
   const handle = async (line: string) => {
     const text = line.trim()
@@ -111,49 +153,53 @@ export function startPrompt(node: P2pNode, quit: () => void): Interface {
       case '/exit':
         return quit()
       case '/peers':
-        return print(formatPeers(await node.peers()))
+        return print(formatPeers(await api.peers()))
       case '/to':
         if (arg === '') return print('usage: /to <peer>')
-        current = await node.resolvePeer(arg, { dial: true })
+        current = await resolve(arg)
         setPrompt()
-        return print(`talking to ${node.displayName(current)} (${current})`)
+        return print(`talking to ${names.shown(current)} (${current})`)
       case '/msg': {
         // The text is everything after the second word, spacing kept.
         const m = /^\/msg\s+(\S+)\s+([\s\S]+)$/.exec(text)
         if (m == null || m[2].trim() === '') return print('usage: /msg <peer> <text>')
-        return send(await node.resolvePeer(m[1], { dial: true }), m[2])
+        return send(await resolve(m[1]), m[2])
       }
       case '/history': {
         const peer = arg !== '' ? arg : current
         if (peer == null) return print('usage: /history <peer> (or /to <peer> first)')
-        return print(formatHistory(await node.history(peer, { limit: 20 }), (id) => node.displayName(id)))
+        const entries = await api.history(peer, { limit: 20 })
+        await names.load(entries.map((m) => m.from))
+        return print(formatHistory(entries, (id) => names.shown(id)))
       }
       case '/send': {
         // What follows /send as typed, quotes and all (the split above would lose runs of spaces).
         const typed = line.trim().slice('/send'.length)
         if (typed.trim() === '') return print('usage: /send <path>')
         if (current == null) return needConversation()
-        return sendFile(current, pathArgument(typed, cwd))
+        return files.send(current, pathArgument(typed, cwd))
       }
       case '/files': {
-        const files = await node.fileApi.files()
-        return print(formatFiles(files, new Map(files.map((f) => [f.peer, node.displayName(f.peer)]))))
+        const list = await api.files()
+        await names.load(list.map((f) => f.peer))
+        return print(formatFiles(list, new Map(list.map((f) => [f.peer, names.shown(f.peer)]))))
       }
       case '/accept':
       case '/cancel': {
         if (arg === '') return print(`usage: ${cmd} <id> (/files lists them)`)
-        const t = cmd === '/accept' ? await node.fileApi.accept(arg) : await node.fileApi.cancel(arg)
+        const t = cmd === '/accept' ? await api.accept(arg) : await api.cancel(arg)
         return print(`  ${t.status} ${t.id.slice(0, 8)} ${t.name}`)
       }
       case '/blocked': {
-        const list = await node.people.blocked()
+        const list = await api.blocked()
         if (list.length === 0) return print('nobody is blocked')
-        const columns = Math.max(...list.map((p) => width(node.displayName(p.peerId))))
-        return print(list.map((p) => `  ${padEnd(node.displayName(p.peerId), columns)}  ${p.peerId}`).join('\n'))
+        await names.load(list.map((p) => p.peerId))
+        const columns = Math.max(...list.map((p) => width(names.shown(p.peerId))))
+        return print(list.map((p) => `  ${padEnd(names.shown(p.peerId), columns)}  ${p.peerId}`).join('\n'))
       }
       case '/dial': {
         if (arg === '') return print('usage: /dial <multiaddr>')
-        const res = await node.dial(arg)
+        const res = await api.dial(arg)
         return print(`connected to ${res.name || '(no name)'} ${res.peerId}`)
       }
       default:

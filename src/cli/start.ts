@@ -1,5 +1,6 @@
 import { resolve as resolvePath } from 'node:path'
 import { enable, logger } from '@libp2p/logger'
+import { ApiClient } from '../api/client.ts'
 import { startApiServer } from '../api/server.ts'
 import { registerWebControlRoutes, startWebServer, type WebServer } from '../api/web-server.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
@@ -62,6 +63,7 @@ export async function startCommand(options: StartOptions): Promise<number> {
     stopping = true
     prompt?.close()
     await web?.close()
+    await promptApi?.close().catch(() => {})
     await node.stop()
     // The socket goes last: `p2pnode stop` returns once it is gone, and by then the data dir is free.
     await api.close()
@@ -80,7 +82,9 @@ export async function startCommand(options: StartOptions): Promise<number> {
   out.notice(`p2pnode: ${id.name} listening on ${id.addrs.join(' ')} (data: ${dataDir})`)
   for (const notice of web?.notices ?? []) out.notice(notice)
   if (web != null) out.notice(`p2pnode: web app on ${web.origin} (p2pnode web prints the link to open)`)
-  const prompt = process.stdin.isTTY ? startPrompt(node, () => void shutdown()) : undefined
+  // The prompt is a client of the API, as the CLI commands are.
+  const promptApi = process.stdin.isTTY ? new ApiClient(dataPaths(dataDir).socket, dataDir) : undefined
+  const prompt = promptApi != null ? startPrompt(promptApi, () => void shutdown()) : undefined
   return finished
 }
 

@@ -49,7 +49,7 @@ export function feedEvents(node: P2pNode, files: FileTransferProtocol, log: Even
       followed.set(t.id, { peer: t.peer, direction: t.direction, at: 0 })
       if (followed.size > MAX_FOLLOWED) followed.delete(followed.keys().next().value ?? '')
     }
-    log.publish({ type: 'transfer', transfer: toFileInfo(t) })
+    log.publish({ type: 'transfer', transfer: toFileInfo(t), timestamp: t.timestamp })
   })
   files.addEventListener('progress', (evt) => {
     const { id, received, size } = evt.detail

@@ -528,6 +528,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     return name
   }
 
+  async resolve(ref: string, options: { dial?: boolean } = {}): Promise<{ peerId: string; name: string }> {
+    const peerId = await this.resolvePeer(ref, { dial: options.dial === true })
+    return { peerId, name: peerId === this.libp2p.peerId.toString() ? this.name : this.displayName(peerId) }
+  }
+
   /** Resolve a peer id, display name or multiaddr to a peer id. */
   async resolvePeer(ref: string, options: { dial: boolean }): Promise<string> {
     const text = ref.trim()

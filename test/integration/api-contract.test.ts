@@ -80,6 +80,8 @@ describe('API contract: in-process and over the socket alike', () => {
     assert.equal((await same('dial', (api) => api.dial(bobAddr))).ok?.peerId, bobId)
     await waitFor(async () => (await alice.peers()).some((p) => p.peerId === bobId && p.connected), { what: 'bob here' })
     await same('peers', (api) => api.peers())
+    assert.deepEqual((await same('resolve', (api) => api.resolve('bob'))).ok, { peerId: bobId, name: 'bob' })
+    assert.equal((await same('resolve', (api) => api.resolve('nobody', { dial: true }))).error?.code, 'PEER_NOT_FOUND')
     const [sentA, sentB] = await both('send', (api) => api.send(bobId, 'hello both ways', { waitMs: 5000 }))
     assert.equal((sentA as { ok: { status: string } }).ok.status, 'delivered')
     assert.equal((sentB as { ok: { status: string } }).ok.status, 'delivered')
