@@ -1,11 +1,13 @@
 // The web app: conversation list, the open conversation, search, contacts, this node. Plain DOM, no framework.
-import type { ContactInfo, IdInfo, PeerInfo, Visibility } from '../api/types.ts'
+import type { ContactInfo, HistoryEntry, IdInfo, PeerInfo, Visibility } from '../api/types.ts'
 import { api, ApiError } from './api.ts'
 import { Conversation } from './conversation.ts'
 import { $, el, formatTime, shortId } from './dom.ts'
 
-/** Until the node's event stream is there, the page asks this often. */
+/** Without the node's event stream (not connected yet, or cut off), the page asks this often. */
 const POLL_MS = 1000
+/** With the event stream, a slow check all the same (a missed event cannot leave the page wrong for long). */
+const SLOW_POLL_MS = 15_000
 
 interface Row {
   peerId: string
@@ -145,6 +147,8 @@ async function tick(): Promise<void> {
       banner(undefined)
       renderMe()
     }
+    // A stream the node refused or ended for good (a 401, a restart) is not retried by EventSource: start anew.
+    if (source == null || source.readyState === EventSource.CLOSED) follow()
     await loadRows()
     if (open != null) {
       await open.refresh()
@@ -293,6 +297,73 @@ async function search(q: string): Promise<void> {
   }
 }
 
+/** Run `fn` once soon, however many events ask for it meanwhile. */
+function debounce(fn: () => Promise<void>, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return () => {
+    if (timer != null) return
+    timer = setTimeout(() => {
+      timer = undefined
+      fn().catch(showError)
+    }, ms)
+  }
+}
+
+let live = false
+let lastTick = 0
+
+/**
+ * Live updates from GET /v1/events: a message for the open conversation goes into the page at once; anything
+ * else reloads what it touches, a little later. EventSource reconnects by itself and sends Last-Event-ID, so what
+ * happened meanwhile is replayed (or a resync event says to reload everything).
+ */
+let source: EventSource | undefined
+
+function follow(): void {
+  const events = new EventSource('/v1/events')
+  source = events
+  const rowsSoon = debounce(loadRows, 150)
+  const conversationSoon = debounce(async () => open?.refresh(), 150)
+  const on = (type: string, fn: (data: Record<string, unknown>) => void) =>
+    events.addEventListener(type, (e) => {
+      try {
+        fn(JSON.parse((e as MessageEvent<string>).data) as Record<string, unknown>)
+      } catch (err) {
+        showError(err)
+      }
+    })
+  events.onopen = () => {
+    live = true
+  }
+  events.onerror = () => {
+    live = false
+  }
+  on('message', (data) => {
+    const m = data.message as HistoryEntry
+    const peer = m.direction === 'in' ? m.from : m.to
+    if (open?.peer === peer) {
+      open.add(m)
+      if (document.hasFocus()) localStorage.setItem(readKey(peer), String(Date.now()))
+    }
+    rowsSoon()
+  })
+  on('status', (data) => {
+    if (open?.peer === data.peer) conversationSoon()
+  })
+  for (const type of ['transfer', 'progress']) on(type, () => conversationSoon())
+  for (const type of ['peer', 'renamed', 'peer-state']) on(type, () => rowsSoon())
+  on('visibility', (data) => ($<HTMLSelectElement>('visibility').value = String(data.visibility)))
+  on('resync', () => {
+    rowsSoon()
+    conversationSoon()
+  })
+}
+
 wire()
 void tick()
-setInterval(() => void tick(), POLL_MS)
+setInterval(() => {
+  const now = Date.now()
+  if (live && now - lastTick < SLOW_POLL_MS) return
+  lastTick = now
+  void tick()
+}, POLL_MS)

@@ -52,6 +52,15 @@ export class Conversation {
     if (first || atBottom) list.scrollTop = list.scrollHeight
   }
 
+  /** A message the node just told us about (the event stream): shown at once, without asking for the page. */
+  add(entry: HistoryEntry): void {
+    if (this.closed) return
+    const list = $('messages')
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40
+    this.merge([entry])
+    if (atBottom || entry.direction === 'out') list.scrollTop = list.scrollHeight
+  }
+
   /** One page further back. */
   async older(): Promise<void> {
     const page = await api.history(this.peer, { limit: PAGE, before: this.oldest })

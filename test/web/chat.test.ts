@@ -93,10 +93,22 @@ describe('web app in a real browser (chromium)', { skip: NO_BROWSER }, () => {
     assert.equal(await box.inputValue(), '')
     await page.getByRole('log', { name: 'Messages' }).getByText('delivered').first().waitFor()
 
-    const sent = Date.now()
+    // When the answer enters the DOM, by the page's clock (the same machine's as bob's).
+    await page.evaluate(() => {
+      const w = window as unknown as { arrived?: number }
+      new MutationObserver((_records, observer) => {
+        if (document.getElementById('message-list')?.textContent?.includes('answer from bob') === true) {
+          w.arrived = Date.now()
+          observer.disconnect()
+        }
+      }).observe(document.getElementById('message-list') as HTMLElement, { childList: true, subtree: true })
+    })
     await bob.json(['send', 'alice', 'answer from bob'])
     await page.getByRole('log', { name: 'Messages' }).getByText('answer from bob').waitFor({ timeout: 15_000 })
-    console.log(`# bob's send (CLI) -> in alice's DOM: ${Date.now() - sent} ms (includes the CLI's start-up)`)
+    const answer = (await bob.json<HistoryEntry[]>(['history', alice.peerId])).find((m) => m.text === 'answer from bob')
+    const arrived = await page.evaluate(() => (window as unknown as { arrived?: number }).arrived)
+    assert.ok(answer != null && arrived != null)
+    console.log(`# bob's send -> in alice's open page (DOM): ${arrived - answer.timestamp} ms`)
   })
 
   it('4. markup in a message text and a peer name is shown as text and runs nothing', async () => {
