@@ -147,7 +147,12 @@ describe('p2pnode CLI: the README way', () => {
     try {
       let stdout = ''
       child.stdout.on('data', (d) => (stdout += d))
-      const peerId = await waitFor(() => /^ready (12D3KooW\w+)$/m.exec(stdout)?.[1], { what: 'the ready line' })
+      // npm 11's npx installs the clone into its own cache on the first run in a clone (a link, then the package's
+      // prepare and postinstall scripts again): that first start takes as long as a build, so it gets a build's time.
+      const peerId = await waitFor(() => /^ready (12D3KooW\w+)$/m.exec(stdout)?.[1], {
+        what: 'the ready line',
+        timeout: 180_000
+      })
       const id = JSON.parse((await cli(['id', '--data', dir, '--json'])).stdout) as IdInfo
       assert.equal(id.peerId, peerId)
       assert.equal((await cli(['stop', '--data', dir])).code, 0)
