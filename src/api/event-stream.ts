@@ -65,6 +65,8 @@ export async function* openEventStream(socketPath: string, request: EventStreamR
 
 export interface FollowOptions {
   signal?: AbortSignal
+  /** Start after this event (e.g. the node's newest when the caller started), so that nothing since is missed. */
+  lastEventId?: string
   /** Called when the stream broke and is tried again (after a pause that grows to 5 s). */
   onReconnect?: (err: unknown) => void
   /** The first connection is open (events from now on will arrive). */
@@ -81,7 +83,7 @@ export async function followEvents(
   onEvent: (event: StreamEvent) => void,
   options: FollowOptions = {}
 ): Promise<void> {
-  let lastEventId: string | undefined
+  let lastEventId = options.lastEventId
   let pause = 100
   let opened = false
   const aborted = () => options.signal?.aborted === true

@@ -32,9 +32,10 @@ const DELIVERED = '✓'
 /**
  * The interactive chat on a terminal: incoming messages appear live as `12:03 [name] text` above the input line;
  * sent ones as `12:03 [me] text …`, the mark turning to ✓ in place when the peer has stored them.
- * A client of the node's API, as the CLI commands are: calls over the socket, live news from GET /v1/events.
+ * A client of the node's API, as the CLI commands are: calls over the socket, live news from GET /v1/events
+ * (from `lastEventId` on: what happened while the prompt was connecting is shown too).
  */
-export function startPrompt(api: ApiClient, quit: () => void): Interface {
+export function startPrompt(api: ApiClient, quit: () => void, options: { lastEventId?: string } = {}): Interface {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true })
   const screen = new Screen(rl, process.stdout)
   // Relative paths in /send are the prompt's, taken where it started.
@@ -111,7 +112,10 @@ export function startPrompt(api: ApiClient, quit: () => void): Interface {
   const stopEvents = new AbortController()
   rl.on('close', () => stopEvents.abort())
   void api
-    .follow((e) => (events = events.then(() => onEvent(e)).catch(() => {})), { signal: stopEvents.signal })
+    .follow((e) => (events = events.then(() => onEvent(e)).catch(() => {})), {
+      signal: stopEvents.signal,
+      lastEventId: options.lastEventId
+    })
     .catch((err: unknown) => print(`error: the node's events stopped: ${(err as Error).message}`))
   void api
     .peers()
