@@ -1,0 +1,242 @@
+/**
+ * The sender's half of the file protocol: offers (in their turn in the chat outbox, or on their own) and the fetch
+ * streams that serve the chunks.
+ */
+import { type FileHandle, open } from 'node:fs/promises'
+import type { Connection, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
+import { FINAL_STATUSES, type TransferRecord, type TransferStatus } from '../../store/index.ts'
+import { errorText, fromHex, toHex } from '../util.ts'
+import {
+  MAX_FETCH_FRAME_BYTES,
+  MAX_OFFER_FRAME_BYTES,
+  MAX_OFFER_RETRY_MS,
+  OFFER_PROTOCOL,
+  OFFER_PROTOCOL_V2
+} from './constants.ts'
+import type { FileContext } from './context.ts'
+import { TransferStoppedError } from './errors.ts'
+import { clip, fetchField, offerField, readFrame } from './frames.ts'
+import { hashFrames, listDigest } from './hash-list.ts'
+import { FetchFrame, OfferFrame, OfferReply, Stop } from './pb/file.ts'
+import { serveChunks } from './sender.ts'
+
+export class Outgoing {
+  private readonly ctx: FileContext
+  /** Offers being made now. */
+  private readonly offering = new Map<string, Promise<void>>()
+  /** Fetch streams being served now, per transfer. */
+  private readonly serving = new Map<string, Set<Stream>>()
+
+  constructor(ctx: FileContext) {
+    this.ctx = ctx
+  }
+
+  /** A transfer we cancelled: tell the receiver on each fetch stream being served, then end it. */
+  stopServing(id: string): void {
+    for (const s of this.serving.get(id) ?? []) {
+      void lpStream(s, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+        .write(FetchFrame.encode({ stop: { reason: Stop.Reason.CANCELLED, detail: 'cancelled by the sender' } }))
+        .catch(() => {})
+        .finally(() => s.abort(new TransferStoppedError('cancelled')))
+    }
+  }
+
+  async deliver(peer: string, id: string, signal: AbortSignal): Promise<'delivered' | 'dropped'> {
+    let delay = this.ctx.retryDelay
+    for (;;) {
+      signal.throwIfAborted()
+      const record = await this.ctx.store.get(id)
+      if (record == null || record.peer !== peer || record.direction !== 'out') return 'dropped'
+      if (record.status !== 'offered') {
+        // Answered (waiting, transferring, complete, or failed/cancelled by the receiver's word), or ended here
+        // before anyone answered: the entry's status tells which.
+        return (await this.ctx.store.offerDelivered(record)) ? 'delivered' : 'dropped'
+      }
+      if (!this.ctx.started()) throw new Error('node stopping')
+      await this.offer(record)
+      if ((await this.ctx.store.get(id))?.status !== 'offered') continue
+      // Not answered: try again while the session lasts, backing off.
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        }, delay)
+        const onAbort = () => {
+          clearTimeout(t)
+          reject(signal.reason as Error)
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+      delay = Math.min(delay * 2, MAX_OFFER_RETRY_MS)
+    }
+  }
+
+  // ---- sender: offer -----------------------------------------------------------------------------------------
+
+  /** Offer a transfer; while one offer of it is under way, the same one. */
+  offer(record: TransferRecord): Promise<void> {
+    if (!this.ctx.started()) return Promise.resolve()
+    let running = this.offering.get(record.id)
+    if (running == null) {
+      running = this.offerOnce(record).finally(() => this.offering.delete(record.id))
+      this.offering.set(record.id, running)
+    }
+    return running
+  }
+
+  private async offerOnce(record: TransferRecord): Promise<void> {
+    let stream: Stream | undefined
+    try {
+      // Version 2 if the peer has it (the list follows on the fetch stream, once accepted), else version 1.
+      stream = await this.ctx.components.libp2p.dialProtocol(
+        peerIdFromString(record.peer),
+        [OFFER_PROTOCOL_V2, OFFER_PROTOCOL],
+        { signal: AbortSignal.timeout(this.ctx.frameTimeout) }
+      )
+      this.ctx.streams.add(stream)
+      const v2 = stream.protocol === OFFER_PROTOCOL_V2
+      const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
+      const hashes = await this.ctx.store.hashes(record.id)
+      const frames = [
+        OfferFrame.encode({
+          offer: {
+            id: fromHex(record.id),
+            name: record.name,
+            size: BigInt(record.size),
+            mime: record.mime,
+            chunkSize: record.chunkSize,
+            sha256: fromHex(record.sha256),
+            timestamp: BigInt(record.timestamp),
+            listSha256: v2 ? listDigest(hashes) : new Uint8Array(0),
+            after: BigInt(record.after ?? 0)
+          }
+        }),
+        ...(v2 ? [] : hashFrames(hashes, 'offer'))
+      ]
+      for (const f of frames) await lp.write(f)
+      const reply = offerField(await readFrame(lp, OfferFrame, this.ctx.frameTimeout), 'reply')
+      await stream.close()
+      await this.onReply(record, reply)
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      if ((err as Error).name === 'UnsupportedProtocolError') {
+        await this.ctx.fail(record.id, 'the peer does not take files (no /chat/1.0/file support)')
+        return
+      }
+      if (!this.ctx.started()) return
+      this.ctx.log.error('offering %s to %s failed: %s', record.id, record.peer, errorText(err))
+      // A queued transfer is retried by deliver(), which the chat session is waiting on.
+      if (record.queued === true) return
+      this.ctx.later(async () => {
+        const now = await this.ctx.store.get(record.id)
+        if (now?.status === 'offered' && this.ctx.isConnected(now.peer)) void this.offer(now)
+      })
+    } finally {
+      if (stream != null) this.ctx.streams.delete(stream)
+    }
+  }
+
+  private async onReply(record: TransferRecord, reply: OfferReply): Promise<void> {
+    const reason = clip(reply.reason)
+    const statuses: Record<OfferReply.Status, TransferStatus> = {
+      [OfferReply.Status.ACCEPTED]: 'transferring',
+      [OfferReply.Status.WAITING]: 'waiting',
+      [OfferReply.Status.COMPLETE]: 'complete',
+      [OfferReply.Status.REFUSED]: 'failed',
+      [OfferReply.Status.CANCELLED]: 'cancelled',
+      [OfferReply.Status.FAILED]: 'failed'
+    }
+    const status = statuses[reply.status]
+    if (record.status === 'offered') await this.ctx.store.markOfferDelivered(record)
+    const current = await this.ctx.store.get(record.id)
+    if (current == null || FINAL_STATUSES.has(current.status)) return
+    // 'transferring' is also set by the first fetch: do not step back to it from there.
+    if (status === current.status) return
+    if (status === 'failed') {
+      const why = reply.status === OfferReply.Status.REFUSED ? `refused by the peer: ${reason}` : reason
+      await this.ctx.fail(record.id, why)
+      return
+    }
+    if (status === 'waiting' && reason !== '') {
+      const next = await this.ctx.store.update(record.id, { status, waitReason: reason })
+      if (next != null) this.ctx.changed(next)
+      return
+    }
+    await this.ctx.setStatus(record.id, status)
+  }
+
+  // ---- sender: serve fetches ---------------------------------------------------------------------------------
+
+  async onFetch(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    this.ctx.streams.add(stream)
+    const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+    let id = ''
+    let fh: FileHandle | undefined
+    const stop = async (reason: Stop.Reason, detail: string) => {
+      await lp.write(FetchFrame.encode({ stop: { reason, detail } }))
+      await stream.close()
+    }
+    try {
+      const fetch = fetchField(await readFrame(lp, FetchFrame, this.ctx.frameTimeout), 'fetch')
+      id = toHex(fetch.id)
+      const record = await this.ctx.store.get(id)
+      if (record == null || record.direction !== 'out' || record.peer !== peer || this.ctx.components.isBlocked(peer)) {
+        return await stop(Stop.Reason.BAD_REQUEST, 'no such transfer')
+      }
+      if (record.status === 'cancelled') return await stop(Stop.Reason.CANCELLED, 'cancelled by the sender')
+      if (record.status === 'complete') return await stop(Stop.Reason.COMPLETE, '')
+      if (record.status === 'failed') return await stop(Stop.Reason.FAILED, record.error ?? 'failed')
+      try {
+        fh = await open(record.path, 'r')
+        const st = await fh.stat()
+        if (st.size !== record.source?.size || st.mtimeMs !== record.source.mtimeMs) throw new Error('file changed')
+      } catch (err) {
+        const why = `${record.path} is gone or changed since it was offered (${(err as Error).message})`
+        await this.ctx.fail(id, why)
+        return await stop(Stop.Reason.UNAVAILABLE, 'the sender no longer has this file as offered')
+      }
+      if (record.status !== 'transferring') {
+        if (record.status === 'offered') await this.ctx.store.markOfferDelivered(record)
+        await this.ctx.setStatus(id, 'transferring')
+      }
+      let streams = this.serving.get(id)
+      if (streams == null) {
+        streams = new Set()
+        this.serving.set(id, streams)
+      }
+      streams.add(stream)
+      this.ctx.received.set(id, Number(fetch.have))
+      if (fetch.hashes) await lp.writeV(hashFrames(await this.ctx.store.hashes(id), 'fetch'))
+      await this.serve(record, lp, fh)
+    } catch (err) {
+      if (this.ctx.started()) this.ctx.log.error('resetting file fetch stream from %s: %s', peer, errorText(err))
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      await fh?.close().catch(() => {})
+      this.serving.get(id)?.delete(stream)
+      if (this.serving.get(id)?.size === 0) this.serving.delete(id)
+      this.ctx.streams.delete(stream)
+    }
+  }
+
+  /** Serve the receiver's wants (see sender.ts), then record how it says the transfer ended. */
+  private async serve(record: TransferRecord, lp: LengthPrefixedStream, fh: FileHandle): Promise<void> {
+    const end = await serveChunks(record, lp, fh, this.ctx.frameTimeout, (length) => {
+      this.ctx.sent.set(record.id, (this.ctx.sent.get(record.id) ?? 0) + length)
+      const received = (this.ctx.received.get(record.id) ?? 0) + length
+      this.ctx.progress(record.id, received, record.size)
+    })
+    if (end?.reason === Stop.Reason.COMPLETE) {
+      this.ctx.received.set(record.id, record.size)
+      await this.ctx.setStatus(record.id, 'complete')
+    } else if (end?.reason === Stop.Reason.CANCELLED) {
+      await this.ctx.setStatus(record.id, 'cancelled')
+    } else if (end?.reason === Stop.Reason.FAILED) {
+      await this.ctx.fail(record.id, `the receiver gave up: ${clip(end.detail)}`)
+    }
+    await lp.unwrap().close()
+  }
+}
