@@ -10,6 +10,7 @@ import { P2pNode } from '../src/node/index.ts'
 import { BIN, cleanup, NODE, tempDir } from '../test/helpers/cli.ts'
 import { benchSearch } from './search.ts'
 import { fileBench } from './files.ts'
+import { webBench } from './web.ts'
 
 const ECHO = '/bench/echo/1.0'
 const LATENCY_N = 2000
@@ -222,6 +223,7 @@ async function main(): Promise<void> {
   }
   // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
   rows.push(...(await fileBench()))
+  rows.push(...(await webBench()))
 
   const w = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length))
   const line = (r: Row) =>
