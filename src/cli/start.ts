@@ -77,8 +77,6 @@ export async function startCommand(options: StartOptions): Promise<number> {
   process.once('SIGTERM', () => void shutdown())
 
   const id = await node.id()
-  // The prompt follows the events from the ready line on: a peer that connects while it subscribes is not missed.
-  const since = node.events.lastId()
   out.line(`ready ${id.peerId}`)
   for (const notice of node.notices) out.notice(notice)
   out.notice(`p2pnode: ${id.name} listening on ${id.addrs.join(' ')} (data: ${dataDir})`)
@@ -86,6 +84,9 @@ export async function startCommand(options: StartOptions): Promise<number> {
   if (web != null) out.notice(`p2pnode: web app on ${web.origin} (p2pnode web prints the link to open)`)
   // The prompt is a client of the API, as the CLI commands are.
   const promptApi = process.stdin.isTTY ? new ApiClient(dataPaths(dataDir).socket, dataDir) : undefined
+  // It follows the events from the node's start on (`<run>-0`: all of this run's), so that what happened before it
+  // subscribed (a --dial peer greeting while the servers started) is told too.
+  const since = `${node.events.run}-0`
   const prompt = promptApi != null ? startPrompt(promptApi, () => void shutdown(), { lastEventId: since }) : undefined
   return finished
 }
