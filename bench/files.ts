@@ -20,6 +20,7 @@ import { createLibp2p } from 'libp2p'
 import { ApiClient } from '../src/api/client.ts'
 import type { IdInfo } from '../src/api/types.ts'
 import { cleanup, NodeProcess, tempDir, waitFor } from '../test/helpers/cli.ts'
+import { pct } from './stats.ts'
 
 const MiB = 1024 * 1024
 const BLOCK = 256 * 1024
@@ -293,9 +294,6 @@ export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileR
   return rows
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
-}
 
 /** One message at a time alice → bob through the API, each until bob has stored it (acked); latencies sorted. */
 async function chatLatencies(alice: NodeProcess, bob: NodeProcess, until: () => boolean, max = 500) {

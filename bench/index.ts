@@ -11,22 +11,14 @@ import { BIN, cleanup, NODE, tempDir } from '../test/helpers/cli.ts'
 import { benchSearch } from './search.ts'
 import { fileBench } from './files.ts'
 import { webBench } from './web.ts'
+import { pct, type Row } from './stats.ts'
 
 const ECHO = '/bench/echo/1.0'
 const LATENCY_N = 2000
 const THROUGHPUT_SECONDS = 5
 const STARTS = 5
 
-interface Row {
-  metric: string
-  value: string
-  baseline: string
-  target: string
-}
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
-}
 
 function ms(n: number): string {
   return `${n.toFixed(3)} ms`

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { openStore } from '../src/store/index.ts'
 import { cleanup, tempDir } from '../test/helpers/cli.ts'
+import { pct } from './stats.ts'
 
 const MESSAGES = Number(process.env.BENCH_SEARCH_MESSAGES ?? 1_000_000)
 const PEERS = 50
@@ -29,9 +30,6 @@ function sentence(): string {
   return words.join(' ')
 }
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
-}
 
 async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
   const out: number[] = []

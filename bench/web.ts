@@ -11,19 +11,11 @@ import { ApiClient } from '../src/api/client.ts'
 import type { IdInfo } from '../src/api/types.ts'
 import { launch, NO_BROWSER } from '../test/helpers/browser.ts'
 import { cleanup, Fleet, ROOT } from '../test/helpers/cli.ts'
+import { pct, type Row } from './stats.ts'
 
 const MESSAGES = Number(process.env.BENCH_WEB_MESSAGES ?? 200)
 
-export interface WebRow {
-  metric: string
-  value: string
-  baseline: string
-  target: string
-}
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
-}
 
 /** Every file the node serves for the app: raw and gzip bytes. */
 async function shippedSize(): Promise<{ raw: number; gzip: number; files: number }> {
@@ -42,9 +34,9 @@ async function shippedSize(): Promise<{ raw: number; gzip: number; files: number
   return { raw, gzip, files }
 }
 
-export async function webBench(): Promise<WebRow[]> {
+export async function webBench(): Promise<Row[]> {
   const size = await shippedSize()
-  const rows: WebRow[] = [
+  const rows: Row[] = [
     {
       metric: `web app shipped size (${size.files} files)`,
       value: `${(size.gzip / 1024).toFixed(1)} KiB gzip (${(size.raw / 1024).toFixed(1)} KiB)`,
