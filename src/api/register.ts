@@ -34,6 +34,7 @@ export interface RegisterOptions {
 function storeDamaged(err: unknown, dataDir: string): unknown {
   const mapped = levelReadError(err, join(dataDir, 'db'))
   if (mapped === err || !isP2pError(mapped)) return err
+  if ((mapped.details as { problem?: string } | undefined)?.problem === 'unknown-version') return mapped
   return new P2pError(mapped.code, mapped.message, {
     hint: `stop the node (p2pnode stop), then run p2pnode doctor --repair --data ${dataDir}`,
     details: mapped.details,

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
-import { levelReadError, newDbId, openStore, secretFingerprint, type Store } from '../store/index.ts'
+import { LAYOUT, levelReadError, newDbId, openStore, secretFingerprint, type Store } from '../store/index.ts'
 import { type Manifest, MANIFEST_FORMAT, readManifest, writeManifest } from '../store/manifest.ts'
 import { type DataPaths, isPermissionError, permissionDenied } from './data-dir.ts'
 import { createKeyFile, newIdentityBytes, newSecretBytes, parseIdentity, readKeyFile } from './identity.ts'
@@ -81,7 +81,9 @@ async function fileError(paths: DataPaths, path: string, err: unknown): Promise<
   if (isPermissionError(err)) return permissionDenied(paths.dir, path, err)
   err = levelReadError(err, paths.db)
   if (isP2pError(err) && err.code === ErrorCode.STORE_DAMAGED) {
-    const { file, problem } = err.details as { file: string; problem: DamageProblem }
+    const { file, problem } = err.details as { file: string; problem: DamageProblem | 'unknown-version' }
+    // Written by a newer p2pnode: nothing to mend, the codec's error says so.
+    if (problem === 'unknown-version') return err
     return damaged(paths, file, problem, err.message, err.cause)
   }
   return err
@@ -167,7 +169,9 @@ export async function openDataDir(paths: DataPaths, notices: string[] = [], opti
   if (manifest == null && db === 'present' && ((identityBytes == null && !adoptIdentity) || secret == null)) {
     // A store with history whose key files went: refuse rather than make new ones (unless it holds nothing).
     const missing = identityBytes == null ? paths.identity : paths.secret
-    const probe = await guarded(paths, paths.db, () => openStore(paths.db, secret ?? newSecretBytes(), { create: false }))
+    const probe = await guarded(paths, paths.db, () =>
+      openStore(paths.db, secret ?? newSecretBytes(), { create: false, upgrade: false })
+    )
     const empty = await probe.integrity.isEmpty().finally(() => probe.close())
     if (!empty) throw damaged(paths, missing, 'missing', `${missing} is missing (this data dir has a store)`)
   }
@@ -193,10 +197,15 @@ export async function openDataDir(paths: DataPaths, notices: string[] = [], opti
   }
 
   if (readOnly && db === 'none') throw damaged(paths, paths.db, 'missing', `the database ${paths.db} is missing`)
-  const store = await guarded(paths, paths.db, () => openStore(paths.db, secret, { create: db === 'none' }))
+  // Not upgraded yet: a store is rewritten only once it is known to belong to these key files (checkStore).
+  const store = await guarded(paths, paths.db, () => openStore(paths.db, secret, { create: db === 'none', upgrade: false }))
   try {
     const next = await checkStore(paths, store, manifest, { secret, peerId, notices, ...options })
-    if (readOnly) return { store, privateKey, peerId, close: () => store.close() }
+    if (readOnly) {
+      if (store.layout < LAYOUT) notices.push('made by an earlier p2pnode: its store is moved to the conversation log on its next start')
+      return { store, privateKey, peerId, close: () => store.close() }
+    }
+    await upgrade(store, notices)
     if (manifest == null || next.writes !== manifest.writes || next.database !== manifest.database) {
       await guarded(paths, paths.manifest, () => writeManifest(paths.manifest, next))
     }
@@ -213,6 +222,16 @@ export async function openDataDir(paths: DataPaths, notices: string[] = [], opti
     await store.close().catch(() => {})
     throw await fileError(paths, paths.db, err)
   }
+}
+
+/** Move a store of an earlier layout to this one (resumable: see src/store/migrate.ts), and say so. */
+async function upgrade(store: Store, notices: string[]): Promise<void> {
+  if (store.layout >= LAYOUT) {
+    await store.upgrade()
+    return
+  }
+  const moved = await store.upgrade()
+  notices.push(`p2pnode: the store was moved to the conversation log of this version (${moved} messages)`)
 }
 
 function stamp(m: Omit<Manifest, 'writtenBy' | 'updatedAt' | 'format'>): Manifest {
@@ -292,8 +311,7 @@ async function checkStore(
     notices.push('made by p2pnode 0.1: it gets its manifest and integrity seals on its next start')
     return stamp({ peerId, secret: fingerprint, database: '0'.repeat(32), writes: store.writes })
   }
-  const sealed = await store.integrity.sealLegacyValues()
-  if (sealed > 0) notices.push(`p2pnode: ${sealed} messages stored by an earlier version now carry integrity seals`)
+  await upgrade(store, context.notices)
   const database = newDbId()
   await store.integrity.setStoreId({ dbId: database, peerId })
   return stamp({ peerId, secret: fingerprint, database, writes: store.writes })

@@ -1,9 +1,9 @@
 import { Level } from 'level'
-import { ErrorCode, P2pError } from '../errors.ts'
+import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { type Db, Store } from './store.ts'
 
-export type { Db, Op, OutboxEntry } from './store.ts'
-export { Store } from './store.ts'
+export { type Db, LAYOUT, type Op } from './keys.ts'
+export { Store, type StoreOpenOptions } from './store.ts'
 export { FINAL_STATUSES, type TransferRecord, type TransferStatus, Transfers } from './transfers.ts'
 export type * from './types.ts'
 export { newDbId, secretFingerprint, type StoreId, type StoreIdState } from './integrity.ts'
@@ -11,6 +11,8 @@ export { newDbId, secretFingerprint, type StoreId, type StoreIdState } from './i
 export interface OpenStoreOptions {
   /** Create the database if `path` holds none. @default true */
   create?: boolean
+  /** Migrate a store of an earlier layout at once (see Store.open). @default true */
+  upgrade?: boolean
 }
 
 /**
@@ -22,7 +24,7 @@ export async function openStore(path: string, secret: Uint8Array, options: OpenS
   if (secret.byteLength < 16) throw new TypeError('secret must be at least 16 bytes')
   const db = new Level<string, string>(path, { createIfMissing: options.create ?? true }) as unknown as Db
   try {
-    return await Store.open(db, secret)
+    return await Store.open(db, secret, { upgrade: options.upgrade })
   } catch (err) {
     throw levelOpenError(path, err)
   }
@@ -30,10 +32,12 @@ export async function openStore(path: string, secret: Uint8Array, options: OpenS
 
 /**
  * A LevelDB read that found the database damaged (a bad block, a table gone) as STORE_DAMAGED naming it, with the
- * recovery hint; any other error as it is.
+ * recovery hint; a value the codec could not read as the codec's error; any other error as it is.
  */
 export function levelReadError(err: unknown, path: string): unknown {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } }
+  // A value the codec cannot read (a version or kind unknown to it): its own error says what and why.
+  if (e?.code === 'LEVEL_DECODE_ERROR' && isP2pError(e.cause)) return e.cause
   const corrupt = [e, e.cause].find((x) => x?.code === 'LEVEL_CORRUPTION' || x?.code === 'LEVEL_IO_ERROR')
   if (corrupt == null) return err
   return new P2pError(ErrorCode.STORE_DAMAGED, `the database ${path} is damaged: ${corrupt.message ?? ''}`, {

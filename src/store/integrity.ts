@@ -11,9 +11,10 @@
  *   older copy of db/ put back).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { isDamaged, ValueSealer } from './sealed-codec.ts'
-import type { Db, Sub } from './store.ts'
-import type { StoredMessage } from './types.ts'
+import { type Db, dmConversation, LAYOUT, LAYOUT1, META, SEP, type Sub, SUBLEVEL } from './keys.ts'
+import { isDamaged } from './sealed-codec.ts'
+import type { SealedRecord } from './records.ts'
+import type { OutboxRecord, PeerRecord, StoredMessage } from './types.ts'
 
 export interface StoreId {
   /** 32 hex characters, random, chosen when the store got its id. */
@@ -27,8 +28,8 @@ export type StoreIdState = { state: 'missing' } | { state: 'invalid' } | ({ stat
 
 /** classic-level's synced write (fsync of the log, and so of every write before it); abstract-level has no type for it. */
 export const SYNC = { sync: true } as object
-const STORE_ID_KEY = 'store-id'
-export const WRITES_KEY = 'writes'
+const STORE_ID_KEY = META.storeId
+export const WRITES_KEY = META.writes
 /** How many records the legacy checks look at: enough to tell, bounded for large stores. */
 const SAMPLE = 200
 
@@ -43,11 +44,13 @@ export function newDbId(): string {
 
 export interface IntegrityParts {
   db: Db
-  sealer: ValueSealer
   meta: Sub<unknown>
-  messages: Sub<StoredMessage>
-  outbox: Sub<StoredMessage>
-  peersRaw: Sub<{ record?: { peerId?: unknown } }>
+  /** The layout on disk: the checks read layout 1's sublevels until the store is upgraded. */
+  layout: () => number
+  current: { messages: Sub<StoredMessage>; outbox: Sub<OutboxRecord> }
+  layout1: { messages: Sub<StoredMessage>; outbox: Sub<StoredMessage> }
+  raw: (name: string) => Sub<string>
+  peersRaw: Sub<SealedRecord<PeerRecord>>
   peerKey: (peerId: string) => string
   peerSealOk: (key: string, value: unknown) => boolean
 }
@@ -63,12 +66,10 @@ export interface ValueScan {
 export type SealedSublevel = 'messages' | 'outbox'
 const SEALED: SealedSublevel[] = ['messages', 'outbox']
 const MAX_LISTED = 100
-const MIGRATION_BATCH = 500
 
 export class StoreIntegrity {
   private readonly sealKey: Buffer
   private readonly meta: Sub<unknown>
-  private readonly messages: Sub<StoredMessage>
   private readonly peersRaw: IntegrityParts['peersRaw']
   private readonly peerKey: IntegrityParts['peerKey']
   private readonly peerSealOk: IntegrityParts['peerSealOk']
@@ -79,41 +80,31 @@ export class StoreIntegrity {
   ) {
     this.sealKey = createHmac('sha256', secret).update('p2pnode store id v1').digest()
     this.meta = parts.meta
-    this.messages = parts.messages
     this.peersRaw = parts.peersRaw
     this.peerKey = parts.peerKey
     this.peerSealOk = parts.peerSealOk
   }
 
-  /** The raw text of a sealed sublevel (for scans and the migration). */
-  raw(name: SealedSublevel | 'damaged'): Sub<string> {
-    return this.parts.db.sublevel<string, string>(name, { valueEncoding: 'utf8' })
+  private get layout1(): boolean {
+    return this.parts.layout() < LAYOUT
   }
 
-  /**
-   * Seal the plain values a 0.1 store holds, in batches, and leave legacy mode. Values that do not parse are left
-   * as they are (they read as damaged). Returns how many were sealed. A crash in the middle is harmless: the store
-   * has no id until this is done, so the next start goes on from where it stopped.
-   */
-  async sealLegacyValues(): Promise<number> {
-    let sealed = 0
-    for (const name of SEALED) {
-      const target = name === 'messages' ? this.parts.messages : this.parts.outbox
-      let ops: Array<{ type: 'put'; key: string; value: StoredMessage }> = []
-      const flush = async () => {
-        if (ops.length > 0) await target.batch(ops)
-        sealed += ops.length
-        ops = []
-      }
-      for await (const [key, text] of this.raw(name).iterator()) {
-        if (!ValueSealer.isLegacy(text)) continue
-        ops.push({ type: 'put', key, value: JSON.parse(text) as StoredMessage })
-        if (ops.length >= MIGRATION_BATCH) await flush()
-      }
-      await flush()
-    }
-    this.parts.sealer.legacy = false
-    return sealed
+  /** The messages (conversation entries) of the layout on disk. */
+  private get messages(): Sub<StoredMessage> {
+    return this.layout1 ? this.parts.layout1.messages : this.parts.current.messages
+  }
+
+  /** A sealed sublevel of the layout on disk, by what it holds. */
+  private sealed(name: SealedSublevel): Sub<unknown> {
+    if (name === 'messages') return this.messages as unknown as Sub<unknown>
+    return (this.layout1 ? this.parts.layout1.outbox : this.parts.current.outbox) as unknown as Sub<unknown>
+  }
+
+  /** The raw text of a sealed sublevel of the layout on disk, by what it holds (for scans and tests). */
+  raw(name: SealedSublevel | 'damaged'): Sub<string> {
+    if (name === 'damaged') return this.parts.raw(SUBLEVEL.damaged)
+    const physical = this.layout1 ? LAYOUT1[name] : name === 'messages' ? SUBLEVEL.log : SUBLEVEL.outbox
+    return this.parts.raw(physical)
   }
 
   /** Check every sealed value (for `p2pnode doctor` and the scan after start). */
@@ -123,8 +114,7 @@ export class StoreIntegrity {
       damaged: { messages: { count: 0, keys: [] }, outbox: { count: 0, keys: [] } }
     }
     for (const name of SEALED) {
-      const sub = name === 'messages' ? this.parts.messages : this.parts.outbox
-      for await (const [key, value] of sub.iterator()) {
+      for await (const [key, value] of this.sealed(name).iterator()) {
         scan.counts[name]++
         if (!isDamaged(value)) continue
         const d = scan.damaged[name]
@@ -143,9 +133,8 @@ export class StoreIntegrity {
     let moved = 0
     const damagedSub = this.raw('damaged')
     for (const name of SEALED) {
-      const sub = name === 'messages' ? this.parts.messages : this.parts.outbox
       const raw = this.raw(name)
-      for await (const [key, value] of sub.iterator()) {
+      for await (const [key, value] of this.sealed(name).iterator()) {
         if (!isDamaged(value)) continue
         const text = await raw.get(key)
         await this.parts.db.batch([
@@ -190,7 +179,8 @@ export class StoreIntegrity {
     for await (const [key, m] of this.messages.iterator({ limit: SAMPLE })) {
       if (typeof m?.peer !== 'string') continue
       seen++
-      if (key.startsWith(`${this.peerKey(m.peer)}!`)) return true
+      const ph = this.peerKey(m.peer)
+      if (key.startsWith(this.layout1 ? ph + SEP : dmConversation(ph) + SEP)) return true
     }
     for await (const [key, value] of this.peersRaw.iterator({ limit: SAMPLE })) {
       seen++

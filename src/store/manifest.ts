@@ -61,6 +61,13 @@ export async function readManifest(path: string): Promise<Manifest | undefined> 
   } catch {
     value = undefined
   }
+  const format = (value as { format?: unknown } | null)?.format
+  if (typeof format === 'number' && format > MANIFEST_FORMAT) {
+    throw new P2pError(ErrorCode.STORE_DAMAGED, `${path} is of format ${format}, written by a newer p2pnode (this one reads format ${MANIFEST_FORMAT})`, {
+      hint: 'run the p2pnode version that wrote this data dir',
+      details: { file: path, problem: 'unknown-version' }
+    })
+  }
   if (!isManifest(value)) {
     throw new P2pError(ErrorCode.STORE_DAMAGED, `${path} is damaged (not a p2pnode manifest)`, {
       details: { file: path, problem: 'corrupt' }

@@ -7,18 +7,22 @@
  * - never after the moment it arrives here (a fast clock cannot push a message below later ones).
  *
  * Per conversation we remember the key and the timestamp of the newest message from the peer (`meta`
- * `order:H(peer)`); for a conversation from 0.1 they are found from its newest messages once.
+ * `order:conv`; in a group, per sender: `order:conv:H(sender)`); for a conversation from 0.1 they are found from its
+ * newest messages once.
  */
+import { orderKey, seqText } from './keys.ts'
 import type { StoredMessage } from './types.ts'
+
+export { seqText } from './keys.ts'
 
 /** What the store lends this module: reads of its sublevels, and its clock. */
 export interface OrderDeps {
   /** The meta value under `key`, or undefined. */
   getMeta(key: string): Promise<unknown>
   /** The newest messages of a conversation, newest first, with their seq. */
-  newest(ph: string, limit: number): Promise<ReadonlyArray<readonly [seq: string, message: StoredMessage]>>
+  newest(conv: string, limit: number): Promise<ReadonlyArray<readonly [seq: string, message: StoredMessage]>>
   /** Whether a message is stored under this seq. */
-  taken(ph: string, seq: string): Promise<boolean>
+  taken(conv: string, seq: string): Promise<boolean>
 }
 
 export interface PeerOrder {
@@ -28,17 +32,18 @@ export interface PeerOrder {
   lastTimestamp: number
 }
 
-/** Keys sort as text: fixed-width hex. */
-export const SEQ_WIDTH = 14
 /** How far back a 0.1 conversation is searched for the peer's newest message. */
 const LEGACY_SCAN = 1000
 
-export function seqText(us: number): string {
-  return Math.max(0, Math.floor(us)).toString(16).padStart(SEQ_WIDTH, '0')
+/** Which order state: a conversation's, or one sender's in a group. */
+export interface OrderRef {
+  conv: string
+  /** H(sender), in a group. */
+  sender?: string
 }
 
-export function metaKey(ph: string): string {
-  return `order:${ph}`
+export function metaKey(ref: OrderRef): string {
+  return orderKey(ref.conv, ref.sender)
 }
 
 export class ConversationOrder {
@@ -50,16 +55,17 @@ export class ConversationOrder {
     this.deps = deps
   }
 
-  /** The state of a conversation (call under the peer's lock). */
-  async state(ph: string): Promise<PeerOrder> {
-    const cached = this.cache.get(ph)
+  /** The state of a conversation (call under the conversation's lock). */
+  async state(ref: OrderRef): Promise<PeerOrder> {
+    const cached = this.cache.get(metaKey(ref))
     if (cached != null) return cached
-    let state = (await this.deps.getMeta(metaKey(ph))) as PeerOrder | undefined
-    if (state == null || typeof state.lastSeq !== 'number') {
-      const found = (await this.deps.newest(ph, LEGACY_SCAN)).find(([, m]) => m.direction === 'in')
+    let state = (await this.deps.getMeta(metaKey(ref))) as PeerOrder | undefined
+    if ((state == null || typeof state.lastSeq !== 'number') && ref.sender == null) {
+      const found = (await this.deps.newest(ref.conv, LEGACY_SCAN)).find(([, m]) => m.direction === 'in')
       state = found == null ? { lastSeq: 0, lastTimestamp: 0 } : { lastSeq: Number.parseInt(found[0], 16), lastTimestamp: found[1].timestamp }
     }
-    this.remember(ph, state)
+    state ??= { lastSeq: 0, lastTimestamp: 0 }
+    this.remember(ref, state)
     return state
   }
 
@@ -68,11 +74,11 @@ export class ConversationOrder {
    * state with them: `next`). `nowUs` is the local clock.
    */
   async place(
-    ph: string,
+    ref: OrderRef,
     msgs: ReadonlyArray<{ timestamp: number; after?: number }>,
     nowUs: number
   ): Promise<{ seqs: string[]; next: PeerOrder }> {
-    const prev = await this.state(ph)
+    const prev = await this.state(ref)
     let last = prev.lastSeq
     let lastTimestamp = prev.lastTimestamp
     const seqs: string[] = []
@@ -81,7 +87,7 @@ export class ConversationOrder {
       const seen = m.after != null && m.after > 0 ? Math.min((m.after + 1) * 1000, nowUs) : 0
       let us = Math.max(last + 1, seen, sent)
       // Keys of our own messages (and of 0.1 data) can sit anywhere in the past: step past one that is taken.
-      while (await this.deps.taken(ph, seqText(us))) us++
+      while (await this.deps.taken(ref.conv, seqText(us))) us++
       seqs.push(seqText(us))
       last = us
       lastTimestamp = Math.max(lastTimestamp, m.timestamp)
@@ -90,8 +96,8 @@ export class ConversationOrder {
   }
 
   /** The state once the batch that `place` prepared is written. */
-  remember(ph: string, state: PeerOrder): void {
+  remember(ref: OrderRef, state: PeerOrder): void {
     if (this.cache.size >= 10_000) this.cache.clear()
-    this.cache.set(ph, state)
+    this.cache.set(metaKey(ref), state)
   }
 }

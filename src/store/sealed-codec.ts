@@ -6,7 +6,7 @@
  * (it exposes no verify_checksums / paranoid_checks), hence this.
  *
  * Values written by 0.1 are plain JSON (`{...}`): they are accepted while the store is in legacy mode (until its
- * values are sealed on the first start of this version; see Store.sealLegacyValues), and damaged after.
+ * values are sealed by the migration to the conversation log; see migrate.ts), and damaged after.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 

@@ -2,14 +2,12 @@
  * The full-text index beside the messages: an inverted index (word → message), the same per conversation, and the
  * vocabulary for prefix expansion. Written in the same batch as each message (see `ops`); read by `search`.
  */
-import type { Op, Sub } from './store.ts'
+import { END, type Op, SEP, type Sub } from './keys.ts'
 import { isDamaged } from './sealed-codec.ts'
 import { matchesAll, tokenize } from './text-index.ts'
 import type { SearchHit, StoredMessage } from './types.ts'
 
-/** Separator between the parts of a key; '"' is the next character, the end of a prefix's range. */
-export const SEP = '!'
-export const END = '"'
+export { END, SEP } from './keys.ts'
 
 const DEFAULT_SEARCH_LIMIT = 20
 /** Most vocabulary words one search term may expand to (a one-letter prefix could match thousands). */
@@ -20,9 +18,9 @@ const VOCAB_CACHE_MAX = 100_000
 const MAX_SEARCH_CANDIDATES = 200_000
 
 /**
- * - `words`   `word!seq` → `H(peer)!seq`             inverted index: normalized word → message
- * - `pwords`  `H(peer)!word!seq` → `H(peer)!seq`     the same per conversation (search --peer)
- * - `vocab`   `word` → ''                            every indexed word, for prefix expansion
+ * - `log-words`   `word!seq` → `conv!seq`             inverted index: normalized word → entry
+ * - `log-pwords`  `conv!word!seq` → `conv!seq`        the same per conversation (search --peer)
+ * - `vocab`       `word` → ''                         every indexed word, for prefix expansion
  */
 export class SearchIndex {
   /** Words known to be in `vocab` already (bounded), so that each is written once. */
@@ -35,14 +33,14 @@ export class SearchIndex {
     private readonly messages: Sub<StoredMessage>
   ) {}
 
-  /** Index entries for the words of message `H(peer)!seq`, to write in the same batch as the message. */
-  ops(ph: string, seq: string, text: string): Op[] {
+  /** Index entries for the words of entry `conv!seq`, to write in the same batch as the entry. */
+  ops(conv: string, seq: string, text: string): Op[] {
     const ops: Op[] = []
-    const message = ph + SEP + seq
+    const message = conv + SEP + seq
     for (const word of tokenize(text)) {
       ops.push(
         { type: 'put', sublevel: this.words, key: word + SEP + seq, value: message },
-        { type: 'put', sublevel: this.peerWords, key: ph + SEP + word + SEP + seq, value: message }
+        { type: 'put', sublevel: this.peerWords, key: conv + SEP + word + SEP + seq, value: message }
       )
       if (!this.vocabSeen.has(word)) {
         if (this.vocabSeen.size >= VOCAB_CACHE_MAX) this.vocabSeen.clear()
@@ -60,13 +58,13 @@ export class SearchIndex {
 
   /**
    * Messages whose words start with every term of `query` (case- and accent-insensitive), newest first, in the
-   * conversation `ph` if given. Terms are expanded through the vocabulary; the term with the fewest expansions
+   * conversation `conv` if given. Terms are expanded through the vocabulary; the term with the fewest expansions
    * drives the scan and the others are checked on the message itself.
    */
-  async search(query: string, options: { ph?: string; limit?: number } = {}): Promise<SearchHit[]> {
+  async search(query: string, options: { conv?: string; limit?: number } = {}): Promise<SearchHit[]> {
     const terms = tokenize(query)
     if (terms.length === 0) return []
-    const { ph, limit = DEFAULT_SEARCH_LIMIT } = options
+    const { conv, limit = DEFAULT_SEARCH_LIMIT } = options
     const expansions = await Promise.all(
       terms.map((t) => this.vocab.keys({ gte: t, lt: `${t}\uffff`, limit: MAX_EXPANSIONS }).all())
     )
@@ -76,8 +74,8 @@ export class SearchIndex {
     // With a conversation, its own postings: no scanning past other conversations' messages.
     const postings = new NewestFirst(
       expansions[driver].map((word) => {
-        const prefix = ph != null ? ph + SEP + word : word
-        return (ph != null ? this.peerWords : this.words).iterator({ gt: prefix + SEP, lt: prefix + END, reverse: true })
+        const prefix = conv != null ? conv + SEP + word : word
+        return (conv != null ? this.peerWords : this.words).iterator({ gt: prefix + SEP, lt: prefix + END, reverse: true })
       })
     )
     const hits: SearchHit[] = []
@@ -97,7 +95,14 @@ export class SearchIndex {
         const messages = await this.messages.getMany(batch)
         for (const m of messages) {
           if (m == null || isDamaged(m) || (others.length > 0 && !matchesAll(tokenize(m.text), others))) continue
-          hits.push({ id: m.id, peer: m.peer, text: m.text, timestamp: m.timestamp, direction: m.direction })
+          hits.push({
+            id: m.id,
+            peer: m.peer,
+            text: m.text,
+            timestamp: m.timestamp,
+            direction: m.direction,
+            ...(m.group != null ? { group: m.group } : {})
+          })
           if (hits.length >= limit) break
         }
       }
@@ -118,7 +123,7 @@ class NewestFirst {
     this.sources = iterators.map((it) => ({ it, buf: [], done: false }))
   }
 
-  /** The next message key (`H(peer)!seq`), newest first, or undefined at the end. */
+  /** The next entry key (`conv!seq`), newest first, or undefined at the end. */
   async next(): Promise<string | undefined> {
     let best: (typeof this.sources)[number] | undefined
     for (const s of this.sources) {
@@ -136,7 +141,7 @@ class NewestFirst {
   }
 }
 
-/** The seq at the end of a posting key (`word!seq` or `H(peer)!word!seq`). */
+/** The seq at the end of a posting key (`word!seq` or `conv!word!seq`). */
 function seqPart(postingKey: string): string {
   return postingKey.slice(postingKey.lastIndexOf(SEP) + 1)
 }

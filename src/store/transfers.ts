@@ -1,6 +1,22 @@
 import { KeyedLock } from './lock.ts'
-import type { Op, Store, Sub } from './store.ts'
-import type { StoredMessage } from './types.ts'
+import { END, type Op, type Parts, SEP, type Sub } from './keys.ts'
+import type { OutboxEntry, StoredMessage } from './types.ts'
+
+/** What transfers need of the store: its sublevels, the conversation entries and the outbox. */
+export interface TransferHost {
+  readonly parts: Parts
+  addFileMessage(
+    message: Omit<StoredMessage, 'kind'>,
+    ops: Op[] | ((stored: StoredMessage) => Op[]),
+    options?: { outbox?: boolean }
+  ): Promise<StoredMessage>
+  outboxEntry(peer: string, id: string): Promise<OutboxEntry | undefined>
+  unqueue(peer: string, entries: OutboxEntry[]): Promise<void>
+  markDelivered(peer: string, entries: OutboxEntry[]): Promise<void>
+  setMessageStatus(peer: string, id: string, status: StoredMessage['status']): Promise<void>
+  getMessage(peer: string, id: string): Promise<StoredMessage | undefined>
+  outbox(peer: string, options?: { afterSeq?: string; limit?: number }): Promise<OutboxEntry[]>
+}
 
 /** Where a transfer stands; the same words on both sides. */
 export type TransferStatus = 'offered' | 'waiting' | 'transferring' | 'complete' | 'failed' | 'cancelled'
@@ -50,8 +66,6 @@ export interface TransferRecord {
 
 /** Chunk indices sort as fixed-width hex. */
 const INDEX_WIDTH = 8
-const SEP = '!'
-const END = '"'
 
 /**
  * File transfers, on the store's database (so that a transfer and its conversation entry are written together).
@@ -61,7 +75,7 @@ const END = '"'
  * - `transfer-chunks`  `id!index` → '' for each chunk received and verified (receiver side; cleared when done)
  */
 export class Transfers {
-  private readonly store: Store
+  private readonly store: TransferHost
   private readonly records: Sub<TransferRecord>
   private readonly hashesDb: Sub<string>
   private readonly chunks: Sub<string>
@@ -72,11 +86,11 @@ export class Transfers {
   /** Per-transfer order of verified-chunk writes and clears. */
   private readonly chunkLock = new KeyedLock()
 
-  constructor(store: Store) {
+  constructor(store: TransferHost) {
     this.store = store
-    this.records = store.sublevel<TransferRecord>('transfers', 'json')
-    this.hashesDb = store.sublevel<string>('transfer-hashes', 'utf8')
-    this.chunks = store.sublevel<string>('transfer-chunks', 'utf8')
+    this.records = store.parts.transfers
+    this.hashesDb = store.parts.transferHashes
+    this.chunks = store.parts.transferChunks
   }
 
   /**

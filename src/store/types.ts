@@ -12,6 +12,26 @@ export type Direction = 'in' | 'out'
  */
 export type StoredStatus = 'pending' | 'delivered' | 'received'
 
+/**
+ * The kinds of conversation entries. Adding a kind is this one edit (and its payload field below): the codec
+ * refuses entries of kinds not listed here.
+ * - `text`: a message; `file`: a file transfer (its id is the transfer id; text is ''); `system`: something that
+ *   happened in the conversation (a member joined, left, the group was renamed), `system` says what.
+ */
+export const ENTRY_KINDS = ['text', 'file', 'system'] as const
+export type EntryKind = (typeof ENTRY_KINDS)[number]
+
+/** What a `system` entry records. */
+export interface SystemEvent {
+  type: 'created' | 'joined' | 'removed' | 'left' | 'renamed'
+  /** The peers concerned (joined, removed, left). */
+  peers?: string[]
+  /** The group's name after the change. */
+  name?: string
+  /** The membership version the change made. */
+  version?: number
+}
+
 export interface StoredMessage {
   /** 32 lowercase hex characters (128 random bits). */
   id: string
@@ -30,10 +50,55 @@ export interface StoredMessage {
    * with it; theirs: as they sent it). Places the message after those it may answer (see order.ts).
    */
   after?: number
-  /** `text` when absent. A `file` entry stands for a file transfer (its id is the transfer id; text is ''). */
-  kind?: 'text' | 'file'
+  /** `text` when absent (see ENTRY_KINDS). */
+  kind?: EntryKind
   /** For `kind: 'file'`: what was offered (the transfer's live status is kept with the transfer). */
   file?: FileSummary
+  /** For `kind: 'system'`: what happened. */
+  system?: SystemEvent
+  /** In a group conversation: the group's id (`peer` is then the sender for theirs, the group's admin for ours). */
+  group?: string
+  /** Ours in a group: the members it goes to (not us). */
+  recipients?: string[]
+  /** Ours in a group: the members that acknowledged it so far. */
+  deliveredTo?: string[]
+}
+
+/** A message waiting for its ack by one recipient, with its place in the conversation. */
+export interface OutboxEntry {
+  seq: string
+  message: StoredMessage
+}
+
+/** One recipient's copy of an entry waiting for its ack (`log-outbox`). */
+export interface OutboxRecord {
+  /** The peer id it goes to. */
+  recipient: string
+  /** The entry as it was when queued. */
+  message: StoredMessage
+}
+
+/** A group this node is (or was) in, with the membership its admin signed last. */
+export interface GroupRecord {
+  /** 32 hex characters: SHA-256 of the admin's peer id and `nonce`, so that no one else can claim the id. */
+  id: string
+  name: string
+  /** Peer id of the creator, the only one who may change the membership. */
+  admin: string
+  nonce: string
+  /** Membership version: every change signed by the admin counts up by one. */
+  version: number
+  /** Peer ids of the members (the admin among them), in the order they joined. */
+  members: string[]
+  /** The signed state as it came (base64), to hand to members that missed it. */
+  state: string
+  signature: string
+  /** `member`: we are in it; `removed`/`left`: we were, and see its history only. */
+  status: 'member' | 'removed' | 'left'
+  /** Members who left on their own and whom the admin has not yet removed. */
+  leaving?: string[]
+  /** Last time we read the conversation (ms), for unread counts. */
+  readAt?: number
 }
 
 /** A file transfer as it appears in a conversation. */
@@ -146,4 +211,6 @@ export interface SearchHit {
   text: string
   timestamp: number
   direction: Direction
+  /** The group, for a hit in a group conversation. */
+  group?: string
 }

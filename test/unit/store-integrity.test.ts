@@ -92,20 +92,22 @@ describe('sealed values', () => {
     const legacy = { id: 'a'.repeat(32), peer: BOB, from: ALICE, to: BOB, text: 'old', timestamp: 1, direction: 'out' }
     const probe = await Store.open(database, SECRET)
     const ph = probe.peerKey(BOB)
-    await probe.integrity.raw('messages').put(`${ph}!00000000000001`, JSON.stringify({ ...legacy, status: 'delivered' }))
     await probe.close()
-    const store = await Store.open(database, SECRET)
+    // Layout 1, as 0.1 left it: a plain message, no layout mark.
+    await database.open()
+    await database.sublevel('meta').clear()
+    await database.sublevel<string, string>('messages', { valueEncoding: 'utf8' }).put(`${ph}!00000000000001`, JSON.stringify({ ...legacy, status: 'delivered' }))
+    const old = await Store.open(database, SECRET, { upgrade: false })
+    assert.equal(old.layout, 1)
+    assert.equal((await old.integrity.scanValues()).counts.messages, 1)
+    assert.equal(await old.upgrade(), 1)
+    assert.equal(old.layout, 2)
+    assert.match((await old.integrity.raw('messages').values().all())[0], /^#[0-9a-f]{32}\{"v":1,/)
     assert.deepEqual(
-      (await store.history(BOB)).map((m) => m.text),
+      (await old.history(BOB)).map((m) => m.text),
       ['old']
     )
-    assert.equal(await store.integrity.sealLegacyValues(), 1)
-    assert.match((await store.integrity.raw('messages').values().all())[0], /^#/)
-    assert.deepEqual(
-      (await store.history(BOB)).map((m) => m.text),
-      ['old']
-    )
-    await store.close()
+    await old.close()
   })
 })
 
