@@ -20,7 +20,8 @@ function frame(event: ApiEvent | ResyncEvent): string {
 
 /**
  * `GET /v1/events`: the node's events as Server-Sent Events. With `Last-Event-ID` (header, or `?lastEventId=` for
- * clients that cannot set it) the events after it are sent first, or a `resync` event when they are not all kept.
+ * clients that cannot set it; the header wins when both are sent) the events after it are sent first, or a
+ * `resync` event when they are not all kept.
  */
 export function registerEventRoute(app: FastifyInstance, log: EventLog, options: EventStreamOptions = {}): void {
   const heartbeatMs = options.heartbeatMs ?? 15_000
@@ -41,8 +42,9 @@ export function registerEventRoute(app: FastifyInstance, log: EventLog, options:
           hint: 'close another client of this node (a prompt, a browser tab), then try again'
         })
       }
+      // The header wins: a browser reconnecting a stream opened with ?lastEventId= sends its newer last id in it.
       const header = req.headers['last-event-id']
-      const lastEventId = req.query.lastEventId ?? (Array.isArray(header) ? header[0] : header)
+      const lastEventId = (Array.isArray(header) ? header[0] : header) ?? req.query.lastEventId
       const res = reply.raw
       reply.hijack()
       res.writeHead(200, {

@@ -59,7 +59,8 @@ export const api = {
   blocked: () => call<PeerState[]>('GET', '/v1/blocked'),
   history: (peer: string, options: { limit?: number; before?: number; after?: number } = {}) =>
     call<HistoryEntry[]>('GET', `/v1/messages?${query({ peer, ...options })}`),
-  send: (peer: string, text: string) => call<SendResult>('POST', '/v1/messages', { peer, text, waitMs: 0 }),
+  send: (peer: string, text: string, replyTo?: string) =>
+    call<SendResult>('POST', '/v1/messages', { peer, text, replyTo, waitMs: 0 }),
   dial: (multiaddr: string) => call<{ peerId: string; name: string }>('POST', '/v1/dial', { multiaddr }),
   search: (q: string) => call<SearchResult[]>('GET', `/v1/search?${query({ q, limit: 50 })}`),
   addContact: (peer: string, name?: string) => call<ContactInfo>('POST', '/v1/contacts', { peer, name }),

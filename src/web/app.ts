@@ -1,7 +1,7 @@
 // The web app: conversation list, the open conversation, search, contacts, this node. Plain DOM, no framework.
 import type { ContactInfo, HistoryEntry, IdInfo, PeerInfo, Visibility } from '../api/types.ts'
 import { api, ApiError } from './api.ts'
-import { Conversation } from './conversation.ts'
+import { Conversation, snippet } from './conversation.ts'
 import { $, el, formatTime, shortId } from './dom.ts'
 
 /** Without the node's event stream (not connected yet, or cut off), the page asks this often. */
@@ -22,6 +22,8 @@ let me: IdInfo | undefined
 let rows: Row[] = []
 let open: Conversation | undefined
 let online = false
+/** The message the composer's next message replies to. */
+let replyingTo: HistoryEntry | undefined
 
 const readKey = (peer: string) => `p2pnode.read.${peer}`
 const lastRead = (peer: string) => Number(localStorage.getItem(readKey(peer)) ?? 0)
@@ -38,6 +40,8 @@ function banner(text: string | undefined, kind: 'error' | 'offline' | 'info' = '
   b.textContent = text ?? ''
 }
 
+const UNREACHABLE = 'Cannot reach the node (stopped, or the connection broke): reconnecting… If it stopped, start it with p2pnode start.'
+
 /** An API error as the CLI prints it: `error: ...`, then `hint: ...`. */
 function showError(err: unknown): void {
   if (err instanceof ApiError && err.status === 401) {
@@ -46,7 +50,7 @@ function showError(err: unknown): void {
   }
   if (err instanceof ApiError && err.code === 'NO_NODE') {
     online = false
-    banner('The node does not answer (stopped?): start it with p2pnode start. This page reconnects by itself.', 'offline')
+    banner(UNREACHABLE, 'offline')
     return
   }
   const e = err as ApiError
@@ -117,9 +121,30 @@ function renderHead(peer: string): void {
   $('mute').textContent = c?.muted === true ? 'Unmute' : 'Mute'
 }
 
+/** The composer replies to `entry` (shown above it, with a cancel), or to nothing. */
+function replyTo(entry: HistoryEntry | undefined): void {
+  replyingTo = entry
+  $('replying').hidden = entry == null
+  $('replying-text').textContent = entry != null ? `Replying to: ${snippet(entry)}` : ''
+  if (entry != null) $<HTMLTextAreaElement>('message').focus()
+}
+
+/** A picture at its natural size in a dialog (Escape or Close closes it; the focus goes back where it was). */
+function view(src: string, name: string, opener: HTMLElement): void {
+  const dialog = $<HTMLDialogElement>('viewer')
+  $('viewer-name').textContent = name
+  $<HTMLImageElement>('viewer-img').src = src
+  $<HTMLImageElement>('viewer-img').alt = name
+  $<HTMLAnchorElement>('viewer-open').href = src
+  dialog.addEventListener('close', () => opener.focus(), { once: true })
+  dialog.showModal()
+  $('viewer-close').focus()
+}
+
 async function openConversation(peer: string, at?: string): Promise<void> {
   open?.close()
-  open = new Conversation(peer, { error: showError, changed: () => void loadRows().catch(showError) })
+  replyTo(undefined)
+  open = new Conversation(peer, { error: showError, changed: () => void loadRows().catch(showError), reply: replyTo, view })
   $('no-chat').hidden = true
   $('conversation').hidden = false
   $('safety').hidden = true
@@ -184,9 +209,12 @@ function wire(): void {
   const submit = () => {
     const text = message.value
     if (open == null || text.trim() === '') return
+    const answering = replyingTo
     message.value = ''
-    open.send(text).catch((err: unknown) => {
+    replyTo(undefined)
+    open.send(text, answering?.id).catch((err: unknown) => {
       message.value = text
+      if (answering != null) replyTo(answering)
       showError(err)
     })
   }
@@ -194,8 +222,16 @@ function wire(): void {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault()
       submit()
+    } else if (e.key === 'Escape' && replyingTo != null) {
+      e.preventDefault()
+      replyTo(undefined)
     }
   })
+  $('cancel-reply').addEventListener('click', () => {
+    replyTo(undefined)
+    message.focus()
+  })
+  $('viewer-close').addEventListener('click', () => $<HTMLDialogElement>('viewer').close())
   $('composer').addEventListener('submit', (e) => {
     e.preventDefault()
     submit()
@@ -311,6 +347,8 @@ function debounce(fn: () => Promise<void>, ms: number): () => void {
 
 let live = false
 let lastTick = 0
+/** The last event seen: a stream opened anew (not by the browser's own reconnect) asks for what came after it. */
+let lastEventId: string | undefined
 
 /**
  * Live updates from GET /v1/events: a message for the open conversation goes into the page at once; anything
@@ -320,12 +358,14 @@ let lastTick = 0
 let source: EventSource | undefined
 
 function follow(): void {
-  const events = new EventSource('/v1/events')
+  const events = new EventSource(lastEventId != null ? `/v1/events?lastEventId=${encodeURIComponent(lastEventId)}` : '/v1/events')
   source = events
   const rowsSoon = debounce(loadRows, 150)
   const conversationSoon = debounce(async () => open?.refresh(), 150)
   const on = (type: string, fn: (data: Record<string, unknown>) => void) =>
     events.addEventListener(type, (e) => {
+      const id = (e as MessageEvent<string>).lastEventId
+      if (id !== '') lastEventId = id
       try {
         fn(JSON.parse((e as MessageEvent<string>).data) as Record<string, unknown>)
       } catch (err) {
@@ -334,9 +374,13 @@ function follow(): void {
     })
   events.onopen = () => {
     live = true
+    // Back: what was missed meanwhile is replayed on this stream (or a resync reloads it).
+    if ($('banner').className === 'offline') banner(undefined)
   }
   events.onerror = () => {
     live = false
+    // The browser tries again by itself (CONNECTING); a stream it gave up on (CLOSED) is opened anew by tick().
+    banner(UNREACHABLE, 'offline')
   }
   on('message', (data) => {
     const m = data.message as HistoryEntry

@@ -16,6 +16,16 @@ export interface ConversationHost {
   error(err: unknown): void
   /** Something changed (sent a message): refresh the list. */
   changed(): void
+  /** The user chose to reply to this message (the composer shows it). */
+  reply(entry: HistoryEntry): void
+  /** The user clicked a picture: show it at full size. */
+  view(src: string, name: string, opener: HTMLElement): void
+}
+
+/** A message in a line or two, for a list or a quote. */
+export function snippet(m: HistoryEntry, max = 80): string {
+  const text = m.kind === 'file' ? `file: ${m.file?.name ?? ''}` : m.text.replace(/\s+/g, ' ').trim()
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
 }
 
 /** The open conversation with one peer. */
@@ -25,6 +35,8 @@ export class Conversation {
   private readonly entries = new Map<string, HistoryEntry>()
   private readonly nodes = new Map<string, HTMLElement>()
   private transfers = new Map<string, FileInfo>()
+  /** Quotes of messages not shown yet (an older page brings them): filled in when they come. */
+  private readonly quotes = new Map<string, HTMLElement[]>()
   private oldest = Number.POSITIVE_INFINITY
   private closed = false
 
@@ -72,17 +84,20 @@ export class Conversation {
     list.scrollTop = list.scrollHeight - fromBottom
   }
 
-  /** Page back until the message `id` (a search result) is shown, then scroll to it. */
+  /** Page back until the message `id` (a search result, a quoted message) is shown, then scroll to it and focus it. */
   async reveal(id: string): Promise<void> {
     for (let i = 0; i < 40 && !this.entries.has(id) && !$('older').hidden; i++) await this.older()
     const node = this.nodes.get(id)
     if (node == null) return
+    for (const other of $('message-list').querySelectorAll('.found')) other.classList.remove('found')
     node.classList.add('found')
     node.scrollIntoView({ block: 'center' })
+    node.focus({ preventScroll: true })
   }
 
-  async send(text: string): Promise<void> {
-    await api.send(this.peer, text)
+  /** Send a message, as a reply to `replyTo` (a message id) if given. */
+  async send(text: string, replyTo?: string): Promise<void> {
+    await api.send(this.peer, text, replyTo)
     await this.refresh()
     this.host.changed()
   }
@@ -112,6 +127,8 @@ export class Conversation {
       const node = this.render(entry)
       this.entries.set(entry.id, entry)
       this.nodes.set(entry.id, node)
+      for (const quote of this.quotes.get(entry.id) ?? []) quote.textContent = `↪ ${snippet(entry)}`
+      this.quotes.delete(entry.id)
       if (old != null) {
         old.replaceWith(node)
         continue
@@ -132,15 +149,25 @@ export class Conversation {
   private render(m: HistoryEntry): HTMLElement {
     const status = m.direction === 'out' ? el('span', { class: `status ${m.status}` }, m.status) : null
     const body = m.kind === 'file' && m.file != null ? this.fileBody(m) : el('p', { class: 'text' }, m.text)
-    const reply = m.replyTo != null ? el('p', { class: 'reply' }, `↪ ${this.entries.get(m.replyTo)?.text.slice(0, 80) ?? 'a message'}`) : null
-    const node = el(
+    const reply = el('button', { type: 'button', class: 'reply-to', 'aria-label': `Reply to ${snippet(m, 40)}` }, 'Reply')
+    reply.addEventListener('click', () => this.host.reply(m))
+    // Focusable from code (a quote or a search result leads here), not a tab stop of its own.
+    return el(
       'li',
-      { class: `msg ${m.direction}`, 'data-id': m.id, 'data-ts': String(m.timestamp) },
-      reply,
+      { class: `msg ${m.direction}`, 'data-id': m.id, 'data-ts': String(m.timestamp), tabindex: '-1' },
+      m.replyTo != null ? this.quote(m.replyTo) : null,
       body,
-      el('footer', {}, el('time', { datetime: new Date(m.timestamp).toISOString() }, formatTime(m.timestamp)), ' ', status)
+      el('footer', {}, el('time', { datetime: new Date(m.timestamp).toISOString() }, formatTime(m.timestamp)), ' ', status, ' ', reply)
     )
-    return node
+  }
+
+  /** The message a reply answers, quoted: a click shows it (paging back as far as needed). */
+  private quote(id: string): HTMLElement {
+    const original = this.entries.get(id)
+    const button = el('button', { type: 'button', class: 'quote', title: 'Show the message this replies to' }, `↪ ${original != null ? snippet(original) : 'an earlier message'}`)
+    if (original == null) this.quotes.set(id, [...(this.quotes.get(id) ?? []), button])
+    button.addEventListener('click', () => void this.reveal(id).catch((err: unknown) => this.host.error(err)))
+    return el('blockquote', { class: 'reply' }, button)
   }
 
   private fileBody(m: HistoryEntry): HTMLElement {
@@ -150,7 +177,14 @@ export class Conversation {
     const src = `/v1/files/${m.id}/content`
     const ready = m.direction === 'out' || status === 'complete'
     if (ready && INLINE_IMAGE.test(file.name)) {
-      return el('a', { href: src, target: '_blank', rel: 'noopener', class: 'image' }, el('img', { src, alt: file.name, loading: 'lazy' }))
+      // A click shows it full size in the page; a middle or Ctrl click still opens it in a tab of its own.
+      const link = el('a', { href: src, target: '_blank', rel: 'noopener', class: 'image', 'aria-haspopup': 'dialog' }, el('img', { src, alt: file.name, loading: 'lazy' }))
+      link.addEventListener('click', (e) => {
+        if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return
+        e.preventDefault()
+        this.host.view(src, file.name, link)
+      })
+      return link
     }
     if (ready && INLINE_AUDIO.test(file.name)) return el('figure', {}, el('audio', { src, controls: true, preload: 'metadata' }), el('figcaption', {}, file.name))
     if (ready && INLINE_VIDEO.test(file.name)) return el('figure', {}, el('video', { src, controls: true, preload: 'metadata' }), el('figcaption', {}, file.name))

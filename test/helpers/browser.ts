@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { deflateSync } from 'node:zlib'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { tempDir } from './cli.ts'
 import type { NodeProcess } from './cli.ts'
@@ -9,11 +10,15 @@ export const CHROMIUM = '/usr/bin/chromium'
 /** A reason to skip the browser tests, or false. */
 export const NO_BROWSER = existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (apt-get install chromium; .ci/run does)`
 
-/** Headless chromium with a fresh profile (given to playwright, which passes it as --user-data-dir). */
-export async function launch(): Promise<{ browser: BrowserContext; profile: string }> {
+/**
+ * Headless chromium with a fresh profile (given to playwright, which passes it as --user-data-dir). `proxy`: every
+ * request goes through this HTTP proxy, loopback ones too (see CutProxy).
+ */
+export async function launch(options: { proxy?: string } = {}): Promise<{ browser: BrowserContext; profile: string }> {
   const profile = await tempDir('p2pnode-chromium-')
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
+    ...(options.proxy != null ? { proxy: { server: options.proxy } } : {}),
     headless: true,
     acceptDownloads: true,
     viewport: { width: 1200, height: 760 },
@@ -37,4 +42,40 @@ export async function openApp(browser: BrowserContext, node: NodeProcess): Promi
   const page = await browser.newPage()
   await page.goto(url)
   return { page, url, origin: new URL(url).origin }
+}
+
+/** A real PNG of `width` x `height` (grey), so the page's image has a natural size to check. */
+export function png(width: number, height: number): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
+    return c >>> 0
+  })
+  const crc = (b: Buffer) => {
+    let c = 0xffffffff
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8)
+    return (c ^ 0xffffffff) >>> 0
+  }
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4)
+    len.writeUInt32BE(data.length)
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
+    const sum = Buffer.alloc(4)
+    sum.writeUInt32BE(crc(body))
+    return Buffer.concat([len, body, sum])
+  }
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
+  ihdr[8] = 8 // bit depth
+  ihdr[9] = 0 // greyscale
+  // A grey gradient, row by row; each row starts with filter type 0.
+  const rows = Buffer.alloc((width + 1) * height)
+  for (let y = 0; y < height; y++) rows.fill(64 + Math.floor((160 * y) / height), y * (width + 1) + 1, (y + 1) * (width + 1))
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0))
+  ])
 }

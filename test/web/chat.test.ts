@@ -2,51 +2,14 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { deflateSync } from 'node:zlib'
 import { after, before, describe, it } from 'node:test'
 import type { BrowserContext, Page } from 'playwright-core'
 import type { FileInfo } from '../../src/api/files.ts'
 import type { ContactInfo, HistoryEntry, IdInfo, PeerState, SearchResult } from '../../src/api/types.ts'
-import { launch, NO_BROWSER, openApp } from '../helpers/browser.ts'
+import { launch, NO_BROWSER, openApp, png } from '../helpers/browser.ts'
 import { cleanup, Fleet, type NodeProcess, ROOT, waitFor } from '../helpers/cli.ts'
 
 const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
-
-/** A real PNG of `width` x `height` (grey), so the page's image has a natural size to check. */
-function png(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    return c >>> 0
-  })
-  const crc = (b: Buffer) => {
-    let c = 0xffffffff
-    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8)
-    return (c ^ 0xffffffff) >>> 0
-  }
-  const chunk = (type: string, data: Buffer) => {
-    const len = Buffer.alloc(4)
-    len.writeUInt32BE(data.length)
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data])
-    const sum = Buffer.alloc(4)
-    sum.writeUInt32BE(crc(body))
-    return Buffer.concat([len, body, sum])
-  }
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(width, 0)
-  ihdr.writeUInt32BE(height, 4)
-  ihdr[8] = 8 // bit depth
-  ihdr[9] = 0 // greyscale
-  // A grey gradient, row by row; each row starts with filter type 0.
-  const rows = Buffer.alloc((width + 1) * height)
-  for (let y = 0; y < height; y++) rows.fill(64 + Math.floor((160 * y) / height), y * (width + 1) + 1, (y + 1) * (width + 1))
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(rows)),
-    chunk('IEND', Buffer.alloc(0))
-  ])
-}
 
 describe('web app in a real browser (chromium)', { skip: NO_BROWSER }, () => {
   const fleet = new Fleet(LOCAL)

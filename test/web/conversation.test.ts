@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
+import { ApiClient } from '../../src/api/client.ts'
+import type { FileInfo } from '../../src/api/files.ts'
+import type { HistoryEntry, IdInfo } from '../../src/api/types.ts'
+import { dataPaths } from '../../src/node/data-dir.ts'
+import { launch, NO_BROWSER, openApp, png } from '../helpers/browser.ts'
+import { cleanup, Fleet, type NodeProcess, waitFor } from '../helpers/cli.ts'
+
+const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
+
+/** Width and height from a PNG's IHDR. */
+function pngSize(b: Buffer): [number, number] {
+  assert.equal(b.subarray(1, 4).toString('ascii'), 'PNG')
+  return [b.readUInt32BE(16), b.readUInt32BE(20)]
+}
+
+/** Whether the element is within the visible part of the scrolled message log. */
+function inView(item: Locator): Promise<boolean> {
+  return item.evaluate((e) => {
+    const box = e.getBoundingClientRect()
+    const log = (document.getElementById('messages') as HTMLElement).getBoundingClientRect()
+    return box.top >= log.top - 1 && box.bottom <= log.bottom + 1
+  })
+}
+
+describe('web app: replies, the picture viewer, paste and the keyboard (chromium)', { skip: NO_BROWSER }, () => {
+  const fleet = new Fleet(LOCAL)
+  let alice: NodeProcess
+  let bob: NodeProcess
+  let browser: BrowserContext
+  let profile: string
+  let page: Page
+  let files: string
+
+  before(async () => {
+    files = await fleet.dir()
+    alice = await fleet.start(await fleet.dir(), ['--name', 'alice'])
+    bob = await fleet.start(await fleet.dir(), ['--name', 'bob', '--no-web'])
+    await alice.json(['dial', (await bob.json<IdInfo>(['id'])).addrs[0]])
+    // Bob takes alice's files without asking.
+    await bob.json(['contacts', 'add', alice.peerId])
+    ;({ browser, profile } = await launch())
+    ;({ page } = await openApp(browser, alice))
+  })
+  after(async () => {
+    await browser?.close()
+    await fleet.close()
+    if (profile != null) await cleanup(profile)
+  })
+
+  const log = () => page.getByRole('log', { name: 'Messages' })
+  const item = (text: string) => log().getByRole('listitem').filter({ has: page.getByText(text, { exact: true }) })
+  const box = () => page.getByRole('textbox', { name: 'Message' })
+  const focused = (l: Locator) => l.evaluate((e) => e === document.activeElement)
+  const bobHistory = () => bob.json<HistoryEntry[]>(['history', alice.peerId, '--limit', '500'])
+
+  it('keyboard only: Tab to the conversation, Enter opens it, type, Tab to Send, Enter sends', async () => {
+    await bob.json(['send', 'alice', 'hello alice'])
+    const conversation = page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /bob/ })
+    await conversation.waitFor()
+    await page.locator('body').focus()
+    // Through the controls at the top (copy id, visibility, search, dial, ...) to the conversation list.
+    for (let i = 0; i < 30 && !(await focused(conversation)); i++) await page.keyboard.press('Tab')
+    assert.ok(await focused(conversation), 'the conversation is reached with Tab')
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'bob' }).waitFor()
+    await log().getByText('hello alice', { exact: true }).waitFor()
+    assert.ok(await focused(box()), 'opening a conversation puts the focus in the message box')
+    await page.keyboard.type('typed with the keyboard only')
+    await page.keyboard.press('Tab')
+    assert.ok(await focused(page.getByRole('button', { name: 'Send' })), 'Tab goes on to Send')
+    await page.keyboard.press('Enter')
+    await waitFor(async () => (await bobHistory()).some((m) => m.text === 'typed with the keyboard only'), { what: 'bob has it' })
+  })
+
+  it('reply: the Reply control of a message (by keyboard too), the composer shows what it answers and can cancel; the sent message carries replyTo', async () => {
+    await bob.json(['send', 'alice', 'question from bob'])
+    await item('question from bob').waitFor()
+    const quoted = (await bobHistory()).find((m) => m.text === 'question from bob')
+    assert.ok(quoted != null)
+
+    // From the message box, Shift+Tab goes back past "Attach file" to the newest message's Reply.
+    await box().focus()
+    await page.keyboard.press('Shift+Tab')
+    await page.keyboard.press('Shift+Tab')
+    const reply = item('question from bob').getByRole('button', { name: /^Reply/ })
+    assert.ok(await focused(reply), 'the newest message\'s Reply is the next control back')
+    await page.keyboard.press('Enter')
+    const replying = page.getByRole('group', { name: 'Reply' })
+    await replying.getByText('Replying to: question from bob').waitFor()
+    assert.ok(await focused(box()), 'the focus goes to the message box')
+    await replying.getByRole('button', { name: 'Cancel reply' }).click()
+    await replying.waitFor({ state: 'hidden' })
+    // Escape cancels too.
+    await reply.click()
+    await replying.waitFor()
+    await box().press('Escape')
+    await replying.waitFor({ state: 'hidden' })
+
+    await reply.click()
+    await box().fill('the answer, as a reply')
+    await box().press('Enter')
+    await replying.waitFor({ state: 'hidden' })
+    const mine = await waitFor(async () => (await bobHistory()).find((m) => m.text === 'the answer, as a reply'), {
+      what: 'the reply in bob\'s history'
+    })
+    assert.equal(mine.replyTo, quoted.id)
+    // Alice's own history says so too, and the page quotes the original above the reply.
+    const hers = (await alice.json<HistoryEntry[]>(['history', bob.peerId])).find((m) => m.text === 'the answer, as a reply')
+    assert.equal(hers?.replyTo, quoted.id)
+    await item('the answer, as a reply').getByRole('button', { name: '↪ question from bob' }).waitFor()
+  })
+
+  it('a quote shows the original when clicked: the log scrolls to it and it gets the focus', async () => {
+    // Enough messages after the original that it is out of sight.
+    const api = new ApiClient(dataPaths(bob.dataDir).socket, bob.dataDir)
+    try {
+      for (let i = 0; i < 25; i++) await api.send(alice.peerId, `filler ${i}`, { waitMs: 0 })
+    } finally {
+      await api.close()
+    }
+    await item('filler 24').waitFor()
+    await item('filler 24').scrollIntoViewIfNeeded()
+    const original = item('question from bob')
+    assert.equal(await inView(original), false, 'the original is out of sight first')
+    await item('the answer, as a reply').scrollIntoViewIfNeeded()
+    await item('the answer, as a reply').getByRole('button', { name: '↪ question from bob' }).click()
+    await waitFor(() => inView(original), { what: 'the original scrolled into sight' })
+    assert.ok(await focused(original), 'the original has the focus')
+  })
+
+  it('a picture opens full size in the page: a dialog with it at its natural size; Escape closes it and the focus comes back', async () => {
+    const picture = png(900, 500)
+    await writeFile(join(files, 'wide.png'), picture)
+    await bob.json(['send-file', 'alice', join(files, 'wide.png')])
+    const inline = log().getByRole('img', { name: 'wide.png' })
+    await inline.waitFor({ timeout: 20_000 })
+    await waitFor(() => inline.evaluate((e) => (e as HTMLImageElement).complete && (e as HTMLImageElement).naturalWidth > 0), {
+      what: 'the picture loaded'
+    })
+    assert.ok((await inline.evaluate((e) => (e as HTMLImageElement).height)) < 500, 'shown smaller inline')
+    const link = log().getByRole('link', { name: 'wide.png' })
+    const pages = browser.pages().length
+    await link.click()
+    const viewer = page.getByRole('dialog', { name: 'wide.png' })
+    await viewer.waitFor()
+    const full = viewer.getByRole('img', { name: 'wide.png' })
+    await waitFor(() => full.evaluate((e) => (e as HTMLImageElement).complete && (e as HTMLImageElement).naturalWidth > 0), {
+      what: 'the full picture loaded'
+    })
+    assert.deepEqual(await full.evaluate((e) => [(e as HTMLImageElement).width, (e as HTMLImageElement).height]), [900, 500])
+    assert.equal(browser.pages().length, pages, 'no new tab')
+    await page.keyboard.press('Escape')
+    await viewer.waitFor({ state: 'hidden' })
+    assert.ok(await focused(link), 'the focus is back on the picture')
+  })
+
+  it('paste: a picture pasted into the message box is sent as a file (clipboard, Ctrl+V)', async () => {
+    await browser.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(page.url()).origin })
+    await page.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+      await navigator.clipboard.write([new ClipboardItem({ 'image/png': new Blob([bytes], { type: 'image/png' }) })])
+    }, png(40, 30).toString('base64'))
+    await box().focus()
+    await page.keyboard.press('Control+V')
+    // Chromium names a pasted picture image.png (and encodes it anew: same size, other bytes).
+    const got = await waitFor(
+      async () => (await bob.json<FileInfo[]>(['files'])).find((f) => f.direction === 'in' && f.name === 'image.png' && f.status === 'complete'),
+      { what: 'bob has the pasted picture', timeout: 30_000 }
+    )
+    assert.deepEqual(pngSize(await readFile(got.path)), [40, 30])
+    assert.equal(await box().inputValue(), '', 'nothing pasted as text')
+    await log().getByRole('img', { name: 'image.png' }).waitFor()
+  })
+})
