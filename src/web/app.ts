@@ -189,8 +189,18 @@ async function tick(): Promise<void> {
 function renderMe(): void {
   if (me == null) return
   $('my-name').textContent = me.name
-  $('my-addrs').replaceChildren(...me.addrs.map((a) => el('li', {}, el('code', {}, a))))
+  $('my-addrs').replaceChildren(
+    ...me.addrs.map((a) => {
+      const copy = el('button', { type: 'button', 'aria-label': `Copy address ${a}` }, 'Copy')
+      copy.addEventListener('click', () => copyText(a, 'Address copied'))
+      return el('li', {}, el('code', {}, a), copy)
+    })
+  )
   void api.visibility().then((v) => ($<HTMLSelectElement>('visibility').value = v.visibility), showError)
+}
+
+function copyText(text: string, done: string): void {
+  navigator.clipboard.writeText(text).then(() => banner(done, 'info'), showError)
 }
 
 /** Run a peer action from the header, then show what changed. */
@@ -284,8 +294,23 @@ function wire(): void {
     api.visibility(v).then(() => banner(`Visibility: ${v}`, 'info'), showError)
   })
   $('copy-id').addEventListener('click', () => {
-    if (me == null) return
-    navigator.clipboard.writeText(me.peerId).then(() => banner('Peer id copied', 'info'), showError)
+    if (me != null) copyText(me.peerId, 'Peer id copied')
+  })
+  $('add-form').addEventListener('submit', (e) => {
+    e.preventDefault()
+    const peer = $<HTMLInputElement>('add-peer').value.trim()
+    const name = $<HTMLInputElement>('add-name').value.trim()
+    if (peer === '') return
+    // A multiaddr without /p2p/ is dialled by the node to learn whose it is.
+    api
+      .addContact(peer, name !== '' ? name : undefined)
+      .then(async (c) => {
+        $<HTMLInputElement>('add-peer').value = ''
+        $<HTMLInputElement>('add-name').value = ''
+        await loadRows()
+        banner(`${c.name !== '' ? c.name : shortId(c.peerId)} is a contact`, 'info')
+      })
+      .catch(showError)
   })
 
   peerAction('add-contact', (peer) => api.addContact(peer))
