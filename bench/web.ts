@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { ApiClient } from '../src/api/client.ts'
 import type { IdInfo } from '../src/api/types.ts'
+import { API_MODULES, API_MODULES_DIR } from '../src/api/web-server.ts'
 import { launch, NO_BROWSER } from '../test/helpers/browser.ts'
 import { cleanup, Fleet, ROOT } from '../test/helpers/cli.ts'
 import { pct, type Row } from './stats.ts'
@@ -22,14 +23,18 @@ async function shippedSize(): Promise<{ raw: number; gzip: number; files: number
   let raw = 0
   let gzip = 0
   let files = 0
-  for (const dir of [join(ROOT, 'web'), join(ROOT, 'dist', 'src', 'web')]) {
-    for (const name of await readdir(dir)) {
-      if (name.endsWith('.map') || !(await stat(join(dir, name))).isFile()) continue
-      const body = await readFile(join(dir, name))
-      raw += body.length
-      gzip += gzipSync(body).length
-      files++
-    }
+  const dirs = [join(ROOT, 'web'), join(ROOT, 'dist', 'src', 'web')]
+  const paths = [
+    ...(await Promise.all(dirs.map(async (dir) => (await readdir(dir)).map((name) => join(dir, name))))).flat(),
+    // The route table the app builds its client from.
+    ...API_MODULES.map((name) => join(API_MODULES_DIR, name))
+  ]
+  for (const path of paths) {
+    if (path.endsWith('.map') || !(await stat(path)).isFile()) continue
+    const body = await readFile(path)
+    raw += body.length
+    gzip += gzipSync(body).length
+    files++
   }
   return { raw, gzip, files }
 }

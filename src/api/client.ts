@@ -3,7 +3,7 @@ import { connect } from 'node:net'
 import { Client } from 'undici'
 import { ErrorCode, P2pError } from '../errors.ts'
 import { type EventStreamRequest, type FollowOptions, followEvents, openEventStream, type StreamEvent } from './event-stream.ts'
-import { fieldsOf, type NodeApi, ROUTES, type RouteSpec } from './routes.ts'
+import { type NodeApi, requestOf, ROUTES, type RouteSpec } from './routes.ts'
 import { API_BODY_LIMIT, type ApiErrorBody } from './types.ts'
 
 /** Upper bound for one API call (a dial waits up to 10 s, a send up to its waitMs). */
@@ -29,23 +29,6 @@ function answers(socketPath: string, ms = 2000): Promise<boolean> {
     s.once('data', () => done(true))
     s.once('error', () => done(false))
     s.once('close', () => done(false))
-  })
-}
-
-/** A query string of the defined values. */
-function query(params: Record<string, unknown>): string {
-  const q = new URLSearchParams()
-  for (const [k, v] of Object.entries(params)) if (v != null) q.set(k, String(v))
-  const text = q.toString()
-  return text === '' ? '' : `?${text}`
-}
-
-/** The path of a route with its `:name` parameters filled in from `fields` (which lose them). */
-function fillPath(path: string, fields: Record<string, unknown>): string {
-  return path.replace(/:(\w+)/g, (_m, name: string) => {
-    const value = String(fields[name])
-    delete fields[name]
-    return encodeURIComponent(value)
   })
 }
 
@@ -86,11 +69,8 @@ export class ApiClient {
 
   /** Call a route of the table with the method's arguments. */
   async callRoute(spec: RouteSpec, args: readonly unknown[]): Promise<unknown> {
-    const fields = fieldsOf(spec, args)
-    const path = fillPath(spec.path, fields)
-    return spec.method === 'GET'
-      ? this.call('GET', `${path}${query(fields)}`)
-      : this.call('POST', path, fields, { unbounded: spec.unbounded === true })
+    const { method, path, body } = requestOf(spec, args)
+    return this.call(method, path, body, { unbounded: spec.unbounded === true })
   }
 
   /** Ask the node to stop and wait (up to 15 s) until it has. */

@@ -28,6 +28,8 @@ export interface RegisterOptions {
   dataDir: string
   /** Heartbeat, client limit and buffer limit of `GET /v1/events`. */
   events?: EventStreamOptions
+  /** Over HTTP (the web server): the socket-only routes (RouteSpec.socketOnly) are left out. */
+  http?: boolean
 }
 
 /** LevelDB's complaint about a damaged database, as STORE_DAMAGED with the way out. */
@@ -67,7 +69,8 @@ export function errorReply(caught: unknown, dataDir: string): { status: number; 
 
 /**
  * Register the whole local API (every route of ROUTES, strict validation, the error mapping) on a fastify
- * instance: the unix-socket server does, and so can any other (a web server adding its own checks in hooks).
+ * instance: the unix-socket server does, and so does the web server (adding its own checks in hooks, without the
+ * socket-only routes).
  * Requests are validated as sent: no coercion, no unknown fields. Set the instance's bodyLimit to API_BODY_LIMIT.
  */
 export function registerApiRoutes(app: FastifyInstance, api: ApiParts, options: RegisterOptions): void {
@@ -77,6 +80,7 @@ export function registerApiRoutes(app: FastifyInstance, api: ApiParts, options: 
     void reply.status(status).send(body)
   })
   for (const spec of Object.values(ROUTES) as RouteSpec[]) {
+    if (spec.socketOnly === true && options.http === true) continue
     const part = api[spec.part] as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
     const input = spec.input ?? obj({})
     app.route({

@@ -1,13 +1,13 @@
 import type { EventLog } from './events.ts'
 import type { FilesApi } from './files.ts'
-import type { NodeCoreApi, PeopleApi } from './types.ts'
-import { NAME, obj, TEXT, TRANSFER_ID } from './validation.ts'
+import { NAME, obj, TEXT, TRANSFER_ID } from './schema.ts'
+import type { NodeCoreApi, PeopleApi, WebControlApi } from './types.ts'
 
 /**
  * The local API's contract: every route once, with its method, path, the JSON schema of what it takes, and the
  * method of the node's API it calls. The fastify server (registerApiRoutes) and the client (ApiClient) are both
- * built from this table; the result types are those of the methods. A new call is one entry here (and its CLI
- * command).
+ * built from this table, and so is the web app's client (src/web/api.ts, which loads this file and schema.ts);
+ * the result types are those of the methods. A new call is one entry here and its method (and its CLI command).
  */
 
 /** The node's API, as the modules that implement it (P2pNode.api). */
@@ -18,6 +18,8 @@ export interface ApiParts {
   people: PeopleApi
   /** File transfers: node/files.ts. */
   files: FilesApi
+  /** The web app's login link (`p2pnode web`): api/web-control.ts, the web server attached by `p2pnode start`. */
+  web: WebControlApi
   /** What happens, streamed by `GET /v1/events` (api/events-route.ts): the node's EventLog. */
   events: EventLog
 }
@@ -45,6 +47,8 @@ export interface RouteSpec<P extends Part = Part, M extends string = string> {
   unbounded?: boolean
   /** Answer this at once, and call the method once the answer has gone (stop: the caller waits for the socket). */
   respondFirst?: unknown
+  /** On the unix socket only, not over HTTP (the web app's own login token). */
+  socketOnly?: boolean
 }
 
 /** Declares one route, checking that `call` is a method of `part`. */
@@ -178,7 +182,9 @@ export const ROUTES = {
   file: route({ method: 'GET', path: '/v1/files/:id', part: 'files', call: 'file', ...byId }),
   accept: route({ method: 'POST', path: '/v1/files/:id/accept', part: 'files', call: 'accept', ...byId }),
   cancel: route({ method: 'POST', path: '/v1/files/:id/cancel', part: 'files', call: 'cancel', ...byId }),
-  stop: route({ method: 'POST', path: '/v1/stop', part: 'node', call: 'stop', args: [], respondFirst: { stopping: true } })
+  stop: route({ method: 'POST', path: '/v1/stop', part: 'node', call: 'stop', args: [], respondFirst: { stopping: true } }),
+  webLink: route({ method: 'GET', path: '/v1/web', part: 'web', call: 'link', args: [], socketOnly: true }),
+  rotateWebToken: route({ method: 'POST', path: '/v1/web/rotate', part: 'web', call: 'rotate', args: [], socketOnly: true })
 } as const
 
 export type Routes = typeof ROUTES
@@ -213,6 +219,24 @@ export function fieldsOf(spec: RouteSpec, args: readonly unknown[]): Record<stri
     } else if (v !== undefined) fields[a] = v
   })
   return fields
+}
+
+/**
+ * The HTTP request that makes a call: the path with its `:name` parameters filled in, the other fields as the
+ * query string (GET) or the JSON body (POST). Used by both clients (undici over the socket, fetch in the browser).
+ */
+export function requestOf(spec: RouteSpec, args: readonly unknown[]): { method: 'GET' | 'POST'; path: string; body?: Record<string, unknown> } {
+  const fields = fieldsOf(spec, args)
+  const path = spec.path.replace(/:(\w+)/g, (_m, name: string) => {
+    const value = String(fields[name])
+    delete fields[name]
+    return encodeURIComponent(value)
+  })
+  if (spec.method === 'POST') return { method: 'POST', path, body: fields }
+  const query = new URLSearchParams()
+  for (const [k, v] of Object.entries(fields)) if (v != null) query.set(k, String(v))
+  const text = query.toString()
+  return { method: 'GET', path: text === '' ? path : `${path}?${text}` }
 }
 
 /** The parts as one NodeApi object, in-process (each call goes straight to its module). */

@@ -17,8 +17,6 @@ export interface ApiServerOptions {
   maxConnections?: number
   /** Heartbeat, client limit and buffer limit of `GET /v1/events`. */
   events?: EventStreamOptions
-  /** More routes for the socket only (the web app's link and token). */
-  routes?: (app: FastifyInstance) => void
 }
 
 /**
@@ -49,7 +47,6 @@ export async function startApiServer(
   })
 
   registerApiRoutes(app, api, { dataDir: dirname(socketPath), events: options.events })
-  options.routes?.(app)
 
   // A socket left by a crashed node is stale: we hold the data dir's lock, so nobody else is using it.
   await rm(socketPath, { force: true })

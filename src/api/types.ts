@@ -151,6 +151,20 @@ export interface PeopleApi {
   export(options: { out: string; anonymize?: boolean }): Promise<ExportResult>
 }
 
+/** What `p2pnode web` prints: the url carries the login token. */
+export interface WebLink {
+  url: string
+  port: number
+}
+
+/** The web app's login link, for `p2pnode web` (routes on the unix socket only): src/api/web-control.ts. */
+export interface WebControlApi {
+  /** The link that signs a browser in (WEB_OFF if the node runs without the web app). */
+  link(): Promise<WebLink>
+  /** A new token: old links and sessions stop working. */
+  rotate(): Promise<WebLink>
+}
+
 /** The whole API as one object, one call per route (built from the route table in routes.ts). */
 export type { ApiParts, NodeApi } from './routes.ts'
 

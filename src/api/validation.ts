@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import type { FastifySchemaCompiler } from 'fastify'
+import { TEXT } from './schema.ts'
 
 /**
  * Request validation for the local API. Bodies are checked as sent: no type coercion (`"text": 123` is an error,
@@ -12,22 +13,7 @@ const fromText = new Ajv({ coerceTypes: true, removeAdditional: false, useDefaul
 export const validatorCompiler: FastifySchemaCompiler<object> = ({ schema, httpPart }) =>
   (httpPart === 'body' ? strict : fromText).compile(schema)
 
-/** A JSON object schema with exactly these properties (the required ones listed), nothing else. */
-export function obj(properties: Record<string, object>, required: string[] = []) {
-  return { type: 'object', properties, required, additionalProperties: false }
-}
-
-/** Route options for a GET without parameters: an unknown query parameter is an error too. */
-export const NO_QUERY = { schema: { querystring: obj({}) } }
-
-/** A non-empty string without NUL bytes (paths, names, references). */
-export const TEXT = { type: 'string', minLength: 1, pattern: '^[^\\u0000]*$' }
-
-/** A display name given by the user (checked further by the node). */
-export const NAME = { ...TEXT, maxLength: 256 }
-
-/** A transfer id, or a unique prefix of it (8+ characters): checked by the node, which says what is wrong. */
-export const TRANSFER_ID = { type: 'string', minLength: 1, maxLength: 64 }
+export { NAME, NO_QUERY, obj, TEXT, TRANSFER_ID } from './schema.ts'
 
 /** A validation failure in words: which field, and what is wrong with it. */
 export function describeValidation(errors: ErrorObject[], part: string | undefined): string {

@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { ErrorCode, P2pError } from '../errors.ts'
 import { registerApiRoutes } from './register.ts'
 import type { ApiParts } from './routes.ts'
-import { API_BODY_LIMIT } from './types.ts'
+import { API_BODY_LIMIT, type WebLink } from './types.ts'
 import {
   bearer,
   cookieName,
@@ -28,6 +28,9 @@ export const DEFAULT_WEB_HOST = '127.0.0.1'
 /** Where the package keeps the web app: the pages and styles as written, the scripts as compiled. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const STATIC_ROOTS = [join(PACKAGE_ROOT, 'web'), join(PACKAGE_ROOT, 'dist', 'src', 'web')]
+/** The API's modules the app loads (its client is built from the route table): `/api/<name>`. */
+export const API_MODULES_DIR = join(PACKAGE_ROOT, 'dist', 'src', 'api')
+export const API_MODULES = ['routes.js', 'schema.js']
 
 export interface WebServerOptions {
   dataDir: string
@@ -39,12 +42,6 @@ export interface WebServerOptions {
   explicit?: boolean
   /** Where browser uploads are written before they are offered. @default DATA/uploads */
   uploads?: string
-}
-
-/** What `p2pnode web` prints: the url carries the login token. */
-export interface WebLink {
-  url: string
-  port: number
 }
 
 export interface WebServer {
@@ -129,6 +126,7 @@ export async function startWebServer(api: ApiParts, options: WebServerOptions): 
     strictTransportSecurity: false
   })
   await app.register(fastifyStatic, { root: STATIC_ROOTS, prefix: '/', index: 'index.html', wildcard: true })
+  for (const name of API_MODULES) app.get(`/api/${name}`, (_req, reply) => reply.sendFile(name, API_MODULES_DIR))
 
   app.get<{ Querystring: { token?: string } }>('/login', async (req, reply) => {
     if (!sameSecret(req.query.token, token)) {
@@ -144,7 +142,7 @@ export async function startWebServer(api: ApiParts, options: WebServerOptions): 
   })
 
   await app.register(async (scope) => {
-    registerApiRoutes(scope, api, { dataDir: options.dataDir })
+    registerApiRoutes(scope, api, { dataDir: options.dataDir, http: true })
     registerWebFileRoutes(scope, api.files, options.uploads ?? join(options.dataDir, 'uploads'))
   })
 
@@ -200,20 +198,4 @@ async function writeInfo(path: string, info: { url: string; port: number; host: 
   const tmp = `${path}.${process.pid}.tmp`
   await writeFile(tmp, `${JSON.stringify(info)}\n`, { mode: 0o600 })
   await rename(tmp, path)
-}
-
-/** The `p2pnode web` routes, on the unix socket only: the link with the token, and rotating it. */
-export function registerWebControlRoutes(app: FastifyInstance, web: WebServer | undefined): void {
-  const off = () =>
-    new P2pError(ErrorCode.WEB_OFF, 'the web app is off on this node (it was started with --no-web)', {
-      hint: 'stop it (p2pnode stop) and start it again without --no-web'
-    })
-  app.get('/v1/web', async () => {
-    if (web == null) throw off()
-    return web.link()
-  })
-  app.post('/v1/web/rotate', async () => {
-    if (web == null) throw off()
-    return web.rotate()
-  })
 }

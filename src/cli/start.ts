@@ -2,7 +2,7 @@ import { resolve as resolvePath } from 'node:path'
 import { enable, logger } from '@libp2p/logger'
 import { ApiClient } from '../api/client.ts'
 import { startApiServer } from '../api/server.ts'
-import { registerWebControlRoutes, startWebServer, type WebServer } from '../api/web-server.ts'
+import { startWebServer, type WebServer } from '../api/web-server.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import { P2pNode } from '../node/node.ts'
 import { out } from './output.ts'
@@ -48,8 +48,10 @@ export async function startCommand(options: StartOptions): Promise<number> {
   try {
     if (options.web !== false) {
       web = await startWebServer(node.api, { dataDir, ...options.web, explicit: options.web != null })
+      // `p2pnode web` asks the node for the link (GET /v1/web, on the socket).
+      node.web.attach(web)
     }
-    api = await startApiServer(node.api, dataPaths(dataDir).socket, { routes: (app) => registerWebControlRoutes(app, web) })
+    api = await startApiServer(node.api, dataPaths(dataDir).socket)
   } catch (err) {
     await web?.close()
     await node.stop()

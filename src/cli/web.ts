@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { WebClient } from '../api/web-client.ts'
+import { ApiClient } from '../api/client.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import type { CommonOptions } from './commands.ts'
 import { show } from './commands.ts'
@@ -20,7 +20,7 @@ function opener(): string {
 /** `p2pnode web`: print (and with --open, open) the link that signs a browser in to the node's web app. */
 export async function webCommand(options: WebOptions): Promise<void> {
   const dir = resolveDataDir(options.data)
-  const client = new WebClient(dataPaths(dir).socket, dir)
+  const client = new ApiClient(dataPaths(dir).socket, dir)
   let link
   try {
     link = options.rotate === true ? await client.rotateWebToken() : await client.webLink()

@@ -12,6 +12,7 @@ import { createLibp2p } from 'libp2p'
 import { TypedEventEmitter } from 'main-event'
 import { EventLog, type EventLogOptions } from '../api/events.ts'
 import type { ApiParts } from '../api/routes.ts'
+import { WebControl } from '../api/web-control.ts'
 import type {
   DialResult,
   HistoryEntry,
@@ -150,6 +151,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   readonly api: ApiParts
   /** What happens, for `GET /v1/events`: recent events kept for clients that reconnect. */
   readonly events: EventLog
+  /** The web app's login link for `p2pnode web`: the web server `p2pnode start` attaches, if any. */
+  readonly web = new WebControl()
   private name: string
   private stopping: Promise<void> | undefined
   /** What the user should know about how the node started (e.g. its usual port was taken); `start` prints them. */
@@ -217,7 +220,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     })
     this.events = new EventLog(options.events)
     feedEvents(this, this.files, this.events)
-    this.api = { node: this, people: this.people, files: this.fileApi, events: this.events }
+    this.api = { node: this, people: this.people, files: this.fileApi, events: this.events, web: this.web }
   }
 
   /**

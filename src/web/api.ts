@@ -1,17 +1,7 @@
 // The web app's side of the local API: fetch with the session cookie, errors as the CLI shows them.
+// Its calls are built from the route table (src/api/routes.ts, served as /api/routes.js).
 import type { FileInfo } from '../api/files.ts'
-import type {
-  ContactInfo,
-  ContactList,
-  HistoryEntry,
-  IdInfo,
-  PeerInfo,
-  PeerState,
-  SearchResult,
-  SendResult,
-  VerifyResult,
-  Visibility
-} from '../api/types.ts'
+import { type NodeApi, requestOf, ROUTES, type RouteSpec } from '../api/routes.ts'
 
 /** An error the node answered with: `{ code, message, hint? }`, or NO_NODE when it did not answer at all. */
 export class ApiError extends Error {
@@ -33,49 +23,30 @@ function query(params: Record<string, string | number | undefined>): string {
   return q.toString()
 }
 
-async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+async function call(request: { method: 'GET' | 'POST'; path: string; body?: unknown }): Promise<unknown> {
   let res: Response
   try {
-    res = await fetch(path, {
-      method,
-      headers: body != null ? { 'content-type': 'application/json' } : {},
-      body: body != null ? JSON.stringify(body) : undefined,
+    res = await fetch(request.path, {
+      method: request.method,
+      headers: request.body != null ? { 'content-type': 'application/json' } : {},
+      body: request.body != null ? JSON.stringify(request.body) : undefined,
       credentials: 'same-origin'
     })
   } catch {
     throw new ApiError('NO_NODE', 'the node does not answer (stopped?)', 0, 'start it with: p2pnode start; this page reconnects by itself')
   }
-  const answer = (await res.json().catch(() => ({}))) as T & { code?: string; message?: string; hint?: string }
+  const answer = (await res.json().catch(() => ({}))) as { code?: string; message?: string; hint?: string }
   if (!res.ok) {
     throw new ApiError(answer.code ?? 'INTERNAL', answer.message ?? `HTTP ${res.status}`, res.status, answer.hint)
   }
   return answer
 }
 
-export const api = {
-  id: () => call<IdInfo>('GET', '/v1/id'),
-  peers: () => call<PeerInfo[]>('GET', '/v1/peers'),
-  contacts: () => call<ContactList>('GET', '/v1/contacts'),
-  blocked: () => call<PeerState[]>('GET', '/v1/blocked'),
-  history: (peer: string, options: { limit?: number; before?: number; after?: number } = {}) =>
-    call<HistoryEntry[]>('GET', `/v1/messages?${query({ peer, ...options })}`),
-  send: (peer: string, text: string, replyTo?: string) =>
-    call<SendResult>('POST', '/v1/messages', { peer, text, replyTo, waitMs: 0 }),
-  dial: (multiaddr: string) => call<{ peerId: string; name: string }>('POST', '/v1/dial', { multiaddr }),
-  search: (q: string) => call<SearchResult[]>('GET', `/v1/search?${query({ q, limit: 50 })}`),
-  addContact: (peer: string, name?: string) => call<ContactInfo>('POST', '/v1/contacts', { peer, name }),
-  rename: (peer: string, name: string) => call<ContactInfo>('POST', '/v1/contacts/rename', { peer, name }),
-  removeContact: (peer: string) => call<PeerState>('POST', '/v1/contacts/remove', { peer }),
-  setPeerState: (peer: string, change: { blocked?: boolean; muted?: boolean }) =>
-    call<PeerState>('POST', '/v1/peer-state', { peer, ...change }),
-  verify: (peer: string) => call<VerifyResult>('GET', `/v1/verify?${query({ peer })}`),
-  visibility: (set?: Visibility) =>
-    set == null
-      ? call<{ visibility: Visibility }>('GET', '/v1/visibility')
-      : call<{ visibility: Visibility }>('POST', '/v1/visibility', { visibility: set }),
-  files: () => call<FileInfo[]>('GET', '/v1/files'),
-  accept: (id: string) => call<FileInfo>('POST', `/v1/files/${encodeURIComponent(id)}/accept`, {}),
-  cancel: (id: string) => call<FileInfo>('POST', `/v1/files/${encodeURIComponent(id)}/cancel`, {})
+/** The node's API over HTTP: one call per route of the table (src/api/routes.ts), as ApiClient is on the socket. */
+export const api = {} as Omit<NodeApi, 'stop' | 'webLink' | 'rotateWebToken'>
+for (const [name, spec] of Object.entries(ROUTES) as Array<[string, RouteSpec]>) {
+  if (spec.socketOnly === true) continue
+  ;(api as Record<string, unknown>)[name] = (...args: unknown[]) => call(requestOf(spec, args))
 }
 
 /**

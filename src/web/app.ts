@@ -291,7 +291,7 @@ function wire(): void {
   })
   $('visibility').addEventListener('change', () => {
     const v = $<HTMLSelectElement>('visibility').value as Visibility
-    api.visibility(v).then(() => banner(`Visibility: ${v}`, 'info'), showError)
+    api.setVisibility(v).then(() => banner(`Visibility: ${v}`, 'info'), showError)
   })
   $('copy-id').addEventListener('click', () => {
     if (me != null) copyText(me.peerId, 'Peer id copied')
@@ -303,7 +303,7 @@ function wire(): void {
     if (peer === '') return
     // A multiaddr without /p2p/ is dialled by the node to learn whose it is.
     api
-      .addContact(peer, name !== '' ? name : undefined)
+      .addContact(peer, name !== '' ? { name } : {})
       .then(async (c) => {
         $<HTMLInputElement>('add-peer').value = ''
         $<HTMLInputElement>('add-name').value = ''
@@ -318,8 +318,8 @@ function wire(): void {
   peerAction('rename', async (peer, row) => {
     const name = window.prompt('Your name for this contact', row?.name ?? '')
     if (name == null || name.trim() === '') return
-    if (row?.contact == null) await api.addContact(peer, name.trim())
-    else await api.rename(peer, name.trim())
+    if (row?.contact == null) await api.addContact(peer, { name: name.trim() })
+    else await api.renameContact(peer, name.trim())
   })
   peerAction('block', (peer, row) => api.setPeerState(peer, { blocked: row?.contact?.blocked !== true }))
   peerAction('mute', (peer, row) => api.setPeerState(peer, { muted: row?.contact?.muted !== true }))
@@ -338,7 +338,7 @@ async function search(q: string): Promise<void> {
     return
   }
   try {
-    const results = await api.search(q)
+    const results = await api.search(q, { limit: 50 })
     box.hidden = false
     const name = (peer: string) => rows.find((r) => r.peerId === peer)?.name ?? shortId(peer)
     box.replaceChildren(

@@ -97,7 +97,7 @@ export class Conversation {
 
   /** Send a message, as a reply to `replyTo` (a message id) if given. */
   async send(text: string, replyTo?: string): Promise<void> {
-    await api.send(this.peer, text, replyTo)
+    await api.send(this.peer, text, { replyTo, waitMs: 0 })
     await this.refresh()
     this.host.changed()
   }

@@ -93,6 +93,21 @@ describe('web server: address, login, guard, files', () => {
     assert.equal((JSON.parse(ok.body) as IdInfo).peerId, alice.peerId)
   })
 
+  it('the socket-only routes are not served over HTTP; the route table is (the app builds its client from it)', async () => {
+    const auth = { authorization: `Bearer ${token}` }
+    assert.equal((await request(link.port, '/v1/web', { headers: auth })).status, 404)
+    assert.equal((await request(link.port, '/v1/web/rotate', { method: 'POST', headers: auth })).status, 404)
+    for (const name of ['routes.js', 'schema.js']) {
+      const mod = await request(link.port, `/api/${name}`)
+      assert.equal(mod.status, 200, name)
+      assert.match(mod.headers.get('content-type') ?? '', /javascript/)
+    }
+    assert.match((await request(link.port, '/api/routes.js')).body, /\/v1\/messages/)
+    // Nothing else of the node's code.
+    assert.equal((await request(link.port, '/api/client.js')).status, 404)
+    assert.equal((await request(link.port, '/api/web-auth.js')).status, 404)
+  })
+
   it('the login link sets an HttpOnly SameSite=Strict cookie and redirects to / without the token', async () => {
     const login = await request(link.port, new URL(link.url).pathname + new URL(link.url).search)
     assert.equal(login.status, 303)

@@ -135,6 +135,18 @@ describe('API contract: in-process and over the socket alike', () => {
     assert.equal((await same('dial', (api) => api.dial('not a multiaddr'))).error?.code, 'INVALID_MULTIADDR')
   })
 
+  it('the web app\'s link: WEB_OFF both ways without a web server; with one attached, its link (socket only)', async () => {
+    assert.equal((await same('webLink', (api) => api.webLink())).error?.code, 'WEB_OFF')
+    assert.equal((await same('rotateWebToken', (api) => api.rotateWebToken())).error?.code, 'WEB_OFF')
+    const link = { url: 'http://127.0.0.1:1/login?token=t', port: 1 }
+    alice.web.attach({ link: () => link, rotate: async () => link })
+    try {
+      assert.deepEqual(await same('webLink', (api) => api.webLink()), { ok: link })
+    } finally {
+      alice.web.attach(undefined)
+    }
+  })
+
   it('covers every route of the table but stop (checked by the e2e tests)', () => {
     const missing = Object.keys(ROUTES).filter((r) => r !== 'stop' && !covered.has(r as RouteName))
     assert.deepEqual(missing, [])
