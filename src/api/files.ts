@@ -17,8 +17,10 @@ export interface FileInfo {
   /** Bytes the receiver has, verified. */
   received: number
   status: FileStatus
-  /** SHA-256 of the whole file, hex. */
+  /** SHA-256 of the whole file, hex: transfers with peers of offer version 1 or 2; '' for version 3. */
   sha256: string
+  /** Offer version 3: the root of the file's BLAKE3 hash tree (hex), the file's identity. */
+  root?: string
   /** out: the file sent; in: where the verified file is ('' until complete). */
   path: string
   mime: string

@@ -41,7 +41,7 @@ export interface HistoryEntry {
   replyTo?: string
   /** Absent for text. `file`: a file transfer (id = transfer id, text ''); see `p2pnode files`. */
   kind?: 'text' | 'file'
-  file?: { name: string; size: number; sha256: string; mime: string; status?: string }
+  file?: { name: string; size: number; sha256: string; root?: string; mime: string; status?: string }
 }
 
 export interface HistoryQuery {

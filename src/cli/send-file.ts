@@ -142,7 +142,7 @@ function finish(info: FileInfo, peer: string, who: string, path: string, options
 }
 
 function sendResult(f: FileInfo) {
-  return { id: f.id, name: f.name, size: f.size, sha256: f.sha256, status: f.status }
+  return { id: f.id, name: f.name, size: f.size, sha256: f.sha256, ...(f.root != null ? { root: f.root } : {}), status: f.status }
 }
 
 /** The progress line on a terminal: bytes and rate while the file moves, else why it waits. */

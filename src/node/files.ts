@@ -133,6 +133,7 @@ export function toFileInfo(t: TransferInfo): FileInfo {
     received: t.status === 'cancelled' || t.status === 'failed' ? 0 : t.received,
     status: t.status,
     sha256: t.sha256,
+    ...(t.root != null ? { root: t.root } : {}),
     path: t.path,
     mime: t.mime,
     sent: t.sent,

@@ -35,8 +35,13 @@ export interface TransferRecord {
   size: number
   mime: string
   chunkSize: number
-  /** SHA-256 of the whole file, hex. */
+  /** SHA-256 of the whole file, hex; '' for a transfer of offer version 3, known by `root` instead. */
   sha256: string
+  /**
+   * Offer version 3: the root of the file's BLAKE3 hash tree (hex), its identity; its chunk hashes (stored as for
+   * the other versions) are the tree's leaves. Absent for versions 1 and 2.
+   */
+  root?: string
   /** Sender's clock when offered, ms since the epoch. */
   timestamp: number
   status: TransferStatus
@@ -118,7 +123,13 @@ export class Transfers {
         timestamp: record.timestamp,
         direction: record.direction,
         status: record.direction === 'out' ? 'pending' : 'received',
-        file: { name: record.name, size: record.size, sha256: record.sha256, mime: record.mime },
+        file: {
+          name: record.name,
+          size: record.size,
+          sha256: record.sha256,
+          ...(record.root != null ? { root: record.root } : {}),
+          mime: record.mime
+        },
         ...(record.direction === 'in' && record.after != null ? { after: record.after } : {})
       },
       ops,

@@ -105,8 +105,10 @@ export interface GroupRecord {
 export interface FileSummary {
   name: string
   size: number
-  /** SHA-256 of the whole file, hex. */
+  /** SHA-256 of the whole file, hex; '' when the file is known by its hash tree root (offer version 3). */
   sha256: string
+  /** Offer version 3: the root of the file's BLAKE3 hash tree, hex. */
+  root?: string
   mime: string
 }
 

@@ -94,7 +94,8 @@ describe('offers before they are accepted', () => {
           sha256: new Uint8Array(32),
           timestamp: BigInt(Date.now()),
           listSha256: new Uint8Array(0),
-          after: 0n
+          after: 0n,
+          root: new Uint8Array(0)
         }
       })
     )
@@ -202,7 +203,8 @@ describe('offers before they are accepted', () => {
           sha256: new Uint8Array(sha256(data)),
           timestamp: BigInt(Date.now()),
           listSha256: new Uint8Array(0),
-          after: 0n
+          after: 0n,
+          root: new Uint8Array(0)
         }
       })
     )

@@ -11,6 +11,7 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { Blake3Hasher, blake3 } from '@napi-rs/blake-hash'
 import { createLibp2p } from 'libp2p'
 import { MemoryLevel } from 'memory-level'
 import { P2pNode } from '../../src/node/index.ts'
@@ -20,11 +21,16 @@ import {
   type FileStore,
   MAX_CHUNK_SIZE,
   MAX_FETCH_FRAME_BYTES,
+  CREDIT_CHUNKS,
+  FETCH_PROTOCOL_V3,
   MAX_OFFER_FRAME_BYTES,
   OFFER_PROTOCOL,
+  OFFER_PROTOCOL_V2,
+  OFFER_PROTOCOL_V3,
   type TransferInfo
 } from '../../src/protocols/file/index.ts'
-import { FetchFrame, OfferFrame, OfferReply, Stop } from '../../src/protocols/file/pb/file.ts'
+import { FetchFrame, type Offer, OfferFrame, OfferReply, Stop } from '../../src/protocols/file/pb/file.ts'
+import { TREE_CONTEXT } from '../../src/protocols/file/tree.ts'
 import { type Db, Store, Transfers } from '../../src/store/index.ts'
 import { cleanup, tempDir, waitFor } from '../helpers/cli.ts'
 
@@ -43,6 +49,16 @@ async function startNode(dir: string, name: string): Promise<P2pNode> {
 
 function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex')
+}
+
+/** The hash tree root of offer version 3, computed here from its definition (README, tree.ts). */
+function treeRootHex(data: Uint8Array, chunkSize = CHUNK): string {
+  const header = Buffer.alloc(12)
+  header.writeBigUInt64LE(BigInt(data.byteLength), 0)
+  header.writeUInt32LE(chunkSize, 8)
+  const root = Blake3Hasher.newDeriveKey(TREE_CONTEXT).update(header)
+  for (let off = 0; off < data.byteLength; off += chunkSize) root.update(blake3(data.subarray(off, off + chunkSize)))
+  return root.digest('hex')
 }
 
 async function finished(node: P2pNode, id: string): Promise<TransferInfo> {
@@ -121,12 +137,15 @@ describe('/chat/1.0/file between two nodes', () => {
       const src = join(dirs[2], `file-${size}.bin`)
       await writeFile(src, data)
       const sent = await alice.fileApi.sendFile(bobId, src)
-      assert.equal(sent.sha256, sha256(data))
+      // Offer version 3 between two nodes of this version: the file is known by its tree root, not its SHA-256.
+      assert.equal(sent.root, treeRootHex(data))
+      assert.equal(sent.sha256, '')
       assert.equal(sent.size, size)
       const got = await finished(bob, sent.id)
       assert.equal(got.status, 'complete', got.error)
       assert.equal(got.direction, 'in')
       assert.equal(got.received, size)
+      assert.equal(got.root, sent.root)
       assert.equal(sha256(await readFile(got.path)), sha256(data))
       assert.equal(got.path, join(dirs[1], 'downloads', got.name))
       const mine = await finished(alice, sent.id)
@@ -136,7 +155,8 @@ describe('/chat/1.0/file between two nodes', () => {
       assert.deepEqual(history[0].file, {
         name: `file-${size}.bin`,
         size,
-        sha256: sha256(data),
+        sha256: '',
+        root: treeRootHex(data),
         mime: 'application/octet-stream',
         status: 'complete'
       })
@@ -398,7 +418,8 @@ describe('/chat/1.0/file against bad peers', () => {
           sha256: new Uint8Array(total),
           timestamp: BigInt(Date.now()),
           listSha256: new Uint8Array(0),
-          after: 0n
+          after: 0n,
+          root: new Uint8Array(0)
         }
       })
     )
@@ -497,6 +518,156 @@ describe('/chat/1.0/file against bad peers', () => {
     await assert.rejects(stat(join(dir, '..', 'escape.txt')))
     await assert.rejects(stat(join(dir, 'escape.txt')))
     assert.ok(!(await downloads()).some((f) => f.includes('escape') || f.includes('pwned')))
+  })
+
+  /** Offer version 3 of `data` by hand: the root (or a wrong one); returns the node's reply. */
+  async function offerV3(id: Uint8Array<ArrayBuffer>, name: string, data: Uint8Array, root = treeRootHex(data)) {
+    const stream = await raw.dialProtocol(multiaddr(addr), OFFER_PROTOCOL_V3)
+    const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
+    await lp.write(
+      OfferFrame.encode({
+        offer: {
+          id,
+          name,
+          size: BigInt(data.byteLength),
+          mime: 'application/octet-stream',
+          chunkSize: CHUNK,
+          sha256: new Uint8Array(0),
+          timestamp: BigInt(Date.now()),
+          listSha256: new Uint8Array(0),
+          after: 0n,
+          root: new Uint8Array(Buffer.from(root, 'hex'))
+        }
+      })
+    )
+    const reply = OfferFrame.decode(await lp.read({ signal: AbortSignal.timeout(5000) })).reply
+    assert.ok(reply != null)
+    return reply
+  }
+
+  /**
+   * Serve the node's fetch/3 of `data` (leaves first, then chunks within the credit it grants), corrupting the
+   * chunks `corrupt` says to; returns the chunks asked for, the most credit outstanding and the receiver's Stop.
+   */
+  function serveV3(data: Uint8Array, corrupt: (index: number, attempt: number) => boolean) {
+    const wanted: number[] = []
+    let most = 0
+    const { promise, resolve } = Promise.withResolvers<{ wanted: number[]; most: number; stop?: Stop }>()
+    void raw.handle(
+      FETCH_PROTOCOL_V3,
+      async (stream: Stream) => {
+        const lp: LengthPrefixedStream = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
+        const attempts = new Map<number, number>()
+        const queue: number[] = []
+        let credit = 0
+        try {
+          const fetch = FetchFrame.decode(await lp.read()).fetch
+          assert.equal(fetch?.hashes, data.byteLength > 0, 'the leaves are asked for')
+          if (fetch?.hashes === true) {
+            const leaves = []
+            for (let off = 0; off < data.byteLength; off += CHUNK) leaves.push(blake3(data.subarray(off, off + CHUNK)))
+            await lp.write(FetchFrame.encode({ hashes: { sha256: new Uint8Array(Buffer.concat(leaves)) } }))
+          }
+          for (;;) {
+            const frame = FetchFrame.decode(await lp.read({ signal: AbortSignal.timeout(5000) }))
+            if (frame.stop != null) return resolve({ wanted, most, stop: frame.stop })
+            if (frame.credit != null) credit += frame.credit.chunks
+            if (frame.want != null) for (let i = 0; i < frame.want.count; i++) queue.push(frame.want.first + i)
+            most = Math.max(most, credit)
+            while (credit > 0 && queue.length > 0) {
+              const i = queue.shift() as number
+              credit--
+              wanted.push(i)
+              const n = (attempts.get(i) ?? 0) + 1
+              attempts.set(i, n)
+              const chunk = Buffer.from(data.subarray(i * CHUNK, (i + 1) * CHUNK))
+              if (corrupt(i, n)) chunk[0] ^= 0xff
+              await lp.write(FetchFrame.encode({ chunk: { index: i, data: chunk } }))
+            }
+          }
+        } catch {
+          resolve({ wanted, most })
+        }
+      },
+      { force: true }
+    )
+    return promise
+  }
+
+  it('offer version 3: refetches a corrupted chunk within the credit, and completes with the right bytes', async () => {
+    const data = randomBytes(40 * CHUNK + 3)
+    const served = serveV3(data, (i, attempt) => i === 1 && attempt === 1)
+    const id = new Uint8Array(randomBytes(16))
+    assert.equal((await offerV3(id, 'v3.bin', data)).status, OfferReply.Status.ACCEPTED)
+    const t = await finished(node, Buffer.from(id).toString('hex'))
+    assert.equal(t.status, 'complete', t.error)
+    assert.equal(t.root, treeRootHex(data))
+    assert.equal(sha256(await readFile(t.path)), sha256(data))
+    const { wanted, most, stop } = await served
+    assert.deepEqual(
+      wanted,
+      [...Array.from({ length: 41 }, (_, i) => i), 1],
+      'every chunk asked for once, in order, and chunk 1 again'
+    )
+    assert.ok(most <= CREDIT_CHUNKS, `credit outstanding stayed within the window (${most})`)
+    assert.equal(stop?.reason, Stop.Reason.COMPLETE)
+  })
+
+  it('offer version 3: fails a transfer whose chunks stay corrupt, leaving nothing behind', async () => {
+    const data = randomBytes(2 * CHUNK)
+    const served = serveV3(data, (i) => i === 0)
+    const id = new Uint8Array(randomBytes(16))
+    await offerV3(id, 'v3-bad-chunks.bin', data)
+    const t = await finished(node, Buffer.from(id).toString('hex'))
+    assert.equal(t.status, 'failed')
+    assert.match(t.error ?? '', /chunk 0 failed verification/)
+    assert.equal((await served).stop?.reason, Stop.Reason.FAILED)
+    assert.ok(!(await downloads()).some((f) => f.includes('v3-bad-chunks') || f.endsWith('.part')))
+  })
+
+  for (const size of [0, CHUNK + 7]) {
+    it(`offer version 3: fails a file of ${size} bytes offered under a wrong root, and presents nothing`, async () => {
+      const data = randomBytes(size)
+      const served = serveV3(data, () => false)
+      const id = new Uint8Array(randomBytes(16))
+      await offerV3(id, `v3-liar-${size}.bin`, data, treeRootHex(randomBytes(size + 1)))
+      const t = await finished(node, Buffer.from(id).toString('hex'))
+      assert.equal(t.status, 'failed')
+      assert.match(t.error ?? '', /do not add up to the root/)
+      assert.equal((await served).stop?.reason, Stop.Reason.FAILED)
+      assert.ok(!(await downloads()).some((f) => f.includes('v3-liar') || f.endsWith('.part')))
+    })
+  }
+
+  it('sends to a receiver of offer version 2 (the release before): the file hashed its way, SHA-256 and list', async () => {
+    const data = randomBytes(3 * CHUNK + 5)
+    const src = join(dir, 'to-v2.bin')
+    await writeFile(src, data)
+    const got = Promise.withResolvers<Offer>()
+    await raw.handle(
+      OFFER_PROTOCOL_V2,
+      async (stream: Stream) => {
+        const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
+        const offer = OfferFrame.decode(await lp.read()).offer
+        await lp.write(OfferFrame.encode({ reply: { status: OfferReply.Status.WAITING, reason: '' } }))
+        await stream.close()
+        if (offer != null) got.resolve(offer)
+      },
+      { force: true }
+    )
+    const t = await node.fileApi.sendFile(rawId, src)
+    const offer = await got.promise
+    assert.equal(Buffer.from(offer.sha256).toString('hex'), sha256(data), 'the whole-file SHA-256')
+    const list = [0, 1, 2, 3].map((i) => createHash('sha256').update(data.subarray(i * CHUNK, (i + 1) * CHUNK)).digest())
+    assert.equal(Buffer.from(offer.listSha256).toString('hex'), sha256(Buffer.concat(list)), 'the SHA-256 list digest')
+    assert.equal(offer.root.byteLength, 0)
+    const mine = await waitFor(async () => {
+      const r = await node.files.get(t.id)
+      return r?.status === 'waiting' ? r : undefined
+    })
+    assert.equal(mine.sha256, sha256(data))
+    assert.equal(mine.root, undefined)
+    await raw.unhandle(OFFER_PROTOCOL_V2)
   })
 
   it('strips directories from a name', async () => {

@@ -86,3 +86,28 @@ export const AUTO_ACCEPT_FILES_PER_HOUR = 100
 
 /** Bytes one peer may have accepted without asking per hour; beyond, its offers wait for the user. */
 export const AUTO_ACCEPT_BYTES_PER_HOUR = 1024 ** 3
+
+/**
+ * Offer version 3: the file is known by the root of its BLAKE3 hash tree (tree.ts), one hashing pass per side; its
+ * chunks move on FETCH_PROTOCOL_V3. Senders ask for it first, then version 2, then version 1.
+ */
+export const OFFER_PROTOCOL_V3 = '/chat/1.0/file/offer/3'
+
+/** Fetch for version-3 transfers: the receiver queues the ranges it lacks and grants credit; the sender streams. */
+export const FETCH_PROTOCOL_V3 = '/chat/1.0/file/fetch/3'
+
+/**
+ * Chunks a version-3 receiver lets the sender have on their way or buffered here, not yet written: 16 × 256 KiB =
+ * 4 MiB. Credit comes back as chunks are written, in grants of a quarter of it, so the sender never waits on a round
+ * trip while the receiver keeps up.
+ */
+export const CREDIT_CHUNKS = 16
+
+/** Want ranges a version-3 sender keeps queued: a receiver resuming a file with many holes sends more as these go. */
+export const MAX_QUEUED_RANGES = 1024
+
+/** Chunks a version-3 sender reads from disk ahead of the one going out. */
+export const READ_AHEAD_CHUNKS = 4
+
+/** Credit a version-3 receiver may have granted and the sender not yet used: more is misbehaving. */
+export const MAX_CREDIT_CHUNKS = 256

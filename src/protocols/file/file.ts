@@ -8,9 +8,11 @@ import { lookup as mimeLookup } from 'mime-types'
 import { FINAL_STATUSES, type TransferRecord, type TransferStatus } from '../../store/index.ts'
 import { errorText } from '../util.ts'
 import {
+  CREDIT_CHUNKS,
   DEFAULT_AUTO_ACCEPT_MAX,
   DEFAULT_CHUNK_SIZE,
   FETCH_PROTOCOL,
+  FETCH_PROTOCOL_V3,
   FRAME_TIMEOUT_MS,
   ID_BYTES,
   MAX_CHUNK_SIZE,
@@ -19,11 +21,13 @@ import {
   MIN_CHUNK_SIZE,
   OFFER_PROTOCOL,
   OFFER_PROTOCOL_V2,
+  OFFER_PROTOCOL_V3,
   RECONNECT_INTERVAL_MS,
   RETRY_DELAY_MS,
   WINDOW_CHUNKS
 } from './constants.ts'
-import { chunkLength, hashFile } from './chunks.ts'
+import { chunkLength } from './chunks.ts'
+import { hashTree } from './tree.ts'
 import type { FileContext } from './context.ts'
 import { Incoming } from './incoming.ts'
 import type { FileComponents, FileEvents, FileInit, FileStore, FileTransferProtocol, TransferInfo } from './index.ts'
@@ -94,6 +98,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.incoming = new Incoming(ctx, {
       downloadsDir: init.downloadsDir,
       window: init.windowChunks ?? WINDOW_CHUNKS,
+      credit: init.creditChunks ?? CREDIT_CHUNKS,
       limits: { autoAcceptMax: init.autoAcceptMax ?? DEFAULT_AUTO_ACCEPT_MAX, ...init.limits }
     })
     this.outgoing = new Outgoing(ctx)
@@ -103,9 +108,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
 
   async start(): Promise<void> {
     const limits = { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_INBOUND_STREAMS }
+    await this.components.libp2p.handle(OFFER_PROTOCOL_V3, (s, c) => this.incoming.onOffer(s, c, 3), limits)
     await this.components.libp2p.handle(OFFER_PROTOCOL_V2, (s, c) => this.incoming.onOffer(s, c, 2), limits)
     await this.components.libp2p.handle(OFFER_PROTOCOL, (s, c) => this.incoming.onOffer(s, c, 1), limits)
-    await this.components.libp2p.handle(FETCH_PROTOCOL, (s, c) => this.outgoing.onFetch(s, c), limits)
+    await this.components.libp2p.handle(FETCH_PROTOCOL_V3, (s, c) => this.outgoing.onFetch(s, c, 3), limits)
+    await this.components.libp2p.handle(FETCH_PROTOCOL, (s, c) => this.outgoing.onFetch(s, c, 1), limits)
     this.started = true
     // Peers with offers waiting, or files half received, are asked for again and again (the node backs off).
     this.reconnect = setInterval(() => void this.reconnectWaiting(), this.reconnectInterval)
@@ -125,7 +132,13 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.started = false
     clearInterval(this.reconnect)
     for (const t of this.timers) clearTimeout(t)
-    await this.components.libp2p.unhandle([OFFER_PROTOCOL_V2, OFFER_PROTOCOL, FETCH_PROTOCOL])
+    await this.components.libp2p.unhandle([
+      OFFER_PROTOCOL_V3,
+      OFFER_PROTOCOL_V2,
+      OFFER_PROTOCOL,
+      FETCH_PROTOCOL_V3,
+      FETCH_PROTOCOL
+    ])
     this.incoming.abortAll()
     for (const s of this.streams) s.abort(new Error('node stopping'))
     await this.incoming.closeAll()
@@ -137,7 +150,9 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     const st = await stat(path)
     if (!st.isFile()) throw Object.assign(new Error(`${path} is not a file`), { code: 'EISDIR' })
     if (st.size > MAX_FILE_BYTES) throw new RangeError(`file is ${st.size} bytes; the limit is ${MAX_FILE_BYTES}`)
-    const { sha256, hashes } = await hashFile(path, this.chunkSize, options)
+    // One pass of BLAKE3 (the hash tree of offer version 3); a peer that only speaks older versions gets the file
+    // hashed their way when it is first offered to it (outgoing.ts).
+    const { root, leaves } = await hashTree(path, st.size, this.chunkSize, options)
     const name = basename(path)
     let record: TransferRecord = {
       id: randomBytes(ID_BYTES).toString('hex'),
@@ -147,14 +162,15 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       size: st.size,
       mime: mimeLookup(name) || 'application/octet-stream',
       chunkSize: this.chunkSize,
-      sha256,
+      sha256: '',
+      root,
       timestamp: Date.now(),
       status: 'offered',
       path,
       source: { size: st.size, mtimeMs: st.mtimeMs },
       ...(this.components.queued != null ? { queued: true } : {})
     }
-    await this.store.create(record, hashes, this.self, peer)
+    await this.store.create(record, leaves, this.self, peer)
     // As stored: with the timestamp and `after` of its conversation entry.
     record = (await this.store.get(record.id)) ?? record
     this.changed(record)

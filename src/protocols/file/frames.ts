@@ -26,7 +26,7 @@ export async function readFrame<T>(
 }
 
 const OFFER_KEYS: ReadonlyArray<keyof OfferFrame> = ['offer', 'hashes', 'reply']
-const FETCH_KEYS: ReadonlyArray<keyof FetchFrame> = ['fetch', 'want', 'chunk', 'stop', 'hashes']
+const FETCH_KEYS: ReadonlyArray<keyof FetchFrame> = ['fetch', 'want', 'chunk', 'stop', 'hashes', 'credit']
 
 /** The one field an offer-stream frame carries, checked to be `key`. */
 export function offerField<K extends keyof OfferFrame>(frame: OfferFrame, key: K): NonNullable<OfferFrame[K]> {

@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import { HASH_BYTES, HASHES_PER_FRAME } from './constants.ts'
-import { FileProtocolError } from './errors.ts'
+import { FileProtocolError, HashMismatchError } from './errors.ts'
 import { fetchField, offerField, readFrame, stopError } from './frames.ts'
 import { FetchFrame, OfferFrame } from './pb/file.ts'
+import { treeRoot } from './tree.ts'
 
 /** SHA-256 of the concatenated chunk hashes: what a version-2 offer carries instead of the list. */
 export function listDigest(hashes: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -60,6 +61,36 @@ export async function readFetchedHashes(
     throw new FileProtocolError('the chunk hashes do not match the digest in the offer')
   }
   return list
+}
+
+/**
+ * Version 3: read the leaves a sender writes on a fetch stream and check them against the root its offer carried
+ * (for the file's size and chunk size). Leaves that do not match are a HashMismatchError: the transfer fails.
+ */
+export async function readFetchedLeaves(
+  lp: LengthPrefixedStream,
+  file: { size: number; chunkSize: number },
+  root: Uint8Array,
+  timeout: number
+): Promise<Uint8Array> {
+  const chunks = Math.ceil(file.size / file.chunkSize)
+  const list =
+    chunks === 0
+      ? new Uint8Array(0)
+      : ((await readList(lp, chunks, true, async () => {
+          const frame = await readFrame(lp, FetchFrame, timeout)
+          if (frame.stop != null) throw stopError(frame.stop)
+          return fetchField(frame, 'hashes')
+        })) ?? new Uint8Array(0))
+  checkLeaves(list, file, root)
+  return list
+}
+
+/** Leaves that do not add up to `root` for this size and chunk size: a HashMismatchError. */
+export function checkLeaves(leaves: Uint8Array, file: { size: number; chunkSize: number }, root: Uint8Array): void {
+  if (Buffer.compare(treeRoot(leaves, file.size, file.chunkSize), root) !== 0) {
+    throw new HashMismatchError('the chunk hashes do not add up to the root in the offer (wrong root)')
+  }
 }
 
 async function readList(

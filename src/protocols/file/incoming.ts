@@ -11,6 +11,7 @@ import { ChunkWriter } from './chunk-writer.ts'
 import { chunkCount, chunkLength, hashWhole } from './chunks.ts'
 import {
   FETCH_PROTOCOL,
+  FETCH_PROTOCOL_V3,
   HASH_BYTES,
   ID_BYTES,
   MAX_CHUNK_SIZE,
@@ -23,10 +24,10 @@ import {
 import type { FileContext } from './context.ts'
 import { FileProtocolError, HashMismatchError, TransferStoppedError, UnsafeFileNameError } from './errors.ts'
 import { clip, offerField, readFrame } from './frames.ts'
-import { readFetchedHashes, readOfferedHashes } from './hash-list.ts'
+import { checkLeaves, readFetchedHashes, readFetchedLeaves, readOfferedHashes } from './hash-list.ts'
 import { safeFileName, stripFormat, withSuffix } from './names.ts'
 import { FetchFrame, type Offer, OfferFrame, OfferReply, Stop } from './pb/file.ts'
-import { receiveChunks } from './receiver.ts'
+import { receiveChunks, receiveStream } from './receiver.ts'
 
 /** File-system errors on the receiver's side that end a transfer (anything else is retried). */
 const DISK_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST', 'EISDIR', 'EFBIG'])
@@ -35,6 +36,8 @@ export class Incoming {
   private readonly ctx: FileContext
   private readonly downloadsDir: string | undefined
   private readonly window: number
+  /** Chunks of credit a version-3 fetch grants. */
+  private readonly credit: number
   /** Transfers being fetched now. */
   private readonly fetching = new Map<string, AbortController>()
   /** Verifies and writes chunks. */
@@ -42,10 +45,14 @@ export class Incoming {
   /** What offers may cost before the user accepts them. */
   private readonly admission: Admission
 
-  constructor(ctx: FileContext, init: { downloadsDir?: string; window: number; limits: AdmissionLimits }) {
+  constructor(
+    ctx: FileContext,
+    init: { downloadsDir?: string; window: number; credit: number; limits: AdmissionLimits }
+  ) {
     this.ctx = ctx
     this.downloadsDir = init.downloadsDir
     this.window = init.window
+    this.credit = init.credit
     this.admission = new Admission(init.limits)
   }
 
@@ -80,7 +87,8 @@ export class Incoming {
    */
   async tellSender(record: TransferRecord, reason: Stop.Reason, detail: string): Promise<void> {
     try {
-      const stream = await this.ctx.components.libp2p.dialProtocol(peerIdFromString(record.peer), FETCH_PROTOCOL, {
+      const protocol = record.root != null ? FETCH_PROTOCOL_V3 : FETCH_PROTOCOL
+      const stream = await this.ctx.components.libp2p.dialProtocol(peerIdFromString(record.peer), protocol, {
         signal: AbortSignal.timeout(this.ctx.frameTimeout)
       })
       const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
@@ -102,7 +110,7 @@ export class Incoming {
    * is kept. Version 1 offers are followed by the chunk hashes, which are read a frame at a time and kept only for
    * a transfer accepted now; version 2 offers carry only the list's digest.
    */
-  async onOffer(stream: Stream, connection: Connection, version: 1 | 2): Promise<void> {
+  async onOffer(stream: Stream, connection: Connection, version: 1 | 2 | 3): Promise<void> {
     const peer = connection.remotePeer.toString()
     this.ctx.streams.add(stream)
     const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
@@ -166,12 +174,13 @@ export class Incoming {
         size,
         mime: clip(stripFormat(offer.mime), MAX_NAME_BYTES),
         chunkSize: offer.chunkSize,
-        sha256: toHex(offer.sha256),
+        sha256: version === 3 ? '' : toHex(offer.sha256),
         timestamp: Number(offer.timestamp),
         status,
         path: '',
         tempPath: join(this.downloadsDir, `.p2pnode-${id}.part`),
         ...(version === 2 ? { listSha256: toHex(offer.listSha256) } : {}),
+        ...(version === 3 ? { root: toHex(offer.root) } : {}),
         ...(offer.after > 0n ? { after: Number(offer.after) } : {}),
         ...(waitReason != null ? { waitReason } : {}),
         ...(error != null ? { error } : {})
@@ -220,9 +229,11 @@ export class Incoming {
       const tempPath = record.tempPath ?? ''
       let hashes: Uint8Array = await this.ctx.store.hashes(id)
       const n = chunkCount(record.size, record.chunkSize)
-      // Version 2: the list comes first on this stream. Version 1 accepted after waiting: its list was not kept,
-      // and chunks are checked only as part of the whole file (until the sender offers again with the list).
-      const askList = hashes.byteLength === 0 && n > 0 && record.listSha256 != null
+      // Version 3: the file is its hash tree root; chunks come on fetch/3 (credit), each checked against its leaf.
+      const v3 = record.root != null
+      // Versions 2 and 3: the list comes first on this stream. Version 1 accepted after waiting: its list was not
+      // kept, and chunks are checked only as part of the whole file (until the sender offers again with the list).
+      const askList = hashes.byteLength === 0 && n > 0 && (record.listSha256 != null || v3)
       const done = new Uint8Array(n)
       let received = 0
       for (const i of await this.ctx.store.verified(id)) {
@@ -235,11 +246,11 @@ export class Incoming {
       const missing: number[] = []
       for (let i = n - 1; i >= 0; i--) if (done[i] === 0) missing.push(i)
       await mkdir(dirname(tempPath), { recursive: true, mode: 0o700 })
-      // The whole-file hash can be kept on the way only when every chunk comes in this run.
-      await this.sink.open(id, tempPath, n, missing.length === n)
+      // The whole-file hash (versions 1, 2) can be kept on the way only when every chunk comes in this run.
+      await this.sink.open(id, tempPath, n, !v3 && missing.length === n)
       // Opened even when nothing is missing (an empty file, or a crash after the last chunk): the sender learns
       // the outcome on this stream.
-      stream = await this.ctx.components.libp2p.dialProtocol(peerIdFromString(peer), FETCH_PROTOCOL, {
+      stream = await this.ctx.components.libp2p.dialProtocol(peerIdFromString(peer), v3 ? FETCH_PROTOCOL_V3 : FETCH_PROTOCOL, {
         signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.ctx.frameTimeout)])
       })
       this.ctx.streams.add(stream)
@@ -259,11 +270,16 @@ export class Incoming {
         { once: true }
       )
       await lp.write(FetchFrame.encode({ fetch: { id: fromHex(id), have: BigInt(received), hashes: askList } }))
-      if (askList) {
+      if (askList && v3) {
+        hashes = await readFetchedLeaves(lp, record, fromHex(record.root ?? ''), this.ctx.frameTimeout)
+        await this.ctx.store.setHashes(id, hashes)
+      } else if (askList) {
         hashes = await readFetchedHashes(lp, n, fromHex(record.listSha256 ?? ''), this.ctx.frameTimeout)
         await this.ctx.store.setHashes(id, hashes)
+      } else if (v3 && n === 0) {
+        checkLeaves(hashes, record, fromHex(record.root ?? ''))
       }
-      await receiveChunks({
+      await (v3 ? receiveStream : receiveChunks)({
         record,
         lp,
         hashes,
@@ -271,12 +287,13 @@ export class Incoming {
         done,
         sink: this.sink,
         store: this.ctx.store,
-        window: this.window,
+        window: v3 ? this.credit : this.window,
         frameTimeout: this.ctx.frameTimeout,
         log: this.ctx.log,
         onRecorded: (length) => this.ctx.progress(id, (this.ctx.received.get(id) ?? 0) + length, record.size)
       })
-      const sha256 = (await this.sink.close(id)) ?? (await hashWhole(tempPath))
+      // Version 3: every chunk matched its leaf, and the leaves the root: that is the file offered.
+      const sha256 = v3 ? record.sha256 : ((await this.sink.close(id)) ?? (await hashWhole(tempPath)))
       if (sha256 !== record.sha256) {
         await this.discard(record)
         await this.ctx.fail(id, `whole-file hash mismatch (got ${sha256}, offered ${record.sha256})`)
@@ -395,9 +412,11 @@ export class Incoming {
 }
 
 /** The fields of an offer that must hold whatever the receiver decides; a FileProtocolError otherwise. */
-function checkOffer(offer: Offer, version: 1 | 2): void {
+function checkOffer(offer: Offer, version: 1 | 2 | 3): void {
   if (offer.id.byteLength !== ID_BYTES) throw new FileProtocolError(`transfer id must be ${ID_BYTES} bytes`)
-  if (offer.sha256.byteLength !== HASH_BYTES) throw new FileProtocolError('file hash must be 32 bytes')
+  if (version === 3 ? offer.root.byteLength !== HASH_BYTES : offer.sha256.byteLength !== HASH_BYTES) {
+    throw new FileProtocolError(version === 3 ? 'the hash tree root must be 32 bytes' : 'file hash must be 32 bytes')
+  }
   if (version === 2 && offer.listSha256.byteLength !== HASH_BYTES) {
     throw new FileProtocolError('chunk list digest must be 32 bytes')
   }

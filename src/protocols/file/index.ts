@@ -73,8 +73,10 @@ export interface FileInit {
   limits?: Omit<AdmissionLimits, 'autoAcceptMax'>
   /** Bytes per chunk for files we send, 65536..262144. @default 262144 */
   chunkSize?: number
-  /** Chunks requested ahead of what is written. @default 8 */
+  /** Chunks requested ahead of what is written (offer versions 1, 2). @default 8 */
   windowChunks?: number
+  /** Chunks of credit a version-3 fetch grants: in flight or buffered, not yet written. @default 16 */
+  creditChunks?: number
   /** Time a peer has to send the next frame, ms. @default 30000 */
   frameTimeout?: number
   /** Wait before retrying a broken offer or fetch while the peer is connected, ms. @default 2000 */

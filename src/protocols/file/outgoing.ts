@@ -2,7 +2,8 @@
  * The sender's half of the file protocol: offers (in their turn in the chat outbox, or on their own) and the fetch
  * streams that serve the chunks.
  */
-import { type FileHandle, open } from 'node:fs/promises'
+import { type FileHandle, open, stat } from 'node:fs/promises'
+import { hashFile } from './chunks.ts'
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
@@ -13,14 +14,15 @@ import {
   MAX_OFFER_FRAME_BYTES,
   MAX_OFFER_RETRY_MS,
   OFFER_PROTOCOL,
-  OFFER_PROTOCOL_V2
+  OFFER_PROTOCOL_V2,
+  OFFER_PROTOCOL_V3
 } from './constants.ts'
 import type { FileContext } from './context.ts'
 import { TransferStoppedError } from './errors.ts'
 import { clip, fetchField, offerField, readFrame } from './frames.ts'
 import { hashFrames, listDigest } from './hash-list.ts'
 import { FetchFrame, OfferFrame, OfferReply, Stop } from './pb/file.ts'
-import { serveChunks } from './sender.ts'
+import { serveChunks, streamChunks } from './sender.ts'
 
 export class Outgoing {
   private readonly ctx: FileContext
@@ -89,16 +91,24 @@ export class Outgoing {
   private async offerOnce(record: TransferRecord): Promise<void> {
     let stream: Stream | undefined
     try {
-      // Version 2 if the peer has it (the list follows on the fetch stream, once accepted), else version 1.
-      stream = await this.ctx.components.libp2p.dialProtocol(
-        peerIdFromString(record.peer),
-        [OFFER_PROTOCOL_V2, OFFER_PROTOCOL],
-        { signal: AbortSignal.timeout(this.ctx.frameTimeout) }
-      )
+      // Version 3 for a file known by its tree root, if the peer has it; else version 2 (the list follows on the
+      // fetch stream, once accepted), else version 1. A file hashed for version 3 and offered to an older peer is
+      // hashed again, once, the old way (SHA-256), before its first offer.
+      const protocols = record.root != null ? [OFFER_PROTOCOL_V3, OFFER_PROTOCOL_V2, OFFER_PROTOCOL] : [OFFER_PROTOCOL_V2, OFFER_PROTOCOL]
+      stream = await this.ctx.components.libp2p.dialProtocol(peerIdFromString(record.peer), protocols, {
+        signal: AbortSignal.timeout(this.ctx.frameTimeout)
+      })
       this.ctx.streams.add(stream)
+      const v3 = stream.protocol === OFFER_PROTOCOL_V3
+      if (record.root != null && !v3) {
+        stream.abort(new Error('the peer needs the file hashed the old way first'))
+        const legacy = await this.legacyHashes(record)
+        if (legacy != null) await this.offerOnce(legacy)
+        return
+      }
       const v2 = stream.protocol === OFFER_PROTOCOL_V2
       const lp = lpStream(stream, { maxDataLength: MAX_OFFER_FRAME_BYTES })
-      const hashes = await this.ctx.store.hashes(record.id)
+      const hashes = v3 ? new Uint8Array(0) : await this.ctx.store.hashes(record.id)
       const frames = [
         OfferFrame.encode({
           offer: {
@@ -110,10 +120,11 @@ export class Outgoing {
             sha256: fromHex(record.sha256),
             timestamp: BigInt(record.timestamp),
             listSha256: v2 ? listDigest(hashes) : new Uint8Array(0),
-            after: BigInt(record.after ?? 0)
+            after: BigInt(record.after ?? 0),
+            root: v3 ? fromHex(record.root ?? '') : new Uint8Array(0)
           }
         }),
-        ...(v2 ? [] : hashFrames(hashes, 'offer'))
+        ...(v2 || v3 ? [] : hashFrames(hashes, 'offer'))
       ]
       for (const f of frames) await lp.write(f)
       const reply = offerField(await readFrame(lp, OfferFrame, this.ctx.frameTimeout), 'reply')
@@ -135,6 +146,30 @@ export class Outgoing {
       })
     } finally {
       if (stream != null) this.ctx.streams.delete(stream)
+    }
+  }
+
+  /**
+   * The peer speaks only offer version 1 or 2 (p2pnode 0.1 and releases before offer/3): hash the file as they need
+   * it (SHA-256 of every chunk and of the whole), once, and keep that instead of the tree; the transfer then goes
+   * as those versions do. Only before the first offer: a peer that has heard of it knows it by its root. Returns the
+   * record as updated, or undefined when the transfer failed (the file changed or is gone, or the peer went back to
+   * an older version after the offer).
+   */
+  private async legacyHashes(record: TransferRecord): Promise<TransferRecord | undefined> {
+    if (record.status !== 'offered' || (await this.ctx.store.offerDelivered(record))) {
+      await this.ctx.fail(record.id, 'the peer now runs an older p2pnode, which cannot take this file: it must upgrade')
+      return undefined
+    }
+    try {
+      const st = await stat(record.path)
+      if (st.size !== record.source?.size || st.mtimeMs !== record.source.mtimeMs) throw new Error('file changed')
+      const { sha256, hashes } = await hashFile(record.path, record.chunkSize)
+      await this.ctx.store.setHashes(record.id, hashes)
+      return await this.ctx.store.update(record.id, { sha256, root: undefined })
+    } catch (err) {
+      await this.ctx.fail(record.id, `${record.path} is gone or changed since it was offered (${(err as Error).message})`)
+      return undefined
     }
   }
 
@@ -169,7 +204,7 @@ export class Outgoing {
 
   // ---- sender: serve fetches ---------------------------------------------------------------------------------
 
-  async onFetch(stream: Stream, connection: Connection): Promise<void> {
+  async onFetch(stream: Stream, connection: Connection, version: 1 | 3 = 1): Promise<void> {
     const peer = connection.remotePeer.toString()
     this.ctx.streams.add(stream)
     const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
@@ -185,6 +220,10 @@ export class Outgoing {
       const record = await this.ctx.store.get(id)
       if (record == null || record.direction !== 'out' || record.peer !== peer || this.ctx.components.isBlocked(peer)) {
         return await stop(Stop.Reason.BAD_REQUEST, 'no such transfer')
+      }
+      // A transfer is fetched by the version it was offered with: fetch/3 for a tree root, fetch for the others.
+      if ((record.root != null) !== (version === 3)) {
+        return await stop(Stop.Reason.BAD_REQUEST, `transfer ${id} is not fetched with this protocol version`)
       }
       if (record.status === 'cancelled') return await stop(Stop.Reason.CANCELLED, 'cancelled by the sender')
       if (record.status === 'complete') return await stop(Stop.Reason.COMPLETE, '')
@@ -210,7 +249,7 @@ export class Outgoing {
       streams.add(stream)
       this.ctx.received.set(id, Number(fetch.have))
       if (fetch.hashes) await lp.writeV(hashFrames(await this.ctx.store.hashes(id), 'fetch'))
-      await this.serve(record, lp, fh)
+      await this.serve(record, lp, fh, version)
     } catch (err) {
       if (this.ctx.started()) this.ctx.log.error('resetting file fetch stream from %s: %s', peer, errorText(err))
       stream.abort(err instanceof Error ? err : new Error(String(err)))
@@ -223,8 +262,8 @@ export class Outgoing {
   }
 
   /** Serve the receiver's wants (see sender.ts), then record how it says the transfer ended. */
-  private async serve(record: TransferRecord, lp: LengthPrefixedStream, fh: FileHandle): Promise<void> {
-    const end = await serveChunks(record, lp, fh, this.ctx.frameTimeout, (length) => {
+  private async serve(record: TransferRecord, lp: LengthPrefixedStream, fh: FileHandle, version: 1 | 3): Promise<void> {
+    const end = await (version === 3 ? streamChunks : serveChunks)(record, lp, fh, this.ctx.frameTimeout, (length) => {
       this.ctx.sent.set(record.id, (this.ctx.sent.get(record.id) ?? 0) + length)
       const received = (this.ctx.received.get(record.id) ?? 0) + length
       this.ctx.progress(record.id, received, record.size)

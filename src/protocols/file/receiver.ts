@@ -4,7 +4,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { TransferRecord } from '../../store/index.ts'
 import type { ChunkWriter } from './chunk-writer.ts'
 import { chunkLength } from './chunks.ts'
-import { HASH_BYTES, MAX_CHUNK_RETRIES } from './constants.ts'
+import { HASH_BYTES, MAX_CHUNK_RETRIES, MAX_QUEUED_RANGES } from './constants.ts'
 import { FileProtocolError, HashMismatchError } from './errors.ts'
 import { ChunkBuffers, decodeFetchFrame, fetchField, stopError } from './frames.ts'
 import type { FileStore } from './index.ts'
@@ -134,6 +134,121 @@ export async function receiveChunks(ctx: ReceiveContext): Promise<void> {
     }
   } finally {
     // Nothing of this run is still being written or recorded when the caller moves on (to discard, say).
+    await Promise.allSettled(jobs)
+    await Promise.allSettled(recording)
+  }
+  if (failure != null) throw failure
+}
+
+/**
+ * Version 3 (/chat/1.0/file/fetch/3): ask for every missing chunk as ranges (at most MAX_QUEUED_RANGES / 2 queued;
+ * more as those complete) and grant `window` chunks of credit; each chunk that arrives is checked against its leaf
+ * and written, and once written gives its credit back (in grants of a quarter of the window). The sender streams
+ * without waiting for us while we keep up; at most `window` chunks are ever in flight or buffered here.
+ */
+export async function receiveStream(ctx: ReceiveContext): Promise<void> {
+  const { record, lp, hashes, missing, done, sink, window } = ctx
+  const { id } = record
+  /** Ranges asked for, in the order the sender sends them: [next, end). */
+  const asked: Array<{ next: number; end: number }> = []
+  const jobs = new Set<Promise<void>>()
+  const recording = new Set<Promise<void>>()
+  const retries = new Map<number, number>()
+  const buffers = new ChunkBuffers(window)
+  const grantEvery = Math.max(1, Math.floor(window / 4))
+  let failure: unknown
+  let left = missing.length
+  let freed = 0
+  const send = (frames: Uint8Array[]) => {
+    if (frames.length === 0) return
+    lp.writeV(frames).catch((err: unknown) => {
+      failure ??= err
+    })
+  }
+  /** Queue runs of consecutive missing chunks as Want ranges (missing is a stack: lowest index last). */
+  const ask = () => {
+    const wants: Uint8Array[] = []
+    while (asked.length < MAX_QUEUED_RANGES / 2 && missing.length > 0) {
+      const first = missing.pop() ?? 0
+      let count = 1
+      while (missing.at(-1) === first + count) {
+        missing.pop()
+        count++
+      }
+      asked.push({ next: first, end: first + count })
+      wants.push(FetchFrame.encode({ want: { first, count } }))
+    }
+    send(wants)
+  }
+  const giveBack = () => {
+    if (++freed < grantEvery || failure != null) return
+    send([FetchFrame.encode({ credit: { chunks: freed } })])
+    freed = 0
+  }
+  const check = async (index: number, data: Uint8Array) => {
+    const leaf = hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES)
+    const good =
+      data.byteLength === chunkLength(record, index) &&
+      (await sink.write(id, index, index * record.chunkSize, data, leaf, 'blake3'))
+    if (!good) {
+      const tries = (retries.get(index) ?? 0) + 1
+      retries.set(index, tries)
+      ctx.log.error('chunk %d of %s from %s is corrupt (%d bytes, try %d)', index, id, record.peer, data.length, tries)
+      if (tries >= MAX_CHUNK_RETRIES) {
+        throw new HashMismatchError(`chunk ${index} failed verification ${tries} times: the sender's data is corrupt`)
+      }
+      missing.push(index) // asked for again, at the end of the queue
+      ask()
+      return
+    }
+    const recorded: Promise<void> = ctx.store
+      .addVerified(id, index)
+      .then(() => {
+        done[index] = 1
+        left--
+        ctx.onRecorded(chunkLength(record, index))
+      })
+      .catch((err: unknown) => {
+        failure ??= err
+      })
+      .finally(() => recording.delete(recorded))
+    recording.add(recorded)
+  }
+  try {
+    ask()
+    if (left > 0) send([FetchFrame.encode({ credit: { chunks: window } })])
+    while (left > 0) {
+      if (failure != null) throw failure
+      if (asked.length === 0) {
+        // Everything asked for has arrived; wait for checks, the disk and the records.
+        if (jobs.size + recording.size === 0) throw new FileProtocolError('nothing asked for, yet chunks missing')
+        await Promise.race([...jobs, ...recording])
+        continue
+      }
+      const frame = decodeFetchFrame(await lp.read({ signal: AbortSignal.timeout(ctx.frameTimeout) }), (length) =>
+        buffers.take(length)
+      )
+      if (frame.stop != null) throw stopError(frame.stop)
+      const chunk = fetchField(frame, 'chunk')
+      const range = asked[0]
+      const index = range.next++
+      if (range.next >= range.end) {
+        asked.shift()
+        ask()
+      }
+      if (chunk.index !== index) throw new FileProtocolError(`got chunk ${chunk.index}, asked for ${index}`)
+      const job: Promise<void> = check(index, chunk.data)
+        .catch((err: unknown) => {
+          failure ??= err
+        })
+        .finally(() => {
+          buffers.give(chunk.data)
+          jobs.delete(job)
+          giveBack()
+        })
+      jobs.add(job)
+    }
+  } finally {
     await Promise.allSettled(jobs)
     await Promise.allSettled(recording)
   }

@@ -4,7 +4,7 @@ import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { TransferRecord } from '../../store/index.ts'
 import { isEOF } from '../util.ts'
 import { chunkCount, chunkLength } from './chunks.ts'
-import { MAX_QUEUED_CHUNKS } from './constants.ts'
+import { MAX_CREDIT_CHUNKS, MAX_QUEUED_CHUNKS, MAX_QUEUED_RANGES, READ_AHEAD_CHUNKS } from './constants.ts'
 import { FileProtocolError } from './errors.ts'
 import { chunkFrame, fetchField, readFrame } from './frames.ts'
 import { FetchFrame, type Stop } from './pb/file.ts'
@@ -83,6 +83,101 @@ export async function serveChunks(
     }
   })()
   // Either side failing ends the other: a reset stream makes the reader throw, and so on.
+  await Promise.all([reader, writer])
+  return outcome
+}
+
+/**
+ * The sender's side of a /chat/1.0/file/fetch/3 stream: the receiver queues the ranges it lacks (Want) and grants
+ * credit (Credit, in chunks); chunks go out in the order asked for while there is credit, without waiting for the
+ * receiver between them, the next few read from disk meanwhile. The stream's own drain is the other backpressure.
+ * Returns the receiver's Stop, or undefined if it just closed the stream.
+ */
+export async function streamChunks(
+  record: TransferRecord,
+  lp: LengthPrefixedStream,
+  fh: FileHandle,
+  frameTimeout: number,
+  onSent: (bytes: number) => void
+): Promise<Stop | undefined> {
+  const n = chunkCount(record.size, record.chunkSize)
+  /** Ranges asked for: [next, end). */
+  const ranges: Array<{ next: number; end: number }> = []
+  let credit = 0
+  let wake = Promise.withResolvers<void>()
+  let ended = false
+  let outcome: Stop | undefined
+  const reader = (async () => {
+    try {
+      for (;;) {
+        let frame: FetchFrame
+        try {
+          frame = await readFrame(lp, FetchFrame, frameTimeout)
+        } catch (err) {
+          if (isEOF(err)) return
+          throw err
+        }
+        if (frame.stop != null) {
+          outcome = frame.stop
+          return
+        }
+        if (frame.credit != null && frame.want == null) {
+          credit += fetchField(frame, 'credit').chunks
+          if (credit > MAX_CREDIT_CHUNKS) throw new FileProtocolError(`granted ${credit} chunks of credit`)
+        } else {
+          const want = fetchField(frame, 'want')
+          if (want.count < 1 || want.first + want.count > n) {
+            throw new FileProtocolError(`asked for chunks ${want.first}+${want.count} of a file of ${n} chunks`)
+          }
+          if (ranges.length >= MAX_QUEUED_RANGES) throw new FileProtocolError('too many ranges asked for')
+          ranges.push({ next: want.first, end: want.first + want.count })
+        }
+        wake.resolve()
+      }
+    } finally {
+      ended = true
+      wake.resolve()
+    }
+  })()
+  const readChunk = async (index: number): Promise<Uint8Array<ArrayBuffer>> => {
+    const length = chunkLength(record, index)
+    const buf = Buffer.allocUnsafeSlow(length)
+    const data = new Uint8Array(buf.buffer, buf.byteOffset, length)
+    const { bytesRead } = await fh.read(data, 0, length, index * record.chunkSize)
+    if (bytesRead !== length) throw new Error(`${record.path} is shorter than offered`)
+    return data
+  }
+  /** Chunks being read, in the order they go out. */
+  const ahead: Array<{ index: number; data: Promise<Uint8Array<ArrayBuffer>> }> = []
+  const fill = () => {
+    while (ahead.length < READ_AHEAD_CHUNKS && ranges.length > 0) {
+      const range = ranges[0]
+      const index = range.next++
+      if (range.next >= range.end) ranges.shift()
+      const data = readChunk(index)
+      data.catch(() => {}) // awaited (and its error thrown) on its turn
+      ahead.push({ index, data })
+    }
+  }
+  const writer = (async () => {
+    for (;;) {
+      // The receiver stopped (or closed): nothing more goes out.
+      if (ended) return
+      fill()
+      if (ahead.length === 0 || credit === 0) {
+        if (ended) return
+        await wake.promise
+        wake = Promise.withResolvers()
+        continue
+      }
+      const { index, data } = ahead.shift() as (typeof ahead)[number]
+      credit--
+      const bytes = await data
+      fill()
+      await lp.write(chunkFrame(index, bytes))
+      onSent(bytes.byteLength)
+    }
+  })()
   await Promise.all([reader, writer])
   return outcome
 }

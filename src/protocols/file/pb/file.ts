@@ -157,6 +157,11 @@ export namespace OfferFrame {
     value: bigint
   }
 
+  export interface OfferFrameOfferRootFieldEvent {
+    field: '$.offer.root'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface OfferFrameHashesSha256FieldEvent {
     field: '$.hashes.sha256'
     value: Uint8Array<ArrayBuffer>
@@ -180,7 +185,7 @@ export namespace OfferFrame {
     return decodeMessage(buf, OfferFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OfferFrame>): Generator<OfferFrameOfferIdFieldEvent | OfferFrameOfferNameFieldEvent | OfferFrameOfferSizeFieldEvent | OfferFrameOfferMimeFieldEvent | OfferFrameOfferChunkSizeFieldEvent | OfferFrameOfferSha256FieldEvent | OfferFrameOfferTimestampFieldEvent | OfferFrameOfferListSha256FieldEvent | OfferFrameOfferAfterFieldEvent | OfferFrameHashesSha256FieldEvent | OfferFrameReplyStatusFieldEvent | OfferFrameReplyReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OfferFrame>): Generator<OfferFrameOfferIdFieldEvent | OfferFrameOfferNameFieldEvent | OfferFrameOfferSizeFieldEvent | OfferFrameOfferMimeFieldEvent | OfferFrameOfferChunkSizeFieldEvent | OfferFrameOfferSha256FieldEvent | OfferFrameOfferTimestampFieldEvent | OfferFrameOfferListSha256FieldEvent | OfferFrameOfferAfterFieldEvent | OfferFrameOfferRootFieldEvent | OfferFrameHashesSha256FieldEvent | OfferFrameReplyStatusFieldEvent | OfferFrameReplyReasonFieldEvent> {
     return streamMessage(buf, OfferFrame.codec(), opts)
   }
 }
@@ -195,6 +200,7 @@ export interface Offer {
   timestamp: bigint
   listSha256: Uint8Array<ArrayBuffer>
   after: bigint
+  root: Uint8Array<ArrayBuffer>
 }
 
 export namespace Offer {
@@ -252,6 +258,11 @@ export namespace Offer {
           w.uint64(obj.after)
         }
 
+        if ((obj.root != null && obj.root.byteLength > 0)) {
+          w.uint32(82)
+          w.bytes(obj.root)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -265,7 +276,8 @@ export namespace Offer {
           sha256: uint8ArrayAlloc(0),
           timestamp: 0n,
           listSha256: uint8ArrayAlloc(0),
-          after: 0n
+          after: 0n,
+          root: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -308,6 +320,10 @@ export namespace Offer {
             }
             case 9: {
               obj.after = reader.uint64()
+              break
+            }
+            case 10: {
+              obj.root = reader.bytes()
               break
             }
             default: {
@@ -388,6 +404,13 @@ export namespace Offer {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.root`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -445,6 +468,11 @@ export namespace Offer {
     value: bigint
   }
 
+  export interface OfferRootFieldEvent {
+    field: '$.root'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Offer>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Offer.codec())
   }
@@ -453,7 +481,7 @@ export namespace Offer {
     return decodeMessage(buf, Offer.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferIdFieldEvent | OfferNameFieldEvent | OfferSizeFieldEvent | OfferMimeFieldEvent | OfferChunkSizeFieldEvent | OfferSha256FieldEvent | OfferTimestampFieldEvent | OfferListSha256FieldEvent | OfferAfterFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferIdFieldEvent | OfferNameFieldEvent | OfferSizeFieldEvent | OfferMimeFieldEvent | OfferChunkSizeFieldEvent | OfferSha256FieldEvent | OfferTimestampFieldEvent | OfferListSha256FieldEvent | OfferAfterFieldEvent | OfferRootFieldEvent> {
     return streamMessage(buf, Offer.codec(), opts)
   }
 }
@@ -689,6 +717,7 @@ export interface FetchFrame {
   chunk?: Chunk
   stop?: Stop
   hashes?: Hashes
+  credit?: Credit
 }
 
 export namespace FetchFrame {
@@ -724,6 +753,11 @@ export namespace FetchFrame {
         if (obj.hashes != null) {
           w.uint32(42)
           Hashes.codec().encode(obj.hashes, w)
+        }
+
+        if (obj.credit != null) {
+          w.uint32(50)
+          Credit.codec().encode(obj.credit, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -765,6 +799,12 @@ export namespace FetchFrame {
             case 5: {
               obj.hashes = Hashes.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.hashes
+              })
+              break
+            }
+            case 6: {
+              obj.credit = Credit.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.credit
               })
               break
             }
@@ -814,6 +854,13 @@ export namespace FetchFrame {
             case 5: {
               yield * Hashes.codec().stream(reader, reader.uint32(), `${prefix}.hashes`, {
                 limits: opts.limits?.hashes
+              })
+
+              break
+            }
+            case 6: {
+              yield * Credit.codec().stream(reader, reader.uint32(), `${prefix}.credit`, {
+                limits: opts.limits?.credit
               })
 
               break
@@ -880,6 +927,11 @@ export namespace FetchFrame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface FetchFrameCreditChunksFieldEvent {
+    field: '$.credit.chunks'
+    value: number
+  }
+
   export function encode (obj: Partial<FetchFrame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, FetchFrame.codec())
   }
@@ -888,8 +940,97 @@ export namespace FetchFrame {
     return decodeMessage(buf, FetchFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchFrame>): Generator<FetchFrameFetchIdFieldEvent | FetchFrameFetchHaveFieldEvent | FetchFrameFetchHashesFieldEvent | FetchFrameWantFirstFieldEvent | FetchFrameWantCountFieldEvent | FetchFrameChunkIndexFieldEvent | FetchFrameChunkDataFieldEvent | FetchFrameStopReasonFieldEvent | FetchFrameStopDetailFieldEvent | FetchFrameHashesSha256FieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchFrame>): Generator<FetchFrameFetchIdFieldEvent | FetchFrameFetchHaveFieldEvent | FetchFrameFetchHashesFieldEvent | FetchFrameWantFirstFieldEvent | FetchFrameWantCountFieldEvent | FetchFrameChunkIndexFieldEvent | FetchFrameChunkDataFieldEvent | FetchFrameStopReasonFieldEvent | FetchFrameStopDetailFieldEvent | FetchFrameHashesSha256FieldEvent | FetchFrameCreditChunksFieldEvent> {
     return streamMessage(buf, FetchFrame.codec(), opts)
+  }
+}
+
+export interface Credit {
+  chunks: number
+}
+
+export namespace Credit {
+  let _codec: Codec<Credit>
+
+  export const codec = (): Codec<Credit> => {
+    if (_codec == null) {
+      _codec = message<Credit>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.chunks != null && obj.chunks !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.chunks)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          chunks: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.chunks = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.chunks`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface CreditChunksFieldEvent {
+    field: '$.chunks'
+    value: number
+  }
+
+  export function encode (obj: Partial<Credit>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Credit.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Credit>): Credit {
+    return decodeMessage(buf, Credit.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Credit>): Generator<CreditChunksFieldEvent> {
+    return streamMessage(buf, Credit.codec(), opts)
   }
 }
 
