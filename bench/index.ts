@@ -9,6 +9,7 @@ import { lpStream } from '@libp2p/utils'
 import { P2pNode } from '../src/node/index.ts'
 import { BIN, cleanup, NODE, tempDir } from '../test/helpers/cli.ts'
 import { benchSearch } from './search.ts'
+import { compareFiles } from './file-compare.ts'
 import { fileBench } from './files.ts'
 import { webBench } from './web.ts'
 import { pct, type Row } from './stats.ts'
@@ -215,6 +216,8 @@ async function main(): Promise<void> {
   }
   // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
   rows.push(...(await fileBench()))
+  // The same 1 GiB file between two netns hosts over p2pnode, scp and Syncthing (bench/file-compare.ts).
+  rows.push(...(await compareFiles()))
   rows.push(...(await webBench()))
 
   const w = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length))
