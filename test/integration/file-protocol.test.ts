@@ -57,7 +57,7 @@ function treeRootHex(data: Uint8Array, chunkSize = CHUNK): string {
   header.writeBigUInt64LE(BigInt(data.byteLength), 0)
   header.writeUInt32LE(chunkSize, 8)
   const root = Blake3Hasher.newDeriveKey(TREE_CONTEXT).update(header)
-  for (let off = 0; off < data.byteLength; off += chunkSize) root.update(blake3(data.subarray(off, off + chunkSize)))
+  for (let off = 0; off < data.byteLength; off += chunkSize) root.update(blake3(Buffer.from(data.subarray(off, off + chunkSize))))
   return root.digest('hex')
 }
 
@@ -565,7 +565,7 @@ describe('/chat/1.0/file against bad peers', () => {
           assert.equal(fetch?.hashes, data.byteLength > 0, 'the leaves are asked for')
           if (fetch?.hashes === true) {
             const leaves = []
-            for (let off = 0; off < data.byteLength; off += CHUNK) leaves.push(blake3(data.subarray(off, off + CHUNK)))
+            for (let off = 0; off < data.byteLength; off += CHUNK) leaves.push(blake3(Buffer.from(data.subarray(off, off + CHUNK))))
             await lp.write(FetchFrame.encode({ hashes: { sha256: new Uint8Array(Buffer.concat(leaves)) } }))
           }
           for (;;) {

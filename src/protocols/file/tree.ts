@@ -19,9 +19,14 @@ export const TREE_CONTEXT = 'p2pnode 2026-12 file hash tree root v3'
 /** Bytes read from disk per call when hashing a file (whole chunks only). */
 const READ_BYTES = 1024 * 1024
 
+/** The same bytes as a Buffer (no copy): what the native binding takes. */
+function view(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
 /** BLAKE3 of one chunk: its leaf. */
 export function leafHash(chunk: Uint8Array): Buffer {
-  return blake3(chunk)
+  return blake3(view(chunk))
 }
 
 /** The root over the leaves (concatenated 32-byte hashes) of a file of `size` bytes in `chunkSize` chunks. */
@@ -31,7 +36,7 @@ export function treeRoot(leaves: Uint8Array, size: number, chunkSize: number): U
   header.writeUInt32LE(chunkSize, 8)
   const h = Blake3Hasher.newDeriveKey(TREE_CONTEXT)
   h.update(header)
-  h.update(leaves)
+  h.update(view(leaves))
   return new Uint8Array(h.digestBuffer())
 }
 

@@ -1,0 +1,88 @@
+/**
+ * Memory under load, for `npm run bench` (alone: `npx node dist/bench/memory.js`): the RSS of a spawned
+ * `p2pnode start` when idle, while it receives P2PNODE_BENCH_MESSAGES (1,000,000) chat messages from a node in this
+ * process, and once it is idle again (the sender gone): does what the load grew come back?
+ */
+import { P2pNode } from '../src/node/index.ts'
+import type { IdInfo } from '../src/api/types.ts'
+import { cleanup, NodeProcess, tempDir } from '../test/helpers/cli.ts'
+import { PeakRss } from './procs.ts'
+import type { Row } from './stats.ts'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** RSS of one process now, MB. */
+async function rss(pid: number): Promise<number> {
+  const peak = new PeakRss([[() => pid]], 1000)
+  return (await peak.stop())[0]
+}
+
+/** The median of three readings a second apart: one reading can catch a collection half done. */
+async function steadyRss(pid: number): Promise<number> {
+  const xs: number[] = []
+  for (let i = 0; i < 3; i++) {
+    xs.push(await rss(pid))
+    await sleep(1000)
+  }
+  return xs.sort((a, b) => a - b)[1]
+}
+
+export async function memoryBench(messages = Number(process.env.P2PNODE_BENCH_MESSAGES ?? 1_000_000)): Promise<Row[]> {
+  const dirs = [await tempDir('p2pnode-bench-'), await tempDir('p2pnode-bench-')]
+  const bob = await NodeProcess.start(dirs[0], ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', 'bob'])
+  let alice: P2pNode | undefined
+  try {
+    const pid = bob.child.pid ?? 0
+    await sleep(3000)
+    const idle = await steadyRss(pid)
+    alice = await P2pNode.start({ dataDir: dirs[1], name: 'alice', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    const a = alice
+    await a.dial((await bob.json<IdInfo>(['id'])).addrs[0])
+    const peak = new PeakRss([[() => pid]], 200)
+    peak.start()
+    let delivered = 0
+    const onDelivered = (evt: CustomEvent<{ ids: string[] }>) => {
+      delivered += evt.detail.ids.length
+    }
+    a.chat.addEventListener('delivered', onDelivered)
+    const t0 = performance.now()
+    const text = 'x'.repeat(64)
+    for (let sent = 0; sent < messages; ) {
+      if (sent - delivered >= 2000) {
+        await sleep(2)
+        continue
+      }
+      const burst = Math.min(500, messages - sent)
+      await Promise.all(Array.from({ length: burst }, () => a.chat.send(bob.peerId, text)))
+      sent += burst
+    }
+    while (delivered < messages) await sleep(20)
+    const seconds = (performance.now() - t0) / 1000
+    a.chat.removeEventListener('delivered', onDelivered)
+    const [busy] = await peak.stop()
+    await a.stop()
+    alice = undefined
+    await sleep(10_000)
+    const after10 = await steadyRss(pid)
+    await sleep(50_000)
+    const after60 = await steadyRss(pid)
+    const n = messages.toLocaleString('en')
+    return [
+      {
+        metric: `RSS of a node receiving ${n} messages: idle before / peak / idle 10 s and 60 s after`,
+        value: `${idle.toFixed(0)} / ${busy.toFixed(0)} / ${after10.toFixed(0)} / ${after60.toFixed(0)} MB`,
+        baseline: `${(after60 / idle).toFixed(2)}× idle after 60 s (${(messages / seconds).toFixed(0)} messages/s)`,
+        target: '≤ 1.3× idle; idle ≤ 100 MB'
+      }
+    ]
+  } finally {
+    await alice?.stop()
+    await bob.stop()
+    await cleanup(...dirs)
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const r of await memoryBench()) process.stdout.write(`| ${r.metric} | ${r.value} | ${r.baseline} | ${r.target} |\n`)
+  process.exit(0)
+}
