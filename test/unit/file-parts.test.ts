@@ -8,6 +8,7 @@ import { ChunkWriter } from '../../src/protocols/file/chunk-writer.ts'
 import { FileProtocolError } from '../../src/protocols/file/errors.ts'
 import { ChunkBuffers, chunkFrame, decodeFetchFrame } from '../../src/protocols/file/frames.ts'
 import { FetchFrame, Stop } from '../../src/protocols/file/pb/file.ts'
+import { SentBuffers } from '../../src/protocols/file/sender.ts'
 import { openStore, type Store, Transfers } from '../../src/store/index.ts'
 import { cleanup, tempDir } from '../helpers/cli.ts'
 
@@ -163,5 +164,24 @@ describe('verified-chunk records', () => {
     await late
     assert.deepEqual(await transfers.verified(id), [])
     assert.deepEqual(await transfers.verified(other), [1])
+  })
+})
+
+describe('SentBuffers (fetch/3 sender)', () => {
+  it('hands a buffer out again only once the receiver has read the chunk it held', () => {
+    const buffers = new SentBuffers(8)
+    const a = buffers.take()
+    const b = buffers.take()
+    buffers.sent(a.subarray(0, 8))
+    buffers.sent(b.subarray(0, 3)) // a short last chunk: its whole buffer comes back
+    const c = buffers.take()
+    assert.ok(c !== a && c !== b, 'nothing comes back before the receiver says so')
+    buffers.received(1)
+    assert.equal(buffers.take().buffer, a.buffer, 'the first chunk read: its buffer is free')
+    assert.ok(![a.buffer, b.buffer].includes(buffers.take().buffer), 'the second is still in flight')
+    buffers.received(5) // more than was sent: nothing else to free
+    const d = buffers.take()
+    assert.equal(d.buffer, b.buffer)
+    assert.equal(d.byteLength, 8)
   })
 })

@@ -159,6 +159,8 @@ export async function receiveStream(ctx: ReceiveContext): Promise<void> {
   let failure: unknown
   let left = missing.length
   let freed = 0
+  /** Chunk frames read off the stream (told to the sender, which then reuses their buffers). */
+  let read = 0
   const send = (frames: Uint8Array[]) => {
     if (frames.length === 0) return
     lp.writeV(frames).catch((err: unknown) => {
@@ -182,7 +184,7 @@ export async function receiveStream(ctx: ReceiveContext): Promise<void> {
   }
   const giveBack = () => {
     if (++freed < grantEvery || failure != null) return
-    send([FetchFrame.encode({ credit: { chunks: freed } })])
+    send([FetchFrame.encode({ credit: { chunks: freed, received: read } })])
     freed = 0
   }
   const check = async (index: number, data: Uint8Array) => {
@@ -216,7 +218,7 @@ export async function receiveStream(ctx: ReceiveContext): Promise<void> {
   }
   try {
     ask()
-    if (left > 0) send([FetchFrame.encode({ credit: { chunks: window } })])
+    if (left > 0) send([FetchFrame.encode({ credit: { chunks: window, received: 0 } })])
     while (left > 0) {
       if (failure != null) throw failure
       if (asked.length === 0) {
@@ -230,6 +232,7 @@ export async function receiveStream(ctx: ReceiveContext): Promise<void> {
       )
       if (frame.stop != null) throw stopError(frame.stop)
       const chunk = fetchField(frame, 'chunk')
+      read++
       const range = asked[0]
       const index = range.next++
       if (range.next >= range.end) {

@@ -932,6 +932,11 @@ export namespace FetchFrame {
     value: number
   }
 
+  export interface FetchFrameCreditReceivedFieldEvent {
+    field: '$.credit.received'
+    value: number
+  }
+
   export function encode (obj: Partial<FetchFrame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, FetchFrame.codec())
   }
@@ -940,13 +945,14 @@ export namespace FetchFrame {
     return decodeMessage(buf, FetchFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchFrame>): Generator<FetchFrameFetchIdFieldEvent | FetchFrameFetchHaveFieldEvent | FetchFrameFetchHashesFieldEvent | FetchFrameWantFirstFieldEvent | FetchFrameWantCountFieldEvent | FetchFrameChunkIndexFieldEvent | FetchFrameChunkDataFieldEvent | FetchFrameStopReasonFieldEvent | FetchFrameStopDetailFieldEvent | FetchFrameHashesSha256FieldEvent | FetchFrameCreditChunksFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FetchFrame>): Generator<FetchFrameFetchIdFieldEvent | FetchFrameFetchHaveFieldEvent | FetchFrameFetchHashesFieldEvent | FetchFrameWantFirstFieldEvent | FetchFrameWantCountFieldEvent | FetchFrameChunkIndexFieldEvent | FetchFrameChunkDataFieldEvent | FetchFrameStopReasonFieldEvent | FetchFrameStopDetailFieldEvent | FetchFrameHashesSha256FieldEvent | FetchFrameCreditChunksFieldEvent | FetchFrameCreditReceivedFieldEvent> {
     return streamMessage(buf, FetchFrame.codec(), opts)
   }
 }
 
 export interface Credit {
   chunks: number
+  received: number
 }
 
 export namespace Credit {
@@ -964,12 +970,18 @@ export namespace Credit {
           w.uint32(obj.chunks)
         }
 
+        if ((obj.received != null && obj.received !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.received)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          chunks: 0
+          chunks: 0,
+          received: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -980,6 +992,10 @@ export namespace Credit {
           switch (tag >>> 3) {
             case 1: {
               obj.chunks = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.received = reader.uint32()
               break
             }
             default: {
@@ -1004,6 +1020,13 @@ export namespace Credit {
               }
               break
             }
+            case 2: {
+              yield {
+                field: `${prefix}.received`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1021,6 +1044,11 @@ export namespace Credit {
     value: number
   }
 
+  export interface CreditReceivedFieldEvent {
+    field: '$.received'
+    value: number
+  }
+
   export function encode (obj: Partial<Credit>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Credit.codec())
   }
@@ -1029,7 +1057,7 @@ export namespace Credit {
     return decodeMessage(buf, Credit.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Credit>): Generator<CreditChunksFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Credit>): Generator<CreditChunksFieldEvent | CreditReceivedFieldEvent> {
     return streamMessage(buf, Credit.codec(), opts)
   }
 }
