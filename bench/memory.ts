@@ -3,6 +3,7 @@
  * `p2pnode start` when idle, while it receives P2PNODE_BENCH_MESSAGES (1,000,000) chat messages from a node in this
  * process, and once it is idle again (the sender gone): does what the load grew come back?
  */
+import { readFile } from 'node:fs/promises'
 import { P2pNode } from '../src/node/index.ts'
 import type { IdInfo } from '../src/api/types.ts'
 import { cleanup, NodeProcess, tempDir } from '../test/helpers/cli.ts'
@@ -10,6 +11,27 @@ import { PeakRss } from './procs.ts'
 import type { Row } from './stats.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Where a process's resident memory is (MB): the malloc heap ([heap] and glibc's other arenas are anonymous maps
+ * too), anonymous maps (V8's heap pages, arenas, LevelDB), and pages of files (the node binary, native modules).
+ */
+async function residentParts(pid: number): Promise<{ anon: number; heap: number; file: number }> {
+  const text = await readFile(`/proc/${pid}/smaps`, 'utf8')
+  const parts = { anon: 0, heap: 0, file: 0 }
+  let kind: keyof typeof parts = 'anon'
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line)
+    if (head != null) {
+      const name = head[1]
+      kind = name === '[heap]' ? 'heap' : name.startsWith('/') ? 'file' : 'anon'
+      continue
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line)
+    if (rss != null) parts[kind] += Number(rss[1]) / 1000
+  }
+  return parts
+}
 
 /** RSS of one process now, MB. */
 async function rss(pid: number): Promise<number> {
@@ -35,6 +57,7 @@ export async function memoryBench(messages = Number(process.env.P2PNODE_BENCH_ME
     const pid = bob.child.pid ?? 0
     await sleep(3000)
     const idle = await steadyRss(pid)
+    const idleParts = await residentParts(pid)
     alice = await P2pNode.start({ dataDir: dirs[1], name: 'alice', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
     const a = alice
     await a.dial((await bob.json<IdInfo>(['id'])).addrs[0])
@@ -66,12 +89,15 @@ export async function memoryBench(messages = Number(process.env.P2PNODE_BENCH_ME
     const after10 = await steadyRss(pid)
     await sleep(50_000)
     const after60 = await steadyRss(pid)
+    const parts = await residentParts(pid)
+    const show = (p: { anon: number; heap: number; file: number }) =>
+      `anon ${p.anon.toFixed(0)}, [heap] ${p.heap.toFixed(0)}, files ${p.file.toFixed(0)}`
     const n = messages.toLocaleString('en')
     return [
       {
         metric: `RSS of a node receiving ${n} messages: idle before / peak / idle 10 s and 60 s after`,
         value: `${idle.toFixed(0)} / ${busy.toFixed(0)} / ${after10.toFixed(0)} / ${after60.toFixed(0)} MB`,
-        baseline: `${(after60 / idle).toFixed(2)}× idle after 60 s (${(messages / seconds).toFixed(0)} messages/s)`,
+        baseline: `${(after60 / idle).toFixed(2)}× idle after 60 s (${(messages / seconds).toFixed(0)} messages/s); idle: ${show(idleParts)}; after: ${show(parts)} MB`,
         target: '≤ 1.3× idle; idle ≤ 100 MB'
       }
     ]
