@@ -46,6 +46,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   /** Thrown by `p2pnode web` when the node runs without its web app (`--no-web`). */
   WEB_OFF: 'WEB_OFF',
+  /** Thrown by `mailbox set` when the peer cannot be our mailbox: it runs no mailbox service, refuses us, or is unreachable. */
+  MAILBOX_FAILED: 'MAILBOX_FAILED',
   /** Thrown when something unexpected fails inside the node. */
   INTERNAL: 'INTERNAL'
 } as const

@@ -20,6 +20,7 @@ const STATUS: Record<string, number> = {
   [ErrorCode.RECORD_TAMPERED]: 409,
   [ErrorCode.BUSY]: 503,
   [ErrorCode.WEB_OFF]: 409,
+  [ErrorCode.MAILBOX_FAILED]: 502,
   ...FILE_STATUS_CODES
 }
 

@@ -1,5 +1,6 @@
 import type { EventLog } from './events.ts'
 import type { FilesApi } from './files.ts'
+import type { MailboxApi } from './mailbox.ts'
 import { NAME, obj, TEXT, TRANSFER_ID } from './schema.ts'
 import type { NodeCoreApi, PeopleApi, WebControlApi } from './types.ts'
 
@@ -20,6 +21,8 @@ export interface ApiParts {
   files: FilesApi
   /** The web app's login link (`p2pnode web`): api/web-control.ts, the web server attached by `p2pnode start`. */
   web: WebControlApi
+  /** The mailbox we use, the ones contacts told us, the service we run: node/mailbox.ts. */
+  mailbox: MailboxApi
   /** What happens, streamed by `GET /v1/events` (api/events-route.ts): the node's EventLog. */
   events: EventLog
 }
@@ -182,6 +185,16 @@ export const ROUTES = {
   file: route({ method: 'GET', path: '/v1/files/:id', part: 'files', call: 'file', ...byId }),
   accept: route({ method: 'POST', path: '/v1/files/:id/accept', part: 'files', call: 'accept', ...byId }),
   cancel: route({ method: 'POST', path: '/v1/files/:id/cancel', part: 'files', call: 'cancel', ...byId }),
+  mailbox: route({ method: 'GET', path: '/v1/mailbox', part: 'mailbox', call: 'mailbox', args: [] }),
+  setMailbox: route({
+    method: 'POST',
+    path: '/v1/mailbox',
+    part: 'mailbox',
+    call: 'setMailbox',
+    args: ['peer'],
+    input: peerInput()
+  }),
+  removeMailbox: route({ method: 'POST', path: '/v1/mailbox/remove', part: 'mailbox', call: 'removeMailbox', args: [] }),
   stop: route({ method: 'POST', path: '/v1/stop', part: 'node', call: 'stop', args: [], respondFirst: { stopping: true } }),
   webLink: route({ method: 'GET', path: '/v1/web', part: 'web', call: 'link', args: [], socketOnly: true }),
   rotateWebToken: route({ method: 'POST', path: '/v1/web/rotate', part: 'web', call: 'rotate', args: [], socketOnly: true })

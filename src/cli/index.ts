@@ -12,6 +12,7 @@ import {
 import { doctorCommand } from './doctor.ts'
 import { webCommand } from './web.ts'
 import { registerFileCommands } from './files.ts'
+import { mailboxCommand, mailboxRemove, mailboxSet } from './mailbox.ts'
 import { EXIT, reportError } from './output.ts'
 import {
   blockedCommand,
@@ -38,6 +39,7 @@ interface StartFlags {
   downloads?: string
   autoAcceptMax?: number
   web?: { host: string; port: number } | false
+  mailboxService?: boolean
 }
 
 /** `--web HOST:PORT` (an IPv6 host in brackets: [::1]:7463). */
@@ -137,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--auto-accept-max <bytes>', 'larger files wait for p2pnode accept (default 104857600)', byteCount)
     .option('--web <host:port>', 'where the web app listens (default 127.0.0.1:7463, another port if taken)', webAddress)
     .addOption(new Option('--no-web', 'do not serve the web app'))
+    .option('--mailbox-service', 'also be a mailbox: hold sealed messages for peers that use this node while they are away')
     .exitOverride()
     .showHelpAfterError('hint: add --help to the command for its usage')
     .action(
@@ -215,6 +218,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--anonymize', 'pseudonymize peers and ids, remove personal data from text, round times to the hour')
     .action(run((opts: CommonOptions & { out?: string; anonymize?: boolean }) => exportCommand(opts)))
   registerFileCommands(command, run)
+  const mailbox = command('mailbox', 'the mailbox you collect from while away (store-and-forward): show, set, rm')
+    .enablePositionalOptions()
+    .action(run((opts: CommonOptions) => mailboxCommand(opts)))
+  const mailboxSub = (name: string, description: string) => common(mailbox.command(name).description(description))
+  mailboxSub('set', 'use a node running p2pnode start --mailbox-service as your mailbox (your contacts are told)')
+    .argument('<peer>', 'peer id, display name or multiaddr of the mailbox node')
+    .action(run((peer: string, opts: CommonOptions) => mailboxSet(peer, opts)))
+  mailboxSub('rm', 'use no mailbox (your contacts are told)').action(run((opts: CommonOptions) => mailboxRemove(opts)))
   command('web', 'the link that opens the web app (it carries the login token): {"url","port"}')
     .option('--open', "open it in the system's browser")
     .option('--rotate', 'make a new token first: old links and signed-in browsers are signed out')

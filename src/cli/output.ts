@@ -23,7 +23,8 @@ export const EXIT: Record<string, number> = {
   [ErrorCode.TRANSFER_NOT_FOUND]: 4,
   [ErrorCode.TRANSFER_FAILED]: 9,
   [ErrorCode.STORE_DAMAGED]: 10,
-  [ErrorCode.WEB_OFF]: 11
+  [ErrorCode.WEB_OFF]: 11,
+  [ErrorCode.MAILBOX_FAILED]: 12
 }
 
 /** The CLI's only way to write: stdout for results, stderr for errors and notices. */

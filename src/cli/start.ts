@@ -21,6 +21,8 @@ export interface StartOptions {
   autoAcceptMax?: number
   /** Where the web app listens (`--web HOST:PORT`), or false for none. @default 127.0.0.1:7463, a free port if taken */
   web?: { host: string; port: number } | false
+  /** Serve as a mailbox for others. */
+  mailboxService?: boolean
 }
 
 /**
@@ -41,7 +43,8 @@ export async function startCommand(options: StartOptions): Promise<number> {
     mdns: options.mdns,
     visibility: options.visibility,
     downloads: options.downloads != null ? resolvePath(options.downloads) : undefined,
-    files: options.autoAcceptMax != null ? { autoAcceptMax: options.autoAcceptMax } : undefined
+    files: options.autoAcceptMax != null ? { autoAcceptMax: options.autoAcceptMax } : undefined,
+    ...(options.mailboxService === true ? { mailbox: { service: true } } : {})
   })
   let api: Awaited<ReturnType<typeof startApiServer>>
   let web: WebServer | undefined

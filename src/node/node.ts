@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
+import type { Libp2p, Logger, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -41,6 +41,7 @@ import { entryOf, feedEvents } from './event-feed.ts'
 import { NodeFiles } from './files.ts'
 import { type OpenedData, openDataDir, watchDamage } from './open-data.ts'
 import { chooseListen } from './listen.ts'
+import { type MailboxOptions, NodeMailbox } from './mailbox.ts'
 import { isPeerId, matchPeerName, NAME_RANK, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
 import { checkName, MAX_NAME_BYTES, People } from './people.ts'
@@ -79,6 +80,8 @@ export interface NodeOptions {
   files?: Omit<FileInit, 'downloadsDir'>
   /** How many recent events (GET /v1/events) are kept for clients that reconnect, and for how long. */
   events?: EventLogOptions
+  /** Mailbox: serve as one for others (`--mailbox-service`), deposit and collect timings (tests shorten them). */
+  mailbox?: MailboxOptions
 }
 
 export interface NodeEvents {
@@ -130,6 +133,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   readonly chat: ChatProtocol
   readonly files: FileTransferProtocol
   readonly fileApi: NodeFiles
+  /** Store-and-forward: our mailbox, contacts' mailboxes, deposits and collection; the service if we run it. */
+  readonly mailbox: NodeMailbox
   readonly dataDir: string
   private readonly log: Logger
   private readonly options: NodeOptions
@@ -160,7 +165,14 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   /** Closes the store and records the clean stop in the data dir's manifest. */
   private closeData: () => Promise<void> = () => this.store.close()
 
-  private constructor(libp2p: Libp2p, store: Store, options: NodeOptions, name: string, policy: Policy) {
+  private constructor(
+    libp2p: Libp2p,
+    store: Store,
+    options: NodeOptions,
+    name: string,
+    policy: Policy,
+    privateKey: PrivateKey
+  ) {
     super()
     this.libp2p = libp2p
     this.store = store
@@ -176,7 +188,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         logger: libp2p.logger,
         allows: (peer) => policy.allows(peer),
         // Files we send travel through the outbox too: offered in their turn, in order with the texts.
-        deliverFile: (peer, id, signal) => this.files.deliver(peer, id, signal)
+        deliverFile: (peer, id, signal) => this.files.deliver(peer, id, signal),
+        mailbox: () => this.mailbox.ownMailbox()
       },
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
@@ -218,9 +231,23 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       this.markChatted(peer, true)
       return peer
     })
+    this.mailbox = new NodeMailbox(
+      {
+        libp2p,
+        privateKey,
+        store,
+        chat: this.chat,
+        policy,
+        log: libp2p.logger.forComponent('p2pnode:mailbox'),
+        resolvePeer: (ref) => this.resolvePeer(ref, { dial: true }),
+        displayName: (peerId) => this.displayName(peerId),
+        known: (peerId) => policy.isContact(peerId) || this.chatted.has(peerId) || this.wroteTo.has(peerId)
+      },
+      options.mailbox
+    )
     this.events = new EventLog(options.events)
     feedEvents(this, this.files, this.events)
-    this.api = { node: this, people: this.people, files: this.fileApi, events: this.events, web: this.web }
+    this.api = { node: this, people: this.people, files: this.fileApi, mailbox: this.mailbox, events: this.events, web: this.web }
   }
 
   /**
@@ -286,7 +313,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         },
         start: false
       })
-      const node = new P2pNode(libp2p, store, options, name, policy)
+      const node = new P2pNode(libp2p, store, options, name, policy, privateKey)
       node.closeData = data.close
       watchDamage(paths, store, (text) => node.log.error('%s', text))
       node.notices.push(...notices, ...listen.notices)
@@ -347,6 +374,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     await libp2p.start()
     await this.chat.start()
     await this.files.start()
+    await this.mailbox.start()
     // mDNS reports every sighting; libp2p's peer:discovery only peers new to its peer store. Listening here
     // redials known peers that come back (restarted, or back on the network) without waiting for anything else.
     const mdnsService = (libp2p.services as Record<string, EventTarget | undefined>).mdns
@@ -466,6 +494,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       throw err
     }
     this.markChatted(peer, true)
+    // If the peer stays away, a sealed copy goes to its mailbox (when it has one).
+    this.mailbox.queued(peer)
     this.events.publish({
       type: 'message',
       message: entryOf(message, this.statusOf(message)),
@@ -501,6 +531,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   async stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.redialer.stop()
+      await this.mailbox.stop().catch((err: Error) => this.log.error('stopping the mailbox: %s', err.message))
       await this.files.stop().catch((err: Error) => this.log.error('stopping files: %s', err.message))
       await this.chat.stop().catch((err: Error) => this.log.error('stopping chat: %s', err.message))
       await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>

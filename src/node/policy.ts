@@ -26,6 +26,11 @@ export class Policy {
   private readonly contacts = new Set<string>()
   private readonly blocked = new Set<string>()
   private readonly muted = new Set<string>()
+  /**
+   * Mailbox nodes (ours, and those our contacts told us): reachable in `contacts` visibility too, since messages
+   * to and from contacts go through them.
+   */
+  readonly services = new Set<string>()
 
   constructor(visibility: Visibility = 'everyone') {
     this.visibility = visibility
@@ -55,7 +60,7 @@ export class Policy {
   allows(peerId: string): boolean {
     if (this.blocked.has(peerId)) return false
     if (this.visibility === 'hidden') return false
-    if (this.visibility === 'contacts') return this.contacts.has(peerId)
+    if (this.visibility === 'contacts') return this.contacts.has(peerId) || this.services.has(peerId)
     return true
   }
 

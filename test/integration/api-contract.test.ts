@@ -130,6 +130,11 @@ describe('API contract: in-process and over the socket alike', () => {
     }>
     assert.equal(cancelled.ok?.status, 'cancelled')
     assert.equal(twice.error?.code, 'TRANSFER_FAILED')
+    assert.equal((await same('mailbox', (api) => api.mailbox())).ok?.mailbox, null)
+    // bob runs no mailbox service: refused, nothing set.
+    const noMailbox = await same('setMailbox', (api) => api.setMailbox(bobId))
+    assert.equal(noMailbox.error?.code, 'MAILBOX_FAILED')
+    assert.equal((await same('removeMailbox', (api) => api.removeMailbox())).ok?.mailbox, null)
     // Errors cross unchanged: bad input is refused the same way by the node as by the schema.
     assert.equal((await same('send', (api) => api.send(bobId, '   '))).error?.code, 'INVALID_MESSAGE')
     assert.equal((await same('dial', (api) => api.dial('not a multiaddr'))).error?.code, 'INVALID_MULTIADDR')

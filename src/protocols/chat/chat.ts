@@ -16,11 +16,12 @@ import {
 } from './constants.ts'
 import { NotConnectedError } from './errors.ts'
 import { errorText } from '../util.ts'
-import { byteLength, openFrames, readFrame, readHello, sanitizeName } from './frames.ts'
+import { byteLength, openFrames, readFrame, readHello, readMailboxInfo, sanitizeName } from './frames.ts'
 import type { ChatComponents, ChatEvents, ChatInit, ChatProtocol, ChatStore, LiveStatus } from './index.ts'
 import { Frame } from './pb/chat.ts'
 import { Presence } from './presence.ts'
 import { Retries, type SessionEnd } from './retry.ts'
+import { acceptRelayed, type RelayedResult } from './relayed.ts'
 import { InboundSession, OutboundSession } from './sessions.ts'
 
 /**
@@ -48,6 +49,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   private readonly sessions = new Map<string, OutboundSession>()
   private readonly inbound = new Set<Stream>()
   private readonly waiters = new Map<string, Set<() => void>>()
+  /** Peers that told us their mailbox (or that they have none) in their greeting: they understand updates. */
+  private readonly mailboxAware = new Set<string>()
   private name: string
   private started = false
 
@@ -165,6 +168,23 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     return this.foreign.get(peer)
   }
 
+  announceMailbox(): void {
+    const frame = Frame.encode({ mailbox: this.mailboxFrameInfo() })
+    for (const peer of this.mailboxAware) {
+      if (!this.isConnected(peer)) continue
+      // A session that is greeted takes the update at once; otherwise a new one greets with it.
+      if (this.sessions.get(peer)?.tell(frame) !== true) this.flush(peer)
+    }
+  }
+
+  async acceptRelayed(peer: string, frames: Uint8Array[]): Promise<RelayedResult> {
+    if (!this.allows(peer)) return { refused: true, received: [], delivered: [] }
+    const result = await acceptRelayed(this.components.store, peer, this.self, frames)
+    for (const message of result.stored) this.onMessage(message)
+    if (result.delivered.length > 0) this.onDelivered(peer, result.delivered)
+    return { refused: false, received: result.received, delivered: result.delivered }
+  }
+
   setForeign(peer: string, reason: string | undefined): void {
     if (this.foreign.get(peer) === reason) return
     this.foreign.delete(peer)
@@ -224,7 +244,23 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
 
   /** @internal */
   helloFrame(): Frame {
-    return { hello: { name: this.name, version: this.version } }
+    // Our mailbox rides along with the greeting: older nodes skip the field they do not know.
+    return { hello: { name: this.name, version: this.version }, mailbox: this.mailboxFrameInfo() }
+  }
+
+  private mailboxFrameInfo(): { peer: string; addrs: string[] } {
+    const own = this.components.mailbox?.()
+    return { peer: own?.peerId ?? '', addrs: own?.addrs ?? [] }
+  }
+
+  /** @internal A frame from the peer that may carry its mailbox (its greeting, or an update). */
+  onMailboxFrame(peer: string, frame: Frame): void {
+    if (frame.mailbox == null) return
+    const mailbox = readMailboxInfo(frame.mailbox)
+    this.mailboxAware.delete(peer)
+    this.mailboxAware.add(peer)
+    if (this.mailboxAware.size > MAX_TRACKED_PEERS) this.mailboxAware.delete(this.mailboxAware.values().next().value ?? peer)
+    this.safeDispatchEvent('mailbox', { detail: { peer, mailbox } })
   }
 
   /** @internal A stream on an open connection to the peer (never a dial: connecting is the node's business). */
@@ -295,9 +331,11 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     this.inbound.add(stream)
     const frames = openFrames(stream)
     try {
-      const hello = readHello(await readFrame(frames, { signal: AbortSignal.timeout(this.helloTimeout) }))
+      const first = await readFrame(frames, { signal: AbortSignal.timeout(this.helloTimeout) })
+      const hello = readHello(first)
       await frames.write(Frame.encode(this.helloFrame()))
       this.onHello(peer, hello.name, connection)
+      this.onMailboxFrame(peer, first)
       await new InboundSession(this, peer, frames).run()
       await stream.close()
     } catch (err) {

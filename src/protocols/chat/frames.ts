@@ -1,7 +1,8 @@
 import ansiRegex from 'ansi-regex'
 import type { Stream } from '@libp2p/interface'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
-import { onlyField, toHex } from '../util.ts'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { fromHex, onlyField, toHex } from '../util.ts'
 import {
   ID_BYTES,
   MAX_CLOCK_SKEW_MS,
@@ -11,7 +12,7 @@ import {
   MAX_TEXT_BYTES
 } from './constants.ts'
 import { ProtocolViolationError } from './errors.ts'
-import { type Ack, type ChatMessage, Frame, type Hello } from './pb/chat.ts'
+import { type Ack, type ChatMessage, Frame, type Hello, type MailboxInfo } from './pb/chat.ts'
 
 /** A checked incoming message, ids as hex. */
 export interface WireMessage {
@@ -62,6 +63,47 @@ export function readMessage(frame: Frame, now = Date.now()): WireMessage {
   }
 }
 
+/** A peer's mailbox as it told us: its peer id and addresses, or null for none. */
+export interface PeerMailbox {
+  peerId: string
+  addrs: string[]
+}
+
+/** Most addresses a mailbox announcement may carry, and their longest. */
+const MAX_MAILBOX_ADDRS = 8
+const MAX_ADDR_BYTES = 256
+
+/** Check a mailbox announcement (a Frame's `mailbox` field): null when it says "none". */
+export function readMailboxInfo(info: MailboxInfo): PeerMailbox | null {
+  if (info.peer === '') return null
+  if (info.peer.length > 128 || !/^[1-9A-HJ-NP-Za-km-z]+$/.test(info.peer)) {
+    throw new ProtocolViolationError('the mailbox is not a peer id')
+  }
+  if (info.addrs.length > MAX_MAILBOX_ADDRS) throw new ProtocolViolationError('too many mailbox addresses')
+  for (const a of info.addrs) {
+    if (byteLength(a) > MAX_ADDR_BYTES || !a.startsWith('/')) throw new ProtocolViolationError('a bad mailbox address')
+  }
+  return { peerId: info.peer, addrs: info.addrs }
+}
+
+/** A frame that carries only a mailbox announcement (an update, sent by the opener after the greeting). */
+export function isMailboxUpdate(frame: Frame): boolean {
+  return frame.mailbox != null && frame.hello == null && frame.message == null && frame.ack == null
+}
+
+/** One of our stored messages as the frame that carries it (on a chat stream or in a mailbox envelope). */
+export function messageFrame(m: { id: string; timestamp: number; text: string; replyTo?: string; after?: number }): Uint8Array<ArrayBuffer> {
+  return Frame.encode({
+    message: {
+      id: fromHex(m.id),
+      timestamp: BigInt(m.timestamp),
+      text: m.text,
+      ...(m.replyTo != null ? { replyTo: fromHex(m.replyTo) } : {}),
+      ...(m.after != null ? { after: BigInt(m.after) } : {})
+    }
+  })
+}
+
 export function readAck(frame: Frame): string[] {
   const ack: Ack = only(frame, 'ack')
   if (ack.ids.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many ids in one ack')
@@ -83,11 +125,15 @@ export function sanitizeName(name: string): string {
 
 // ---- stream helpers -------------------------------------------------------------------------------------------
 
-const DECODE_LIMITS = { limits: { ack: { ids: MAX_IN_FLIGHT } } }
+const DECODE_LIMITS = { limits: { ack: { ids: MAX_IN_FLIGHT }, mailbox: { addrs: MAX_MAILBOX_ADDRS } } }
 
 /** Read one frame; anything that does not decode is a protocol violation. */
 export async function readFrame(lp: LengthPrefixedStream, options: { signal?: AbortSignal } = {}): Promise<Frame> {
-  const bytes = await lp.read(options)
+  return decodeFrame(await lp.read(options))
+}
+
+/** Decode one frame's bytes; anything that does not decode is a protocol violation. */
+export function decodeFrame(bytes: Uint8Array | Uint8ArrayList): Frame {
   try {
     return Frame.decode(bytes, DECODE_LIMITS)
   } catch (err) {

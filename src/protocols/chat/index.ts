@@ -13,15 +13,21 @@ import type { ComponentLogger, Libp2p } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
 import type { NewIncomingMessage, NewOutgoingMessage, OutboxEntry, StoredMessage } from '../../store/index.ts'
 import { Chat } from './chat.ts'
+import type { PeerMailbox } from './frames.ts'
+import type { RelayedResult } from './relayed.ts'
 
 export type { OutboxEntry } from '../../store/index.ts'
 export { checkText } from './chat.ts'
+export { messageFrame, type PeerMailbox } from './frames.ts'
+export type { RelayedResult } from './relayed.ts'
 export * from './constants.ts'
 export { ChatTimeoutError, NotConnectedError, ProtocolViolationError } from './errors.ts'
 
 /** What the protocol needs from storage (implemented by src/store's Store). */
 export interface ChatStore {
   addOutgoing(msg: NewOutgoingMessage): Promise<OutboxEntry>
+  /** The outbox entry of one of our messages, if it still waits there. */
+  outboxEntry(peer: string, id: string): Promise<OutboxEntry | undefined>
   addIncoming(msgs: NewIncomingMessage[]): Promise<StoredMessage[]>
   markDelivered(peer: string, entries: OutboxEntry[]): Promise<void>
   /** Take entries out of the outbox without marking them delivered (a file entry that will never be offered). */
@@ -51,6 +57,11 @@ export interface ChatComponents {
    * @default every file entry is dropped
    */
   deliverFile?: (peer: string, id: string, signal: AbortSignal) => Promise<'delivered' | 'dropped'>
+  /**
+   * Our mailbox (where we collect what contacts leave for us while we are away), told to every peer in our
+   * greeting and, when it changes, by announceMailbox(). @default none
+   */
+  mailbox?: () => PeerMailbox | undefined
 }
 
 export interface ChatInit {
@@ -98,6 +109,8 @@ export interface ChatEvents {
    * nothing retried), undefined when it turned out to be one after all (it greeted us).
    */
   verdict: CustomEvent<{ peer: string; notP2pnode: string | undefined }>
+  /** A peer told us its mailbox (null: it has none), in its greeting or as an update. */
+  mailbox: CustomEvent<{ peer: string; mailbox: PeerMailbox | null }>
 }
 
 export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
@@ -124,6 +137,15 @@ export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
   /** Resolves true when the message is acked, false when the signal aborts first. */
   waitForDelivery(peer: string, id: string, options?: { signal?: AbortSignal }): Promise<boolean>
   isConnected(peer: string): boolean
+  /** Tell connected peers our mailbox changed (see ChatComponents.mailbox). */
+  announceMailbox(): void
+  /**
+   * Chat frames from `peer` that came another way (a mailbox envelope it sealed): messages are checked as on a
+   * chat stream and stored (duplicates skipped), acks mark our messages delivered. `received`: the ids of every
+   * message in them, stored now or before (what to ack); `refused`: the policy does not let the peer reach us
+   * (nothing was stored). ProtocolViolationError for a frame that breaks the rules (nothing stored).
+   */
+  acceptRelayed(peer: string, frames: Uint8Array[]): Promise<RelayedResult>
   /** True while the peer is present: it has an open connection on which it greeted us (see `presence`). */
   greeted(peer: string): boolean
 }

@@ -4,7 +4,16 @@ import type { Chat } from './chat.ts'
 import { MAX_FRAME_BYTES, MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from './constants.ts'
 import { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
 import { errorText, fromHex, isEOF } from '../util.ts'
-import { openFrames, readAck, readFrame, readHello, readMessage, type WireMessage } from './frames.ts'
+import {
+  isMailboxUpdate,
+  messageFrame,
+  openFrames,
+  readAck,
+  readFrame,
+  readHello,
+  readMessage,
+  type WireMessage
+} from './frames.ts'
 import type { LiveStatus, OutboxEntry } from './index.ts'
 import { Frame } from './pb/chat.ts'
 import type { SessionEnd } from './retry.ts'
@@ -49,6 +58,10 @@ export class InboundSession {
           throw err
         }
         timer.refresh()
+        if (isMailboxUpdate(frame)) {
+          this.chat.onMailboxFrame(this.peer, frame)
+          continue
+        }
         const message = readMessage(frame)
         this.queue.push(message)
         this.queuedBytes += message.size
@@ -109,6 +122,7 @@ export class OutboundSession {
   private closing = false
   private open = true
   private stream: Stream | undefined
+  private frames: LengthPrefixedStream | undefined
   private wakeup = Promise.withResolvers<void>()
   private lastProgress = Date.now()
   /** Aborted when the session ends: a file entry being delivered stops waiting. */
@@ -149,6 +163,13 @@ export class OutboundSession {
     this.wakeup.resolve()
   }
 
+  /** Write one frame beside the messages (a mailbox update); false if the stream is not greeted and open. */
+  tell(frame: Uint8Array): boolean {
+    if (!this.open || !this.greeted || this.frames == null) return false
+    this.frames.write(frame).catch((err: unknown) => this.stream?.abort(err instanceof Error ? err : new Error(String(err))))
+    return true
+  }
+
   liveStatus(id: string): LiveStatus | undefined {
     if (this.acking.has(id)) return 'delivered'
     return this.inFlight.has(id) ? 'sent' : undefined
@@ -168,9 +189,12 @@ export class OutboundSession {
       }
       const frames = openFrames(stream)
       await frames.write(Frame.encode(this.chat.helloFrame()))
-      const hello = readHello(await readFrame(frames, { signal: AbortSignal.timeout(this.chat.timeouts.hello) }))
+      const first = await readFrame(frames, { signal: AbortSignal.timeout(this.chat.timeouts.hello) })
+      const hello = readHello(first)
       this.greeted = true
+      this.frames = frames
       this.chat.onHello(this.peer, hello.name, connection)
+      this.chat.onMailboxFrame(this.peer, first)
       const ackTimeout = this.chat.timeouts.ack
       watchdog = setInterval(
         () => {
@@ -260,15 +284,7 @@ export class OutboundSession {
           this.lastSeq = entry.seq
           continue
         }
-        const bytes = Frame.encode({
-          message: {
-            id: fromHex(m.id),
-            timestamp: BigInt(m.timestamp),
-            text: m.text,
-            ...(m.replyTo != null ? { replyTo: fromHex(m.replyTo) } : {}),
-            ...(m.after != null ? { after: BigInt(m.after) } : {})
-          }
-        })
+        const bytes = messageFrame(m)
         if (this.inFlight.size === 0) this.lastProgress = Date.now()
         this.inFlight.set(m.id, { entry, size: bytes.byteLength })
         this.inFlightBytes += bytes.byteLength

@@ -7,6 +7,7 @@ export interface Frame {
   hello?: Hello
   message?: ChatMessage
   ack?: Ack
+  mailbox?: MailboxInfo
 }
 
 export namespace Frame {
@@ -32,6 +33,11 @@ export namespace Frame {
         if (obj.ack != null) {
           w.uint32(26)
           Ack.codec().encode(obj.ack, w)
+        }
+
+        if (obj.mailbox != null) {
+          w.uint32(98)
+          MailboxInfo.codec().encode(obj.mailbox, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -61,6 +67,12 @@ export namespace Frame {
             case 3: {
               obj.ack = Ack.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.ack
+              })
+              break
+            }
+            case 12: {
+              obj.mailbox = MailboxInfo.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.mailbox
               })
               break
             }
@@ -96,6 +108,13 @@ export namespace Frame {
             case 3: {
               yield * Ack.codec().stream(reader, reader.uint32(), `${prefix}.ack`, {
                 limits: opts.limits?.ack
+              })
+
+              break
+            }
+            case 12: {
+              yield * MailboxInfo.codec().stream(reader, reader.uint32(), `${prefix}.mailbox`, {
+                limits: opts.limits?.mailbox
               })
 
               break
@@ -153,6 +172,17 @@ export namespace Frame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface FrameMailboxPeerFieldEvent {
+    field: '$.mailbox.peer'
+    value: string
+  }
+
+  export interface FrameMailboxAddrsFieldEvent {
+    field: '$.mailbox.addrs[]'
+    index: number
+    value: string
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -161,8 +191,139 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloNameFieldEvent | FrameHelloVersionFieldEvent | FrameMessageIdFieldEvent | FrameMessageTimestampFieldEvent | FrameMessageTextFieldEvent | FrameMessageReplyToFieldEvent | FrameMessageAfterFieldEvent | FrameAckIdsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloNameFieldEvent | FrameHelloVersionFieldEvent | FrameMessageIdFieldEvent | FrameMessageTimestampFieldEvent | FrameMessageTextFieldEvent | FrameMessageReplyToFieldEvent | FrameMessageAfterFieldEvent | FrameAckIdsFieldEvent | FrameMailboxPeerFieldEvent | FrameMailboxAddrsFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
+  }
+}
+
+export interface MailboxInfo {
+  peer: string
+  addrs: string[]
+}
+
+export namespace MailboxInfo {
+  let _codec: Codec<MailboxInfo>
+
+  export const codec = (): Codec<MailboxInfo> => {
+    if (_codec == null) {
+      _codec = message<MailboxInfo>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.peer != null && obj.peer !== '')) {
+          w.uint32(10)
+          w.string(obj.peer)
+        }
+
+        if (obj.addrs != null && obj.addrs.length > 0) {
+          for (const value of obj.addrs) {
+            w.uint32(18)
+            w.string(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          peer: '',
+          addrs: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.peer = reader.string()
+              break
+            }
+            case 2: {
+              if (opts.limits?.addrs != null && obj.addrs.length === opts.limits.addrs) {
+                throw new MaxLengthError('Decode error - repeated field "addrs" had too many elements')
+              }
+
+              obj.addrs.push(reader.string())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          addrs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.peer`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.addrs != null && obj.addrs === opts.limits.addrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "addrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.addrs[]`,
+                index: obj.addrs,
+                value: reader.string()
+              }
+
+              obj.addrs++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MailboxInfoPeerFieldEvent {
+    field: '$.peer'
+    value: string
+  }
+
+  export interface MailboxInfoAddrsFieldEvent {
+    field: '$.addrs[]'
+    index: number
+    value: string
+  }
+
+  export function encode (obj: Partial<MailboxInfo>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, MailboxInfo.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxInfo>): MailboxInfo {
+    return decodeMessage(buf, MailboxInfo.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MailboxInfo>): Generator<MailboxInfoPeerFieldEvent | MailboxInfoAddrsFieldEvent> {
+    return streamMessage(buf, MailboxInfo.codec(), opts)
   }
 }
 

@@ -1,0 +1,518 @@
+import type { Libp2p, Logger, PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { MailboxApi, MailboxLimits, MailboxStatus } from '../api/mailbox.ts'
+import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
+import { type ChatProtocol, messageFrame, type PeerMailbox } from '../protocols/chat/index.ts'
+import { Frame } from '../protocols/chat/pb/chat.ts'
+import {
+  type CollectedEnvelope,
+  createMailbox,
+  DEFAULT_MAX_OWNERS,
+  DEFAULT_MAX_SENDERS,
+  DEFAULT_PER_RECIPIENT,
+  DEFAULT_PER_SENDER,
+  DEFAULT_TTL_MS,
+  MailboxRefusedError,
+  type MailboxInit,
+  type MailboxProtocol,
+  MAX_LETTER_BYTES,
+  MAX_LETTER_FRAMES
+} from '../protocols/mailbox/index.ts'
+import { errorText, fromHex, toHex } from '../protocols/util.ts'
+import type { OutboxEntry, Store } from '../store/index.ts'
+import { type DepositRun, MailboxBook, type MailboxAddress } from '../store/mailbox-book.ts'
+import { type HoldLimits, MailboxHold } from '../store/mailbox-hold.ts'
+import type { Policy } from './policy.ts'
+
+export interface MailboxOptions {
+  /** Serve as a mailbox for others (`--mailbox-service`), with these limits (tests shrink them). */
+  service?: boolean | Partial<HoldLimits>
+  /** How long a message waits for its peer to come online before a sealed copy goes to the peer's mailbox, ms. @default 5000 */
+  depositDelay?: number
+  /** How often outboxes are looked at for deposits, and our mailbox is collected from, ms. @default 30000 */
+  interval?: number
+  /** Protocol timeouts. */
+  protocol?: MailboxInit
+}
+
+export interface MailboxDeps {
+  libp2p: Libp2p
+  privateKey: PrivateKey
+  store: Store
+  chat: ChatProtocol
+  policy: Policy
+  log: Logger
+  resolvePeer: (ref: string) => Promise<string>
+  displayName: (peerId: string) => string
+  /** Peers whose mailbox we keep on disk (contacts, peers we chatted with); others' only in memory. */
+  known: (peerId: string) => boolean
+}
+
+/** Most peers whose announced mailbox is kept in memory only (anyone can greet under new peer ids). */
+const MAX_ANNOUNCED = 4096
+/** A run is started over this long before its first envelope would expire (clocks and transit). */
+const RUN_MARGIN_MS = 60_000
+/** Most message ids owed an ack per peer (the sender resends anything else anyway). */
+const MAX_OWED = 4096
+/** Longest wait between tries at an unreachable mailbox. */
+const MAX_BACKOFF_MS = 10 * 60_000
+/** Most addresses we tell for our mailbox. */
+const MAX_ADDRS = 8
+
+/**
+ * The mailbox, node side: which mailbox we use (told to peers over chat), the mailboxes peers told us, deposits of
+ * sealed copies of waiting messages at a contact's mailbox when the contact stays away, collection of what waits at
+ * ours (stored exactly once, in order, through the chat protocol's own checks), and the acks that go back the same
+ * way. With `service`, the node is a mailbox for others too.
+ */
+export class NodeMailbox implements MailboxApi {
+  private readonly deps: MailboxDeps
+  private readonly options: MailboxOptions
+  private mailboxProtocol: MailboxProtocol | undefined
+  private mailboxHold: MailboxHold | undefined
+  private readonly book: MailboxBook
+  private readonly depositDelay: number
+  private readonly interval: number
+  private own: MailboxAddress | undefined
+  /** Mailboxes peers announced, for peers not (yet) kept on disk. */
+  private readonly announced = new Map<string, MailboxAddress | null>()
+  /** Ids of messages we collected, per sender, not yet acked back to it. */
+  private readonly owed = new Map<string, Set<string>>()
+  private readonly timers = new Map<string, NodeJS.Timeout>()
+  private readonly depositing = new Map<string, Promise<void>>()
+  private readonly again = new Set<string>()
+  private collecting: Promise<number> | undefined
+  private lastCollect: { at: number; count: number; error?: string } | undefined
+  private ticker: NodeJS.Timeout | undefined
+  private stopped = false
+  /** Collecting failed this many times in a row: the periodic tries back off (1, 2, 4, ... intervals, ≤ 10 min). */
+  private collectFailures = 0
+  private nextCollect = 0
+  private readonly onConnect = (evt: CustomEvent<PeerId>) => {
+    if (this.own != null && evt.detail.toString() === this.own.peerId) void this.collectNow()
+  }
+
+  constructor(deps: MailboxDeps, options: MailboxOptions = {}) {
+    this.deps = deps
+    this.options = options
+    this.book = new MailboxBook(deps.store)
+    this.depositDelay = options.depositDelay ?? 5000
+    this.interval = options.interval ?? 30_000
+  }
+
+  /** The mailbox protocol (once started). */
+  get protocol(): MailboxProtocol {
+    if (this.mailboxProtocol == null) throw new Error('the mailbox is not started')
+    return this.mailboxProtocol
+  }
+
+  /** What this node holds for others, if it serves as a mailbox (once started). */
+  get hold(): MailboxHold | undefined {
+    return this.mailboxHold
+  }
+
+  /** Our mailbox, for the chat greeting. */
+  ownMailbox(): PeerMailbox | undefined {
+    return this.own
+  }
+
+  async start(): Promise<void> {
+    const { deps, options } = this
+    if (options.service != null && options.service !== false) {
+      const custom = options.service === true ? {} : options.service
+      this.mailboxHold = await MailboxHold.open(deps.store, {
+        ttlMs: DEFAULT_TTL_MS,
+        perSender: DEFAULT_PER_SENDER,
+        perRecipient: DEFAULT_PER_RECIPIENT,
+        maxSenders: DEFAULT_MAX_SENDERS,
+        maxOwners: DEFAULT_MAX_OWNERS,
+        ...custom
+      })
+    }
+    const hold = this.mailboxHold
+    this.mailboxProtocol = createMailbox(
+      {
+        libp2p: deps.libp2p,
+        privateKey: deps.privateKey,
+        logger: deps.libp2p.logger,
+        ...(hold != null ? { hold } : {}),
+        allows: (peer) => !deps.policy.isBlocked(peer)
+      },
+      options.protocol
+    )
+    this.own = await this.book.own()
+    for (const { mailbox: m } of await this.book.all()) deps.policy.services.add(m.peerId)
+    if (this.own != null) deps.policy.services.add(this.own.peerId)
+    await this.protocol.start()
+    const { libp2p, chat } = this.deps
+    libp2p.addEventListener('peer:connect', this.onConnect)
+    chat.addEventListener('mailbox', (evt) => void this.learn(evt.detail.peer, evt.detail.mailbox))
+    chat.addEventListener('presence', (evt) => {
+      const { peer, here } = evt.detail
+      // Here: the chat stream delivers (and acks) what waits, both ways. Gone: what waits may go to its mailbox.
+      if (here) this.owed.delete(peer)
+      else this.queued(peer)
+    })
+    this.ticker = setInterval(() => void this.tick(), this.interval)
+    this.ticker.unref()
+    void this.tick()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    clearInterval(this.ticker)
+    for (const t of this.timers.values()) clearTimeout(t)
+    this.deps.libp2p.removeEventListener('peer:connect', this.onConnect)
+    await Promise.allSettled([...this.depositing.values(), this.collecting])
+    await this.mailboxProtocol?.stop()
+  }
+
+  // ---- API ---------------------------------------------------------------------------------------------------
+
+  async mailbox(): Promise<MailboxStatus> {
+    await this.keepKnown()
+    const contacts = [] as MailboxStatus['contacts']
+    for (const { peerId, mailbox } of await this.book.all()) {
+      const waiting = firstTexts(await this.deps.store.outbox(peerId, { limit: 1000 }))
+      const run = await this.book.run(peerId)
+      const deposited =
+        run == null || run.mailbox !== mailbox.peerId ? 0 : waiting.filter((e) => e.seq <= run.through).length
+      contacts.push({ peerId, name: this.deps.displayName(peerId), mailbox: mailbox.peerId, waiting: waiting.length, deposited })
+    }
+    const own = this.own
+    return {
+      mailbox:
+        own == null
+          ? null
+          : {
+              peerId: own.peerId,
+              name: this.deps.displayName(own.peerId),
+              addrs: own.addrs,
+              connected: this.deps.libp2p.getConnections(peerIdFromString(own.peerId)).length > 0,
+              ...(this.lastCollect != null
+                ? {
+                    lastCollect: this.lastCollect.at,
+                    collected: this.lastCollect.count,
+                    ...(this.lastCollect.error != null ? { error: this.lastCollect.error } : {})
+                  }
+                : {})
+            },
+      service:
+        this.hold == null
+          ? null
+          : { owners: this.hold.ownerCount, ttlMs: this.hold.ttlMs, limits: limitsOf(this.hold.limits) },
+      contacts
+    }
+  }
+
+  async setMailbox(ref: string): Promise<MailboxStatus> {
+    const peerId = await this.deps.resolvePeer(ref)
+    if (peerId === this.deps.libp2p.peerId.toString()) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: a node cannot be its own mailbox', {
+        hint: 'name an always-on node of yours that runs p2pnode start --mailbox-service'
+      })
+    }
+    const known = await this.deps.libp2p.peerStore.get(peerIdFromString(peerId)).catch(() => undefined)
+    const addrs = (known?.addresses ?? []).map((a) => a.multiaddr.toString()).slice(0, MAX_ADDRS)
+    const previous = this.own
+    this.deps.policy.services.add(peerId)
+    this.own = { peerId, addrs }
+    try {
+      // Collecting registers us with the mailbox: proof that it serves us before we tell anyone to use it.
+      await this.collectNow({ strict: true })
+    } catch (err) {
+      this.own = previous
+      if (previous?.peerId !== peerId) this.deps.policy.services.delete(peerId)
+      if (isP2pError(err)) throw err
+      const refused = err instanceof MailboxRefusedError
+      throw new P2pError(
+        ErrorCode.MAILBOX_FAILED,
+        `${this.deps.displayName(peerId)} cannot be your mailbox: ${refused ? err.message : errorText(err)}`,
+        {
+          hint: refused
+            ? 'run the mailbox node with p2pnode start --mailbox-service, or name another'
+            : 'check that the mailbox node runs and can be reached (p2pnode dial <its multiaddr>)',
+          cause: err
+        }
+      )
+    }
+    await this.book.setOwn(this.own)
+    this.deps.chat.announceMailbox()
+    return this.mailbox()
+  }
+
+  async removeMailbox(): Promise<MailboxStatus> {
+    this.own = undefined
+    await this.book.setOwn(undefined)
+    this.deps.chat.announceMailbox()
+    return this.mailbox()
+  }
+
+  // ---- what peers tell us ------------------------------------------------------------------------------------
+
+  private async learn(peer: string, mailbox: PeerMailbox | null): Promise<void> {
+    try {
+      const address = mailbox == null ? undefined : { peerId: mailbox.peerId, addrs: mailbox.addrs }
+      if (address != null) this.deps.policy.services.add(address.peerId)
+      if (this.deps.known(peer)) {
+        const before = await this.book.of(peer)
+        if (JSON.stringify(before) !== JSON.stringify(address)) await this.book.setOf(peer, address)
+        this.announced.delete(peer)
+      } else {
+        this.announced.delete(peer)
+        this.announced.set(peer, address ?? null)
+        if (this.announced.size > MAX_ANNOUNCED) this.announced.delete(this.announced.keys().next().value ?? peer)
+      }
+    } catch (err) {
+      this.deps.log.error('could not save the mailbox of %s: %s', peer, errorText(err))
+    }
+  }
+
+  /** Mailboxes heard from peers that have since become contacts or peers we chat with: kept on disk from now on. */
+  private async keepKnown(): Promise<void> {
+    for (const [peer, mailbox] of [...this.announced]) {
+      if (!this.deps.known(peer)) continue
+      this.announced.delete(peer)
+      if (mailbox != null) await this.book.setOf(peer, mailbox)
+    }
+  }
+
+  private async mailboxOf(peer: string): Promise<MailboxAddress | undefined> {
+    const stored = await this.book.of(peer)
+    if (stored != null) return stored
+    const heard = this.announced.get(peer)
+    if (heard != null && this.deps.known(peer)) {
+      // We wrote to it since it told us: keep it from now on.
+      await this.book.setOf(peer, heard)
+      this.announced.delete(peer)
+    }
+    return heard ?? undefined
+  }
+
+  // ---- deposits ----------------------------------------------------------------------------------------------
+
+  /** A message for `peer` waits in the outbox: if the peer stays away, a sealed copy goes to its mailbox. */
+  queued(peer: string): void {
+    if (this.stopped || this.timers.has(peer)) return
+    const timer = setTimeout(() => {
+      this.timers.delete(peer)
+      void this.depositFor(peer)
+    }, this.depositDelay)
+    timer.unref()
+    this.timers.set(peer, timer)
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return
+    try {
+      await this.keepKnown()
+      for (const peer of new Set([...(await this.deps.store.peersWithOutbox()), ...this.owed.keys()])) {
+        await this.depositFor(peer)
+      }
+    } catch (err) {
+      this.deps.log.error('mailbox deposits failed: %s', errorText(err))
+    }
+    if (this.own != null && Date.now() >= this.nextCollect) await this.collectNow().catch(() => {})
+  }
+
+  /**
+   * Deposit what waits for `peer` at its mailbox: one run at a time per peer; asked again while one runs, it runs
+   * once more after it (so that what was stored meanwhile goes too).
+   */
+  depositFor(peer: string): Promise<void> {
+    const running = this.depositing.get(peer)
+    if (running != null) {
+      this.again.add(peer)
+      return running
+    }
+    const run = (async () => {
+      do {
+        this.again.delete(peer)
+        await this.deposit(peer).catch((err: unknown) =>
+          this.deps.log.error('deposit for %s failed: %s', peer, errorText(err))
+        )
+      } while (this.again.has(peer) && !this.stopped)
+    })().finally(() => this.depositing.delete(peer))
+    this.depositing.set(peer, run)
+    return run
+  }
+
+  private async deposit(peer: string, retried = false): Promise<void> {
+    const { chat, policy, store } = this.deps
+    if (this.stopped || policy.visibility === 'hidden' || !policy.allows(peer)) return
+    if (chat.greeted(peer) || chat.notP2pnode(peer) != null) return
+    const mailbox = await this.mailboxOf(peer)
+    if (mailbox == null) return
+    let run = await this.book.run(peer)
+    if (run != null && (run.mailbox !== mailbox.peerId || Date.now() >= run.started + run.ttlMs - RUN_MARGIN_MS)) {
+      // Its first envelope has expired (or is about to), or the peer has another mailbox: start over.
+      run = undefined
+    }
+    const owed = [...(this.owed.get(peer) ?? [])]
+    const entries = firstTexts(await store.outbox(peer, { afterSeq: run?.through, limit: 256 }))
+    if (entries.length === 0 && owed.length === 0) return
+    const letters = packLetters(entries, owed)
+    await this.reach(mailbox)
+    let prev = run?.last != null ? fromHex(run.last) : new Uint8Array(0)
+    const sealed = []
+    for (const letter of letters) {
+      const s = await this.protocol.seal(peer, letter.frames, { prev })
+      sealed.push({ ...s, letter })
+      prev = s.id
+    }
+    const results = await this.protocol.deposit(mailbox.peerId, sealed.map((s) => s.bytes))
+    let accepted = 0
+    for (const [i, r] of results.entries()) {
+      if (r.status !== 'OK' && r.status !== 'DUPLICATE') break
+      const { letter, id } = sealed[i]
+      run = {
+        mailbox: mailbox.peerId,
+        last: toHex(id),
+        through: letter.through ?? run?.through ?? '',
+        started: run?.started ?? Date.now(),
+        ttlMs: r.ttlMs
+      } satisfies DepositRun
+      for (const a of letter.acks) this.owed.get(peer)?.delete(a)
+      accepted++
+    }
+    if (run != null && accepted > 0) await this.book.setRun(peer, run)
+    if (this.owed.get(peer)?.size === 0) this.owed.delete(peer)
+    const failed = results.length > accepted ? results[accepted] : undefined
+    if (failed?.status === 'GAP' && !retried) {
+      // The mailbox lost the run (expired, or it was reset): start a new one with everything still waiting.
+      await this.book.setRun(peer, undefined)
+      return this.deposit(peer, true)
+    }
+    if (failed != null) {
+      this.deps.log.error('%s\'s mailbox took %d of %d envelopes: %s %s', peer, accepted, sealed.length, failed.status, failed.detail)
+    } else if (accepted > 0) {
+      this.deps.log('deposited %d envelopes for %s at %s', accepted, peer, mailbox.peerId)
+    }
+  }
+
+  /** Make a mailbox dialable: the addresses we were told go into libp2p's peer store. */
+  private async reach(mailbox: MailboxAddress): Promise<void> {
+    const multiaddrs = []
+    for (const a of mailbox.addrs) {
+      try {
+        multiaddrs.push(multiaddr(a))
+      } catch {
+        // an address we cannot parse is simply not tried
+      }
+    }
+    if (multiaddrs.length > 0) {
+      await this.deps.libp2p.peerStore.merge(peerIdFromString(mailbox.peerId), { multiaddrs }).catch(() => {})
+    }
+  }
+
+  // ---- collecting --------------------------------------------------------------------------------------------
+
+  /** Collect what our mailbox holds now (one collection at a time). `strict`: errors are thrown, not logged. */
+  async collectNow(options: { strict?: boolean } = {}): Promise<number> {
+    if (this.collecting != null) {
+      if (options.strict !== true) return this.collecting
+      await this.collecting.catch(() => 0)
+    }
+    const own = this.own
+    if (own == null || this.stopped || this.deps.policy.visibility === 'hidden') return 0
+    const run = (async () => {
+      await this.reach(own)
+      const count = await this.protocol.collect(own.peerId, (batch) => this.received(batch))
+      this.lastCollect = { at: Date.now(), count }
+      this.collectFailures = 0
+      this.nextCollect = 0
+      if (count > 0) this.deps.log('collected %d envelopes from %s', count, own.peerId)
+      for (const peer of this.owed.keys()) void this.depositFor(peer)
+      return count
+    })()
+    this.collecting = run
+    try {
+      return await run
+    } catch (err) {
+      this.lastCollect = { at: Date.now(), count: 0, error: errorText(err) }
+      if (options.strict === true) throw err
+      const wait = Math.min(MAX_BACKOFF_MS, this.interval * 2 ** this.collectFailures++)
+      this.nextCollect = Date.now() + wait
+      this.deps.log.error('collecting from %s failed: %s; trying again in %d ms', own.peerId, errorText(err), wait)
+      return 0
+    } finally {
+      if (this.collecting === run) this.collecting = undefined
+    }
+  }
+
+  /** A collected batch: stored through the chat protocol (in order, once), acks owed noted; bad ones dropped. */
+  private async received(batch: CollectedEnvelope[]): Promise<void> {
+    for (const envelope of batch) {
+      if (envelope.error != null) {
+        this.deps.log.error('dropped an envelope from our mailbox: %s', errorText(envelope.error))
+        continue
+      }
+      const { sender, frames } = envelope
+      let result
+      try {
+        result = await this.deps.chat.acceptRelayed(sender, frames)
+      } catch (err) {
+        if ((err as Error).name !== 'ProtocolViolationError') throw err
+        this.deps.log.error('dropped an envelope from %s: %s', sender, errorText(err))
+        continue
+      }
+      if (result.refused) {
+        this.deps.log('dropped an envelope from %s: the policy does not let it reach us', sender)
+        continue
+      }
+      if (result.received.length === 0) continue
+      let set = this.owed.get(sender)
+      if (set == null) {
+        set = new Set()
+        this.owed.set(sender, set)
+      }
+      for (const id of result.received) if (set.size < MAX_OWED) set.add(id)
+    }
+  }
+}
+
+function limitsOf({ ttlMs, perSender, perRecipient, maxSenders, maxOwners }: HoldLimits): MailboxLimits {
+  return { ttlMs, perSender, perRecipient, maxSenders, maxOwners }
+}
+
+/** The outbox's texts up to its first file entry (files go over a direct connection, in their turn). */
+function firstTexts(entries: OutboxEntry[]): OutboxEntry[] {
+  const end = entries.findIndex((e) => e.message.kind === 'file')
+  return end < 0 ? entries : entries.slice(0, end)
+}
+
+interface Letter {
+  frames: Uint8Array<ArrayBuffer>[]
+  acks: string[]
+  /** Seq of the last outbox entry in it, if any. */
+  through?: string
+}
+
+/** Outbox entries and owed acks packed into letters that each fit one envelope, in order; acks first. */
+function packLetters(entries: OutboxEntry[], acks: string[]): Letter[] {
+  const letters: Letter[] = []
+  let current: Letter = { frames: [], acks: [] }
+  let size = 0
+  const room = MAX_LETTER_BYTES - 1024
+  const push = (frame: Uint8Array<ArrayBuffer>) => {
+    if (current.frames.length > 0 && (current.frames.length >= MAX_LETTER_FRAMES || size + frame.byteLength + 8 > room)) {
+      letters.push(current)
+      current = { frames: [], acks: [] }
+      size = 0
+    }
+    current.frames.push(frame)
+    size += frame.byteLength + 8
+  }
+  for (let i = 0; i < acks.length; i += 1024) {
+    const ids = acks.slice(i, i + 1024)
+    push(Frame.encode({ ack: { ids: ids.map((id) => fromHex(id)) } }))
+    current.acks.push(...ids)
+  }
+  for (const entry of entries) {
+    push(messageFrame(entry.message))
+    current.through = entry.seq
+  }
+  if (current.frames.length > 0) letters.push(current)
+  return letters
+}
