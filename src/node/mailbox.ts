@@ -82,10 +82,14 @@ export class NodeMailbox implements MailboxApi {
   private readonly timers = new Map<string, NodeJS.Timeout>()
   private readonly depositing = new Map<string, Promise<void>>()
   private readonly again = new Set<string>()
+  /** Peers whose mailbox failed us lately: not tried again before `next` (1, 2, 4, ... intervals, ≤ 10 min). */
+  private readonly backoff = new Map<string, { failures: number; next: number }>()
   private collecting: Promise<number> | undefined
   private lastCollect: { at: number; count: number; error?: string } | undefined
   private ticker: NodeJS.Timeout | undefined
   private stopped = false
+  /** Aborted on stop: deposits and collections under way end at once. */
+  private readonly stopping = new AbortController()
   /** Collecting failed this many times in a row: the periodic tries back off (1, 2, 4, ... intervals, ≤ 10 min). */
   private collectFailures = 0
   private nextCollect = 0
@@ -117,7 +121,11 @@ export class NodeMailbox implements MailboxApi {
     return this.own
   }
 
-  async start(): Promise<void> {
+  /**
+   * Open the hold and register the protocol: before libp2p listens, so that no peer that connects early finds
+   * a node without its mailbox service.
+   */
+  async prepare(): Promise<void> {
     const { deps, options } = this
     if (options.service != null && options.service !== false) {
       const custom = options.service === true ? {} : options.service
@@ -145,6 +153,10 @@ export class NodeMailbox implements MailboxApi {
     for (const { mailbox: m } of await this.book.all()) deps.policy.services.add(m.peerId)
     if (this.own != null) deps.policy.services.add(this.own.peerId)
     await this.protocol.start()
+  }
+
+  /** Listen to the node's events and start depositing and collecting (once libp2p runs). */
+  async start(): Promise<void> {
     const { libp2p, chat } = this.deps
     libp2p.addEventListener('peer:connect', this.onConnect)
     chat.addEventListener('mailbox', (evt) => void this.learn(evt.detail.peer, evt.detail.mailbox))
@@ -161,6 +173,7 @@ export class NodeMailbox implements MailboxApi {
 
   async stop(): Promise<void> {
     this.stopped = true
+    this.stopping.abort(new Error('node stopping'))
     clearInterval(this.ticker)
     for (const t of this.timers.values()) clearTimeout(t)
     this.deps.libp2p.removeEventListener('peer:connect', this.onConnect)
@@ -228,7 +241,7 @@ export class NodeMailbox implements MailboxApi {
       const refused = err instanceof MailboxRefusedError
       throw new P2pError(
         ErrorCode.MAILBOX_FAILED,
-        `${this.deps.displayName(peerId)} cannot be your mailbox: ${refused ? err.message : errorText(err)}`,
+        `${peerId} cannot be your mailbox: ${refused ? err.message.replace(`${peerId} `, 'it ') : errorText(err)}`,
         {
           hint: refused
             ? 'run the mailbox node with p2pnode start --mailbox-service, or name another'
@@ -255,6 +268,8 @@ export class NodeMailbox implements MailboxApi {
     try {
       const address = mailbox == null ? undefined : { peerId: mailbox.peerId, addrs: mailbox.addrs }
       if (address != null) this.deps.policy.services.add(address.peerId)
+      // Perhaps a new mailbox, or new addresses: worth trying at once.
+      this.backoff.delete(peer)
       if (this.deps.known(peer)) {
         const before = await this.book.of(peer)
         if (JSON.stringify(before) !== JSON.stringify(address)) await this.book.setOf(peer, address)
@@ -326,24 +341,39 @@ export class NodeMailbox implements MailboxApi {
       this.again.add(peer)
       return running
     }
+    if ((this.backoff.get(peer)?.next ?? 0) > Date.now()) return Promise.resolve()
     const run = (async () => {
       do {
         this.again.delete(peer)
-        await this.deposit(peer).catch((err: unknown) =>
-          this.deps.log.error('deposit for %s failed: %s', peer, errorText(err))
-        )
+        let ok: boolean
+        try {
+          ok = await this.deposit(peer)
+        } catch (err) {
+          ok = false
+          if (!this.stopped) this.deps.log.error('deposit for %s failed: %s', peer, errorText(err))
+        }
+        if (ok) {
+          this.backoff.delete(peer)
+        } else {
+          const failures = (this.backoff.get(peer)?.failures ?? 0) + 1
+          const wait = Math.min(MAX_BACKOFF_MS, this.interval * 2 ** (failures - 1))
+          this.backoff.set(peer, { failures, next: Date.now() + wait })
+          if (this.backoff.size > MAX_ANNOUNCED) this.backoff.delete(this.backoff.keys().next().value ?? peer)
+          break
+        }
       } while (this.again.has(peer) && !this.stopped)
     })().finally(() => this.depositing.delete(peer))
     this.depositing.set(peer, run)
     return run
   }
 
-  private async deposit(peer: string, retried = false): Promise<void> {
+  /** One deposit round for `peer`; false when the mailbox did not take everything (or could not be reached). */
+  private async deposit(peer: string, retried = false): Promise<boolean> {
     const { chat, policy, store } = this.deps
-    if (this.stopped || policy.visibility === 'hidden' || !policy.allows(peer)) return
-    if (chat.greeted(peer) || chat.notP2pnode(peer) != null) return
+    if (this.stopped || policy.visibility === 'hidden' || !policy.allows(peer)) return true
+    if (chat.greeted(peer) || chat.notP2pnode(peer) != null) return true
     const mailbox = await this.mailboxOf(peer)
-    if (mailbox == null) return
+    if (mailbox == null) return true
     let run = await this.book.run(peer)
     if (run != null && (run.mailbox !== mailbox.peerId || Date.now() >= run.started + run.ttlMs - RUN_MARGIN_MS)) {
       // Its first envelope has expired (or is about to), or the peer has another mailbox: start over.
@@ -351,7 +381,7 @@ export class NodeMailbox implements MailboxApi {
     }
     const owed = [...(this.owed.get(peer) ?? [])]
     const entries = firstTexts(await store.outbox(peer, { afterSeq: run?.through, limit: 256 }))
-    if (entries.length === 0 && owed.length === 0) return
+    if (entries.length === 0 && owed.length === 0) return true
     const letters = packLetters(entries, owed)
     await this.reach(mailbox)
     let prev = run?.last != null ? fromHex(run.last) : new Uint8Array(0)
@@ -361,7 +391,11 @@ export class NodeMailbox implements MailboxApi {
       sealed.push({ ...s, letter })
       prev = s.id
     }
-    const results = await this.protocol.deposit(mailbox.peerId, sealed.map((s) => s.bytes))
+    const results = await this.protocol.deposit(
+      mailbox.peerId,
+      sealed.map((s) => s.bytes),
+      { signal: this.stopping.signal }
+    )
     let accepted = 0
     for (const [i, r] of results.entries()) {
       if (r.status !== 'OK' && r.status !== 'DUPLICATE') break
@@ -386,9 +420,10 @@ export class NodeMailbox implements MailboxApi {
     }
     if (failed != null) {
       this.deps.log.error('%s\'s mailbox took %d of %d envelopes: %s %s', peer, accepted, sealed.length, failed.status, failed.detail)
-    } else if (accepted > 0) {
-      this.deps.log('deposited %d envelopes for %s at %s', accepted, peer, mailbox.peerId)
+      return false
     }
+    if (accepted > 0) this.deps.log('deposited %d envelopes for %s at %s', accepted, peer, mailbox.peerId)
+    return true
   }
 
   /** Make a mailbox dialable: the addresses we were told go into libp2p's peer store. */
@@ -411,14 +446,17 @@ export class NodeMailbox implements MailboxApi {
   /** Collect what our mailbox holds now (one collection at a time). `strict`: errors are thrown, not logged. */
   async collectNow(options: { strict?: boolean } = {}): Promise<number> {
     if (this.collecting != null) {
-      if (options.strict !== true) return this.collecting
+      // Its own caller hears of its failure; this one gets 0 (a fire-and-forget call must not see a rejection).
+      if (options.strict !== true) return this.collecting.catch(() => 0)
       await this.collecting.catch(() => 0)
     }
     const own = this.own
     if (own == null || this.stopped || this.deps.policy.visibility === 'hidden') return 0
     const run = (async () => {
       await this.reach(own)
-      const count = await this.protocol.collect(own.peerId, (batch) => this.received(batch))
+      const count = await this.protocol.collect(own.peerId, (batch) => this.received(batch), {
+        signal: this.stopping.signal
+      })
       this.lastCollect = { at: Date.now(), count }
       this.collectFailures = 0
       this.nextCollect = 0

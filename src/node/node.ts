@@ -371,6 +371,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       if (evt.detail.direction === 'in') this.markChatted(evt.detail.peer)
     })
 
+    await this.mailbox.prepare()
     await libp2p.start()
     await this.chat.start()
     await this.files.start()

@@ -16,6 +16,8 @@
  * - `meta`        name → {value}                            clock, write counter, store id, layout, settings,
  *                                                           `order:conv[:H(sender)]` (see order.ts)
  * - `damaged`     `sublevel!key` → the raw text             values that failed their check, moved aside
+ * - `mailbox-peers`, `mailbox-runs`                          contacts' mailboxes, our deposit runs (mailbox-book.ts)
+ * - `mailbox-held`, `mailbox-pairs`, `mailbox-owners`        a mailbox node's holdings (mailbox-hold.ts)
  *
  * Layout 1 (p2pnode 0.1 and the releases before the log) kept one conversation per peer in `messages`
  * (`H(peer)!seq`), `ids`, `outbox` (`H(peer)!seq` → the message), `words` and `pwords` keyed by `H(peer)`; migrate.ts
@@ -26,6 +28,8 @@ import type { Codec } from './codec.ts'
 import type { SealedRecord } from './records.ts'
 import type { GroupRecord, OutboxRecord, PeerRecord, StoredMessage } from './types.ts'
 import type { TransferRecord } from './transfers.ts'
+import type { DepositRun, MailboxPeerValue } from './mailbox-book.ts'
+import type { HeldValue, OwnerValue, PairValue } from './mailbox-hold.ts'
 
 /** Any abstract-level database with string keys and values (classic-level on disk, memory-level in tests). */
 export type Db = AbstractLevel<string | Buffer | Uint8Array, string, string>
@@ -58,7 +62,12 @@ export const SUBLEVEL = {
   transfers: 'transfers',
   transferHashes: 'transfer-hashes',
   transferChunks: 'transfer-chunks',
-  damaged: 'damaged'
+  damaged: 'damaged',
+  mailboxPeers: 'mailbox-peers',
+  mailboxRuns: 'mailbox-runs',
+  mailboxHeld: 'mailbox-held',
+  mailboxPairs: 'mailbox-pairs',
+  mailboxOwners: 'mailbox-owners'
 } as const
 
 /** Layout 1's sublevels that layout 2 replaced (read by the migration, cleared after it). */
@@ -120,6 +129,11 @@ export function openParts(db: Db, codec: Codec) {
     transfers: db.sublevel<string, TransferRecord>(SUBLEVEL.transfers, { valueEncoding: codec.record(SUBLEVEL.transfers) }),
     transferHashes: db.sublevel<string, string>(SUBLEVEL.transferHashes, { valueEncoding: 'utf8' }),
     transferChunks: db.sublevel<string, string>(SUBLEVEL.transferChunks, { valueEncoding: 'utf8' }),
+    mailboxPeers: db.sublevel<string, MailboxPeerValue>(SUBLEVEL.mailboxPeers, { valueEncoding: codec.record(SUBLEVEL.mailboxPeers) }),
+    mailboxRuns: db.sublevel<string, DepositRun>(SUBLEVEL.mailboxRuns, { valueEncoding: codec.record(SUBLEVEL.mailboxRuns) }),
+    mailboxHeld: db.sublevel<string, HeldValue>(SUBLEVEL.mailboxHeld, { valueEncoding: codec.record(SUBLEVEL.mailboxHeld) }),
+    mailboxPairs: db.sublevel<string, PairValue>(SUBLEVEL.mailboxPairs, { valueEncoding: codec.record(SUBLEVEL.mailboxPairs) }),
+    mailboxOwners: db.sublevel<string, OwnerValue>(SUBLEVEL.mailboxOwners, { valueEncoding: codec.record(SUBLEVEL.mailboxOwners) }),
     /** Any sublevel's stored text as it is (scans, the migration, quarantine). */
     raw: (name: string) => db.sublevel<string, string>(name, { valueEncoding: 'utf8' })
   }

@@ -1,4 +1,4 @@
-import type { Store, Sub } from './store.ts'
+import type { Parts, Sub } from './keys.ts'
 
 /** A mailbox node: its peer id and the addresses to reach it at. */
 export interface MailboxAddress {
@@ -20,6 +20,21 @@ export interface DepositRun {
   ttlMs: number
 }
 
+/** A contact's mailbox as kept. */
+export interface MailboxPeerValue {
+  peerId: string
+  mailbox: MailboxAddress
+  at: number
+}
+
+/** What the book needs of the store. */
+export interface MailboxBookHost {
+  readonly parts: Parts
+  peerKey(peerId: string): string
+  getSetting<T>(name: string): Promise<T | undefined>
+  setSetting(name: string, value: unknown): Promise<void>
+}
+
 /**
  * What a node keeps about mailboxes, its own and its contacts' (client side; a mailbox node's holdings are in
  * MailboxHold). Keys never hold peer ids.
@@ -29,14 +44,14 @@ export interface DepositRun {
  * - `mailbox-runs`   `H(peer)` → DepositRun             our deposit run for that peer
  */
 export class MailboxBook {
-  private readonly store: Store
-  private readonly peers: Sub<{ peerId: string; mailbox: MailboxAddress; at: number }>
+  private readonly store: MailboxBookHost
+  private readonly peers: Sub<MailboxPeerValue>
   private readonly runs: Sub<DepositRun>
 
-  constructor(store: Store) {
+  constructor(store: MailboxBookHost) {
     this.store = store
-    this.peers = store.sublevel('mailbox-peers', 'json')
-    this.runs = store.sublevel('mailbox-runs', 'json')
+    this.peers = store.parts.mailboxPeers
+    this.runs = store.parts.mailboxRuns
   }
 
   async own(): Promise<MailboxAddress | undefined> {

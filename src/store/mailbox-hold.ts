@@ -1,6 +1,5 @@
-import type { AbstractBatchOperation } from 'abstract-level'
 import { KeyedLock } from './lock.ts'
-import type { Db, Store, Sub } from './store.ts'
+import type { Op, Parts, Sub } from './keys.ts'
 
 /** An envelope a mailbox node was given, as far as the hold needs to know it (checked by the protocol). */
 export interface EnvelopeHead {
@@ -33,7 +32,19 @@ export interface HoldLimits {
   now?: () => number
 }
 
-interface HeldValue {
+/** What the hold needs of the store. */
+export interface MailboxHoldHost {
+  readonly parts: Parts
+  peerKey(peerId: string): string
+  /** One atomic batch on the store's database. */
+  writeOps(ops: Op[]): Promise<void>
+}
+
+export interface OwnerValue {
+  since: number
+}
+
+export interface HeldValue {
   /** Envelope id, hex. */
   id: string
   /** H(sender). */
@@ -44,7 +55,7 @@ interface HeldValue {
   env: string
 }
 
-interface PairValue {
+export interface PairValue {
   /** Id (hex) of the last envelope of the sender's run for this recipient; '' when the run was broken (expiry). */
   last: string
   count: number
@@ -73,26 +84,26 @@ const SEQ_WIDTH = 14
  */
 export class MailboxHold {
   readonly limits: HoldLimits
-  private readonly store: Store
+  private readonly store: MailboxHoldHost
   private readonly heldDb: Sub<HeldValue>
   private readonly pairs: Sub<PairValue>
-  private readonly owners: Sub<{ since: number }>
+  private readonly owners: Sub<OwnerValue>
   private readonly lock = new KeyedLock()
   private readonly ownerSet = new Set<string>()
   /** Per H(recipient): what is held for it, and how many senders have a run there. */
   private readonly totals = new Map<string, { count: number; bytes: number; senders: number }>()
   private clock = 0
 
-  private constructor(store: Store, limits: HoldLimits) {
+  private constructor(store: MailboxHoldHost, limits: HoldLimits) {
     this.store = store
     this.limits = limits
-    this.heldDb = store.sublevel<HeldValue>('mailbox-held', 'json')
-    this.pairs = store.sublevel<PairValue>('mailbox-pairs', 'json')
-    this.owners = store.sublevel<{ since: number }>('mailbox-owners', 'json')
+    this.heldDb = store.parts.mailboxHeld
+    this.pairs = store.parts.mailboxPairs
+    this.owners = store.parts.mailboxOwners
   }
 
   /** The hold on a store's database, its counters read back. */
-  static async open(store: Store, limits: HoldLimits): Promise<MailboxHold> {
+  static async open(store: MailboxHoldHost, limits: HoldLimits): Promise<MailboxHold> {
     const hold = new MailboxHold(store, limits)
     for await (const key of hold.owners.keys()) hold.ownerSet.add(key)
     for await (const [key, pair] of hold.pairs.iterator()) {
@@ -289,16 +300,10 @@ export class MailboxHold {
   }
 
   private async batch(ops: Op[]): Promise<void> {
-    if (ops.length === 0) return
     // All three sublevels are on the store's database: one atomic batch.
-    const db = (this.heldDb as unknown as { db: Db }).db
-    await db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, string>>)
+    if (ops.length > 0) await this.store.writeOps(ops)
   }
 }
-
-type Op =
-  | { type: 'put'; sublevel: object; key: string; value: unknown }
-  | { type: 'del'; sublevel: object; key: string }
 
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')

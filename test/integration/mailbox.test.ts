@@ -147,7 +147,7 @@ describe('mailbox: alice and bob are never online at the same time', () => {
 
   it('a message that took both paths is stored once, in order', async () => {
     // alice deposits two messages for bob while he is away; the mailbox then goes down before bob collects them.
-    let alice = await P2pNode.start(options(aliceDir, 'alice'))
+    const alice = await P2pNode.start(options(aliceDir, 'alice'))
     const texts = ['mbx-both-1', 'mbx-both-2']
     for (const text of texts) await alice.send(bobId, text, { waitMs: 0 })
     await waitFor(async () => (await alice.mailbox.mailbox()).contacts.find((c) => c.peerId === bobId)?.deposited === 2, {

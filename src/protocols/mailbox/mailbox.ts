@@ -104,13 +104,14 @@ export class Mailbox implements MailboxProtocol, Startable {
   private async dial(mailbox: string, options: AbortOptions): Promise<LengthPrefixedStream> {
     let stream: Stream
     try {
+      const timeout = AbortSignal.timeout(this.frameTimeout)
       stream = await this.components.libp2p.dialProtocol(peerIdFromString(mailbox), PROTOCOL, {
-        signal: options.signal ?? AbortSignal.timeout(this.frameTimeout),
+        signal: options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout,
         runOnLimitedConnection: true
       })
     } catch (err) {
       if ((err as Error).name === 'UnsupportedProtocolError') {
-        throw new MailboxRefusedError('NOT_MAILBOX', `${mailbox} runs no mailbox service (start it with --mailbox-service)`)
+        throw new MailboxRefusedError('NOT_MAILBOX', `${mailbox} runs no mailbox service`)
       }
       throw err
     }

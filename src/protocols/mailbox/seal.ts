@@ -1,7 +1,18 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+  verify as cryptoVerify
+} from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { ed25519, x25519 } from '@noble/curves/ed25519.js'
+import { ed25519 } from '@noble/curves/ed25519.js'
 import {
   ID_BYTES,
   MAX_CLOCK_SKEW_MS,
@@ -17,7 +28,9 @@ import { Envelope, Letter } from './pb/mailbox.ts'
  * Sealing: an envelope is encrypted to the recipient and signed by the sender, with the keys their peer ids carry
  * (Ed25519). Encryption is ECIES-style: an ephemeral X25519 key per envelope, Diffie-Hellman with the recipient's
  * Ed25519 key in its Montgomery form (RFC 7748's birational map, as libsodium's crypto_sign_ed25519_pk_to_curve25519
- * does), HKDF-SHA256 to a ChaCha20-Poly1305 key. The sender signs the whole envelope (the ciphertext and the
+ * does; @noble/curves converts, node:crypto does the curve work natively), HKDF-SHA256 to a ChaCha20-Poly1305 key.
+ * Measured here (2 cores shared with a full test run): 1.6–1.9 ms to seal and 2.2–2.9 ms to open an envelope with
+ * node:crypto doing X25519 and Ed25519, against ~14 and ~17 ms with @noble/curves doing them in JavaScript. The sender signs the whole envelope (the ciphertext and the
  * routing fields), so the mailbox can check who deposited what for whom without being able to read it, and the
  * recipient knows who wrote it. An ephemeral key per envelope gives sender-side forward secrecy: the sender keeps
  * nothing that could open its envelopes later.
@@ -61,7 +74,23 @@ function edPublicKey(peerId: string): Uint8Array<ArrayBuffer> {
   return new Uint8Array(id.publicKey.raw)
 }
 
-function deriveKey(shared: Uint8Array<ArrayBuffer>, ephemeral: Uint8Array<ArrayBuffer>, recipientX: Uint8Array<ArrayBuffer>): Buffer {
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url')
+
+function x25519Public(raw: Uint8Array): KeyObject {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(raw) }, format: 'jwk' })
+}
+
+function x25519Private(secret: Uint8Array, publicKey: Uint8Array): KeyObject {
+  return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64url(secret), x: b64url(publicKey) }, format: 'jwk' })
+}
+
+/** Ed25519 verification by node:crypto (OpenSSL), as libp2p's own keys do it. */
+function verifyEd25519(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey) }, format: 'jwk' })
+  return cryptoVerify(null, data, key, signature)
+}
+
+function deriveKey(shared: Uint8Array, ephemeral: Uint8Array, recipientX: Uint8Array): Buffer {
   const salt = Buffer.concat([ephemeral, recipientX])
   return Buffer.from(hkdfSync('sha256', shared, salt, KDF_INFO, KEY_BYTES))
 }
@@ -94,9 +123,10 @@ export async function seal(
   const letter = Letter.encode({ frames })
   if (letter.byteLength > MAX_LETTER_BYTES) throw new RangeError(`a letter is at most ${MAX_LETTER_BYTES} bytes`)
   const recipientX = ed25519.utils.toMontgomery(edPublicKey(recipient))
-  const ephemeralSecret = x25519.utils.randomSecretKey()
-  const ephemeral = new Uint8Array(x25519.getPublicKey(ephemeralSecret))
-  const key = deriveKey(x25519.getSharedSecret(ephemeralSecret, recipientX), ephemeral, recipientX)
+  const pair = generateKeyPairSync('x25519')
+  const ephemeral = new Uint8Array(Buffer.from(pair.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url'))
+  const shared = diffieHellman({ privateKey: pair.privateKey, publicKey: x25519Public(recipientX) })
+  const key = deriveKey(shared, ephemeral, recipientX)
   const nonce = randomBytes(NONCE_BYTES)
   const id = options.id ?? new Uint8Array(randomBytes(ID_BYTES))
   // The sender's peer id: what recipients and mailboxes check the signature against.
@@ -156,7 +186,7 @@ export async function check(bytes: Uint8Array<ArrayBuffer>, now = Date.now()): P
   edPublicKey(envelope.recipient)
   let valid = false
   try {
-    valid = ed25519.verify(envelope.signature, signedBytes(envelope), senderKey)
+    valid = verifyEd25519(senderKey, signedBytes(envelope), envelope.signature)
   } catch {
     valid = false
   }
@@ -189,7 +219,8 @@ export async function open(
   const secretX = ed25519.utils.toMontgomerySecret(self.raw.subarray(0, 32))
   let letter: Buffer
   try {
-    const key = deriveKey(x25519.getSharedSecret(secretX, envelope.ephemeral), envelope.ephemeral, recipientX)
+    const shared = diffieHellman({ privateKey: x25519Private(secretX, recipientX), publicKey: x25519Public(envelope.ephemeral) })
+    const key = deriveKey(shared, envelope.ephemeral, recipientX)
     const body = envelope.ciphertext.subarray(0, envelope.ciphertext.byteLength - TAG_BYTES)
     const tag = envelope.ciphertext.subarray(envelope.ciphertext.byteLength - TAG_BYTES)
     const decipher = createDecipheriv('chacha20-poly1305', key, envelope.nonce, { authTagLength: TAG_BYTES })

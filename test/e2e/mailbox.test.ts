@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { MailboxStatus } from '../../src/api/mailbox.ts'
+import type { IdInfo } from '../../src/api/types.ts'
+import { Fleet, type NodeProcess } from '../helpers/cli.ts'
+
+const LOCAL = ['--no-mdns', '--no-web', '--listen', '/ip4/127.0.0.1/tcp/0']
+
+describe('p2pnode mailbox through the CLI', () => {
+  const fleet = new Fleet(LOCAL)
+  let box: NodeProcess
+  let alice: NodeProcess
+  let plain: NodeProcess
+  let boxAddr: string
+
+  before(async () => {
+    box = await fleet.start(await fleet.dir(), ['--name', 'box', '--mailbox-service'])
+    alice = await fleet.start(await fleet.dir(), ['--name', 'alice'])
+    plain = await fleet.start(await fleet.dir(), ['--name', 'plain'])
+    boxAddr = (await box.json<IdInfo>(['id'])).addrs[0]
+  })
+  after(() => fleet.close())
+
+  it('shows none, sets a mailbox node, shows it on both sides, removes it', async () => {
+    const none = await alice.run(['mailbox'])
+    assert.equal(none.code, 0)
+    assert.match(none.stdout, /mailbox: none/)
+    assert.equal((await alice.json<MailboxStatus>(['mailbox'])).mailbox, null)
+
+    const set = await alice.json<MailboxStatus>(['mailbox', 'set', boxAddr])
+    assert.equal(set.mailbox?.peerId, box.peerId)
+    assert.equal(set.mailbox?.collected, 0)
+    assert.match((await alice.run(['mailbox'])).stdout, new RegExp(`mailbox: box ${box.peerId} \\(connected; last collected`))
+    const served = await box.json<MailboxStatus>(['mailbox'])
+    assert.equal(served.service?.owners, 1)
+    assert.equal(served.service?.ttlMs, 7 * 24 * 3600_000)
+    assert.match((await box.run(['mailbox'])).stdout, /serving as a mailbox for 1 peers \(held up to 7 days\)/)
+
+    assert.equal((await alice.json<MailboxStatus>(['mailbox', 'rm'])).mailbox, null)
+    assert.match((await alice.run(['mailbox'])).stdout, /mailbox: none/)
+  })
+
+  it('refuses a node that runs no mailbox service, saying what to do, and changes nothing', async () => {
+    const plainAddr = (await plain.json<IdInfo>(['id'])).addrs[0]
+    const res = await alice.run(['mailbox', 'set', plainAddr])
+    assert.equal(res.code, 12)
+    assert.match(res.stderr, new RegExp(`error: ${plain.peerId} cannot be your mailbox: it runs no mailbox service`))
+    assert.match(res.stderr, /hint: run the mailbox node with p2pnode start --mailbox-service/)
+    const json = await alice.run(['mailbox', 'set', plainAddr, '--json'])
+    assert.equal(json.code, 12)
+    assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'MAILBOX_FAILED')
+    assert.equal((await alice.json<MailboxStatus>(['mailbox'])).mailbox, null)
+    // A typo is the CLI's usual usage error.
+    const usage = await alice.run(['mailbox', 'set'])
+    assert.equal(usage.code, 2)
+    assert.match(usage.stderr, /missing required argument 'peer'/)
+  })
+})
