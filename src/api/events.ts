@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FileInfo } from './files.ts'
-import type { HistoryEntry, PeerState, Visibility } from './types.ts'
+import type { HistoryEntry, PeerState, TranscriptInfo, Visibility } from './types.ts'
 
 /**
  * What `GET /v1/events` streams (Server-Sent Events): one JSON object per event, `{id, seq, time, type, ...}`.
@@ -22,6 +22,17 @@ export type ApiEventBody =
   | { type: 'transfer'; transfer: FileInfo; timestamp: number }
   /** Bytes of a transfer moved: at most a few per second per transfer; the last one may be skipped (see transfer). */
   | { type: 'progress'; transferId: string; peer: string; direction: 'in' | 'out'; received: number; size: number }
+  /** A voice note's transcript is ready (`done`) or cannot be made (`failed`). */
+  | {
+      type: 'transcript'
+      id: string
+      peer: string
+      direction: 'in' | 'out'
+      /** The note's time in the conversation. */
+      timestamp: number
+      duration: number
+      transcript: TranscriptInfo
+    }
   /** Who can find and reach us changed. */
   | { type: 'visibility'; visibility: Visibility }
   /** A peer became or stopped being a contact, was renamed locally, blocked, unblocked, muted or unmuted. */

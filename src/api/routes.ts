@@ -3,6 +3,7 @@ import type { FilesApi } from './files.ts'
 import type { MailboxApi } from './mailbox.ts'
 import { NAME, obj, TEXT, TRANSFER_ID } from './schema.ts'
 import type { NodeCoreApi, PeopleApi, WebControlApi } from './types.ts'
+import type { VoiceApi } from './voice.ts'
 
 /**
  * The local API's contract: every route once, with its method, path, the JSON schema of what it takes, and the
@@ -23,6 +24,8 @@ export interface ApiParts {
   web: WebControlApi
   /** The mailbox we use, the ones contacts told us, the service we run: node/mailbox.ts. */
   mailbox: MailboxApi
+  /** Voice notes and their transcripts: node/voice.ts. */
+  voice: VoiceApi
   /** What happens, streamed by `GET /v1/events` (api/events-route.ts): the node's EventLog. */
   events: EventLog
 }
@@ -195,6 +198,16 @@ export const ROUTES = {
     input: peerInput()
   }),
   removeMailbox: route({ method: 'POST', path: '/v1/mailbox/remove', part: 'mailbox', call: 'removeMailbox', args: [] }),
+  sendVoice: route({
+    method: 'POST',
+    path: '/v1/voice',
+    part: 'voice',
+    call: 'sendVoice',
+    args: ['peer', 'path'],
+    input: peerInput({ path: TEXT }, ['path']),
+    unbounded: true
+  }),
+  transcript: route({ method: 'GET', path: '/v1/voice/:id', part: 'voice', call: 'transcript', ...byId }),
   stop: route({ method: 'POST', path: '/v1/stop', part: 'node', call: 'stop', args: [], respondFirst: { stopping: true } }),
   webLink: route({ method: 'GET', path: '/v1/web', part: 'web', call: 'link', args: [], socketOnly: true }),
   rotateWebToken: route({ method: 'POST', path: '/v1/web/rotate', part: 'web', call: 'rotate', args: [], socketOnly: true })

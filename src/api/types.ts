@@ -39,9 +39,26 @@ export interface HistoryEntry {
   direction: 'in' | 'out'
   status: MessageStatus
   replyTo?: string
-  /** Absent for text. `file`: a file transfer (id = transfer id, text ''); see `p2pnode files`. */
-  kind?: 'text' | 'file'
+  /**
+   * Absent for text. `file`: a file transfer (id = transfer id, text ''); see `p2pnode files`. `voice`: a voice note
+   * (a file transfer too, with `file`), with its `duration` and this machine's `transcript`.
+   */
+  kind?: 'text' | 'file' | 'voice'
   file?: { name: string; size: number; sha256: string; root?: string; mime: string; status?: string }
+  /** voice: length in ms (as decoded here; absent until the note has arrived whole). */
+  duration?: number
+  /** voice: made on this machine, in the background (`pending` until then). */
+  transcript?: TranscriptInfo
+}
+
+export interface TranscriptInfo {
+  text: string
+  engine: string
+  status: 'pending' | 'done' | 'failed'
+  /** failed: why. */
+  error?: string
+  /** failed: what to do. */
+  hint?: string
 }
 
 export interface HistoryQuery {
@@ -90,6 +107,8 @@ export interface SearchResult {
   text: string
   timestamp: number
   direction: 'in' | 'out'
+  /** `voice`: the words are from a voice note's transcript (`text` is the transcript). */
+  kind?: 'voice'
 }
 
 export interface VerifyResult {

@@ -2,6 +2,7 @@ import { ApiClient } from '../api/client.ts'
 import { API_BODY_LIMIT, type HistoryEntry, type NodeApi, type PeerInfo } from '../api/types.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import { displayText, formatTime, out, padEnd, shortId, width } from './output.ts'
+import { clockOf, transcriptText } from './voice.ts'
 
 export interface CommonOptions {
   data?: string
@@ -98,6 +99,9 @@ export function formatHistory(entries: HistoryEntry[], nameOf: (peerId: string) 
     .map((m) => {
       const who = m.direction === 'out' ? 'me' : nameOf(m.from)
       const status = m.direction === 'out' ? `  [${m.status}]` : ''
+      if (m.kind === 'voice') {
+        return `${formatTime(m.timestamp)}  ${who}: 🎤 ${clockOf(m.duration ?? 0)} ${transcriptText(m.transcript)}  [${m.id.slice(0, 8)}]${status}`
+      }
       const text = m.kind === 'file' ? `[file] ${m.file?.name} (${m.file?.size} bytes, ${m.file?.status})` : m.text
       return `${formatTime(m.timestamp)}  ${who}: ${displayText(text)}${status}`
     })

@@ -13,6 +13,7 @@ import { doctorCommand } from './doctor.ts'
 import { webCommand } from './web.ts'
 import { registerFileCommands } from './files.ts'
 import { mailboxCommand, mailboxRemove, mailboxSet } from './mailbox.ts'
+import { registerVoiceCommands } from './voice.ts'
 import { EXIT, reportError } from './output.ts'
 import {
   blockedCommand,
@@ -40,6 +41,8 @@ interface StartFlags {
   autoAcceptMax?: number
   web?: { host: string; port: number } | false
   mailboxService?: boolean
+  asrEngine?: 'pocketsphinx' | 'sherpa-onnx'
+  asrModel?: string
 }
 
 /** `--web HOST:PORT` (an IPv6 host in brackets: [::1]:7463). */
@@ -140,6 +143,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--web <host:port>', 'where the web app listens (default 127.0.0.1:7463, another port if taken)', webAddress)
     .addOption(new Option('--no-web', 'do not serve the web app'))
     .option('--mailbox-service', 'also be a mailbox: hold sealed messages for peers that use this node while they are away')
+    .addOption(
+      new Option('--asr-engine <engine>', "voice notes' speech-to-text engine (default pocketsphinx)").choices(['pocketsphinx', 'sherpa-onnx'])
+    )
+    .option('--asr-model <dir>', "the engine's model directory (sherpa-onnx: required; pocketsphinx: an acoustic model)")
     .exitOverride()
     .showHelpAfterError('hint: add --help to the command for its usage')
     .action(
@@ -226,6 +233,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<peer>', 'peer id, display name or multiaddr of the mailbox node')
     .action(run((peer: string, opts: CommonOptions) => mailboxSet(peer, opts)))
   mailboxSub('rm', 'use no mailbox (your contacts are told)').action(run((opts: CommonOptions) => mailboxRemove(opts)))
+  registerVoiceCommands(command, run)
   command('web', 'the link that opens the web app (it carries the login token): {"url","port"}')
     .option('--open', "open it in the system's browser")
     .option('--rotate', 'make a new token first: old links and signed-in browsers are signed out')

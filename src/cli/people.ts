@@ -107,7 +107,8 @@ export async function searchCommand(
       : list
           .map((h) => {
             const who = names.get(h.peer) || shortId(h.peer)
-            return `${formatTime(h.timestamp)}  ${h.direction === 'in' ? `${who} → me` : `me → ${who}`}: ${displayText(h.text)}`
+            const said = h.kind === 'voice' ? `🎤 voice note: "${displayText(h.text)}"` : displayText(h.text)
+            return `${formatTime(h.timestamp)}  ${h.direction === 'in' ? `${who} → me` : `me → ${who}`}: ${said}`
           })
           .join('\n')
   )

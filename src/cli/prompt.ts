@@ -8,6 +8,7 @@ import { PeerNames } from './peer-names.ts'
 import { clock, displayText, padEnd, width } from './output.ts'
 import { pathArgument } from './prompt-args.ts'
 import { Screen, type ScreenLine } from './prompt-screen.ts'
+import { clockOf, transcriptText } from './voice.ts'
 
 const HELP = `Type a line to send it to the current conversation. Commands:
   /peers                  peers seen on the network and known from before (● = connected)
@@ -65,7 +66,7 @@ export function startPrompt(api: ApiClient, quit: () => void, options: { lastEve
     switch (e.type) {
       case 'message': {
         const { message, muted } = e
-        if (message.direction !== 'in' || muted || message.kind === 'file') return
+        if (message.direction !== 'in' || muted || message.kind === 'file' || message.kind === 'voice') return
         const who = await names.of(message.from)
         return print(`${clock(message.timestamp)} [${who}] ${displayText(message.text)}`)
       }
@@ -102,6 +103,10 @@ export function startPrompt(api: ApiClient, quit: () => void, options: { lastEve
           screen.rewrite(sent.line, `${sent.text} ${DELIVERED}`)
         }
         return
+      case 'transcript': {
+        const who = e.direction === 'out' ? 'me' : await names.of(e.peer)
+        return print(`${clock(e.timestamp)} [${who}] 🎤 ${clockOf(e.duration)} ${transcriptText(e.transcript, 200)}`)
+      }
       case 'transfer':
       case 'progress':
         return files.onEvent(e)

@@ -23,6 +23,10 @@ export interface StartOptions {
   web?: { host: string; port: number } | false
   /** Serve as a mailbox for others. */
   mailboxService?: boolean
+  /** Voice notes' speech-to-text engine. @default pocketsphinx */
+  asrEngine?: 'pocketsphinx' | 'sherpa-onnx'
+  /** The engine's model directory. */
+  asrModel?: string
 }
 
 /**
@@ -44,7 +48,8 @@ export async function startCommand(options: StartOptions): Promise<number> {
     visibility: options.visibility,
     downloads: options.downloads != null ? resolvePath(options.downloads) : undefined,
     files: options.autoAcceptMax != null ? { autoAcceptMax: options.autoAcceptMax } : undefined,
-    ...(options.mailboxService === true ? { mailbox: { service: true } } : {})
+    ...(options.mailboxService === true ? { mailbox: { service: true } } : {}),
+    voice: { engine: options.asrEngine, model: options.asrModel != null ? resolvePath(options.asrModel) : undefined }
   })
   let api: Awaited<ReturnType<typeof startApiServer>>
   let web: WebServer | undefined

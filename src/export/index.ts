@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { lstat, open, rename, rm, writeFile } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
-import type { StoredMessage } from '../store/index.ts'
+import type { StoredMessage, VoiceRecord } from '../store/index.ts'
 import { Anonymizer, PLACEHOLDERS, type ScrubKind } from './anonymize.ts'
 
 export { Anonymizer } from './anonymize.ts'
@@ -12,6 +12,8 @@ export interface ExportOptions {
   anonymize: boolean
   /** Names to remove from text when anonymizing (ours and peers'). */
   names: string[]
+  /** The voice record of a voice note's entry (its duration and transcript are exported with it). */
+  voice?: (m: StoredMessage) => Promise<VoiceRecord | undefined>
 }
 
 export interface ExportSummary {
@@ -41,7 +43,8 @@ export async function exportMessages(messages: AsyncIterable<StoredMessage>, opt
       first = Math.min(first, m.timestamp)
       last = Math.max(last, m.timestamp)
       count++
-      yield `${JSON.stringify(anon == null ? plain(m) : anonymized(m, anon))}\n`
+      const voice = m.kind === 'voice' ? await options.voice?.(m) : undefined
+      yield `${JSON.stringify(anon == null ? plain(m, voice) : anonymized(m, anon, voice))}\n`
     }
   }
   let cardPlaced = false
@@ -79,7 +82,7 @@ async function replaceable(path: string): Promise<void> {
   }
 }
 
-function plain(m: StoredMessage) {
+function plain(m: StoredMessage, voice?: VoiceRecord) {
   return {
     id: m.id,
     peer: m.peer,
@@ -90,11 +93,12 @@ function plain(m: StoredMessage) {
     timestamp: m.timestamp,
     status: m.status,
     ...(m.replyTo != null ? { replyTo: m.replyTo } : {}),
-    ...(m.kind === 'file' ? { kind: 'file', file: m.file } : {})
+    ...(m.kind === 'file' || m.kind === 'voice' ? { kind: m.kind, file: m.file } : {}),
+    ...(m.kind === 'voice' ? { duration: voice?.duration ?? 0, transcript: voice?.transcript ?? { status: 'pending', text: '', engine: '' } } : {})
   }
 }
 
-function anonymized(m: StoredMessage, anon: Anonymizer) {
+function anonymized(m: StoredMessage, anon: Anonymizer, voice?: VoiceRecord) {
   return {
     id: anon.id(m.id),
     conversation: anon.peer(m.peer),
@@ -106,7 +110,14 @@ function anonymized(m: StoredMessage, anon: Anonymizer) {
     status: m.status,
     ...(m.replyTo != null ? { replyTo: anon.id(m.replyTo) } : {}),
     // File name and hash dropped (a hash would let two exports be joined); size and type kept.
-    ...(m.kind === 'file' ? { kind: 'file', file: { size: m.file?.size, mime: m.file?.mime } } : {})
+    ...(m.kind === 'file' || m.kind === 'voice' ? { kind: m.kind, file: { size: m.file?.size, mime: m.file?.mime } } : {}),
+    // A transcript is text like any other: scrubbed the same way (its error and hint name nobody: left out).
+    ...(m.kind === 'voice'
+      ? {
+          duration: voice?.duration ?? 0,
+          transcript: { status: voice?.transcript.status ?? 'pending', engine: voice?.transcript.engine ?? '', text: anon.text(voice?.transcript.text ?? '') }
+        }
+      : {})
   }
 }
 
@@ -124,12 +135,14 @@ function dataCard(s: { count: number; conversations: number; first: number; last
         '`timestamp`: sender clock, ms since the epoch, rounded down to the hour',
         '`status`: `pending`, `delivered` or `received`',
         '`replyTo`: id (hashed like `id`) of the message replied to, if any',
-        '`kind`, `file`: for files, `"file"` and `{size, mime}` (name and hash removed)'
+        '`kind`, `file`: for files, `"file"` and `{size, mime}` (name and hash removed)',
+        '`kind` `"voice"`, `duration` (ms), `transcript` `{status, engine, text}`: voice notes; `text` scrubbed like message text'
       ]
     : [
         '`id`, `peer`, `from`, `to`: message id and peer ids',
         '`direction`, `text`, `timestamp` (ms since the epoch), `status`, `replyTo`',
-        '`kind`, `file`: for files, `"file"` and `{name, size, sha256, mime}`'
+        '`kind`, `file`: for files, `"file"` and `{name, size, sha256, mime}`',
+        '`kind` `"voice"`, `duration` (ms), `transcript` `{status, engine, text, error?, hint?}`: voice notes (also `file`)'
       ]
   const lines = [
     '# p2pnode message export — data card',

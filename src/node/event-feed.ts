@@ -22,7 +22,7 @@ export function entryOf(m: StoredMessage, status: HistoryEntry['status']): Histo
     direction: m.direction,
     status,
     ...(m.replyTo != null ? { replyTo: m.replyTo } : {}),
-    ...(m.kind === 'file' ? { kind: 'file' as const, file: m.file } : {})
+    ...(m.kind === 'file' || m.kind === 'voice' ? { kind: m.kind, file: m.file } : {})
   }
 }
 

@@ -114,7 +114,7 @@ export class NodeFiles implements FilesApi {
   async decorate(entries: HistoryEntry[]): Promise<HistoryEntry[]> {
     return Promise.all(
       entries.map(async (e) => {
-        if (e.kind !== 'file' || e.file == null) return e
+        if ((e.kind !== 'file' && e.kind !== 'voice') || e.file == null) return e
         const info = await this.protocol.get(e.id)
         return { ...e, file: { ...e.file, status: info?.status ?? 'failed' } }
       })

@@ -39,6 +39,7 @@ import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
 import { switchableMdns } from './discovery.ts'
 import { entryOf, feedEvents } from './event-feed.ts'
 import { NodeFiles } from './files.ts'
+import { checkEngine, NodeVoice, type NodeVoiceOptions } from './voice.ts'
 import { type OpenedData, openDataDir, watchDamage } from './open-data.ts'
 import { chooseListen } from './listen.ts'
 import { type MailboxOptions, NodeMailbox } from './mailbox.ts'
@@ -82,6 +83,8 @@ export interface NodeOptions {
   events?: EventLogOptions
   /** Mailbox: serve as one for others (`--mailbox-service`), deposit and collect timings (tests shorten them). */
   mailbox?: MailboxOptions
+  /** Voice notes' speech-to-text engine (`--asr-engine`, `--asr-model`). @default pocketsphinx */
+  voice?: NodeVoiceOptions
 }
 
 export interface NodeEvents {
@@ -135,6 +138,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   readonly fileApi: NodeFiles
   /** Store-and-forward: our mailbox, contacts' mailboxes, deposits and collection; the service if we run it. */
   readonly mailbox: NodeMailbox
+  /** Voice notes: sending, transcripts (the API's `voice` part). */
+  readonly voice: NodeVoice
   readonly dataDir: string
   private readonly log: Logger
   private readonly options: NodeOptions
@@ -206,7 +211,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       resolvePeer: (ref, options) => this.resolvePeer(ref, options),
       displayName: (peerId) => this.displayName(peerId),
       learn: (record) => this.learn(record),
-      publish: (event) => this.events.publish(event)
+      publish: (event) => this.events.publish(event),
+      voiceRecord: (peer, id) => this.voice.record(peer, id)
     })
     // File transfer: its own records on the same database; offers from peers the policy refuses are refused.
     this.files = createFileTransfer(
@@ -245,9 +251,31 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       },
       options.mailbox
     )
+    this.voice = new NodeVoice(
+      {
+        store,
+        files: this.files,
+        fileApi: this.fileApi,
+        resolvePeer: async (ref) => {
+          const peer = await this.resolvePeer(ref, { dial: true })
+          if (peer === this.libp2p.peerId.toString()) {
+            throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send voice notes to yourself')
+          }
+          this.people.notBlocked(peer)
+          this.markChatted(peer, true)
+          return peer
+        },
+        log: libp2p.logger.forComponent('p2pnode:voice'),
+        transcribed: (record, direction, timestamp) => {
+          const { id, peer, duration, transcript } = record
+          this.events.publish({ type: 'transcript', id, peer, direction, timestamp, duration, transcript })
+        }
+      },
+      options.voice
+    )
     this.events = new EventLog(options.events)
     feedEvents(this, this.files, this.events)
-    this.api = { node: this, people: this.people, files: this.fileApi, mailbox: this.mailbox, events: this.events, web: this.web }
+    this.api = { node: this, people: this.people, files: this.fileApi, voice: this.voice, mailbox: this.mailbox, events: this.events, web: this.web }
   }
 
   /**
@@ -257,6 +285,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   static async start(options: NodeOptions): Promise<P2pNode> {
     // Bad addresses are the user's typing: say so before anything starts (INVALID_MULTIADDR).
     for (const addr of [...(options.listen ?? []), ...(options.dial ?? [])]) parseMultiaddr(addr)
+    // So is an engine asked for by name that cannot run (INVALID_ARGUMENT); the default one missing is no error.
+    await checkEngine(options.voice ?? {})
     const paths = dataPaths(options.dataDir)
     const notices: string[] = []
     await ensureDataDir(paths.dir, notices)
@@ -376,6 +406,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     await this.chat.start()
     await this.files.start()
     await this.mailbox.start()
+    await this.voice.start()
     // mDNS reports every sighting; libp2p's peer:discovery only peers new to its peer store. Listening here
     // redials known peers that come back (restarted, or back on the network) without waiting for anything else.
     const mdnsService = (libp2p.services as Record<string, EventTarget | undefined>).mdns
@@ -515,7 +546,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   }
 
   async history(ref: string, options: HistoryQuery = {}): Promise<HistoryEntry[]> {
-    return this.fileApi.decorate(await this.textHistory(ref, options))
+    const peer = await this.resolvePeer(ref, { dial: false })
+    return this.voice.decorate(peer, await this.fileApi.decorate(await this.textHistory(peer, options)))
   }
 
   private async textHistory(ref: string, options: HistoryQuery): Promise<HistoryEntry[]> {
@@ -533,6 +565,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     this.stopping ??= (async () => {
       this.redialer.stop()
       await this.mailbox.stop().catch((err: Error) => this.log.error('stopping the mailbox: %s', err.message))
+      await this.voice.stop().catch((err: Error) => this.log.error('stopping voice: %s', err.message))
       await this.files.stop().catch((err: Error) => this.log.error('stopping files: %s', err.message))
       await this.chat.stop().catch((err: Error) => this.log.error('stopping chat: %s', err.message))
       await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>

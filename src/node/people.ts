@@ -14,7 +14,7 @@ import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { exportMessages } from '../export/index.ts'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
 import { sanitizeName } from '../protocols/chat/frames.ts'
-import type { PeerRecord, PeerUpdate, Store } from '../store/index.ts'
+import type { PeerRecord, PeerUpdate, Store, VoiceRecord } from '../store/index.ts'
 import type { SwitchableMdns } from './discovery.ts'
 import { isVisibility, type Policy, type Visibility } from './policy.ts'
 import type { Redialer } from './redialer.ts'
@@ -71,6 +71,8 @@ export interface PeopleHost {
   learn(record: PeerRecord): void
   /** Tell the API's event stream (visibility and peer-state changes). */
   publish(event: ApiEventBody): void
+  /** A voice note's record (export includes its transcript). */
+  voiceRecord?(peer: string, id: string): Promise<VoiceRecord | undefined>
 }
 
 /**
@@ -208,7 +210,8 @@ export class People implements PeopleApi {
       const res = await exportMessages(this.host.store.messagesAll(), {
         out: options.out,
         anonymize: options.anonymize === true,
-        names
+        names,
+        voice: async (m) => this.host.voiceRecord?.(m.peer, m.id)
       })
       return { ...res, anonymized: options.anonymize === true }
     } catch (err) {

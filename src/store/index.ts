@@ -6,6 +6,8 @@ export { type Db, LAYOUT, type Op } from './keys.ts'
 export { Store, type StoreOpenOptions } from './store.ts'
 export { FINAL_STATUSES, type TransferRecord, type TransferStatus, Transfers } from './transfers.ts'
 export type * from './types.ts'
+export { isTransferEntry } from './types.ts'
+export type * from './voice-types.ts'
 export { newDbId, secretFingerprint, type StoreId, type StoreIdState } from './integrity.ts'
 
 export interface OpenStoreOptions {
@@ -66,3 +68,4 @@ function levelOpenError(path: string, err: unknown): unknown {
   }
   return err
 }
+export { VoiceNotes } from './voice-notes.ts'

@@ -13,6 +13,8 @@
  * - `peers`       `H(peer)` → {record, digest}              the peer book (see peers.ts)
  * - `groups`      `group id` → GroupRecord                  groups we are in, with their signed membership
  * - `transfers`, `transfer-hashes`, `transfer-chunks`       file transfers (see transfers.ts)
+ * - `voice`       `conv!seq` → VoiceRecord                  a voice note's duration and transcript (voice-notes.ts)
+ * - `voice-jobs`  `added!id` → VoiceJob                     transcriptions still to do, in the order queued
  * - `meta`        name → {value}                            clock, write counter, store id, layout, settings,
  *                                                           `order:conv[:H(sender)]` (see order.ts)
  * - `damaged`     `sublevel!key` → the raw text             values that failed their check, moved aside
@@ -30,6 +32,7 @@ import type { GroupRecord, OutboxRecord, PeerRecord, StoredMessage } from './typ
 import type { TransferRecord } from './transfers.ts'
 import type { DepositRun, MailboxPeerValue } from './mailbox-book.ts'
 import type { HeldValue, OwnerValue, PairValue } from './mailbox-hold.ts'
+import type { VoiceJob, VoiceRecord } from './voice-types.ts'
 
 /** Any abstract-level database with string keys and values (classic-level on disk, memory-level in tests). */
 export type Db = AbstractLevel<string | Buffer | Uint8Array, string, string>
@@ -63,6 +66,8 @@ export const SUBLEVEL = {
   transferHashes: 'transfer-hashes',
   transferChunks: 'transfer-chunks',
   damaged: 'damaged',
+  voice: 'voice',
+  voiceJobs: 'voice-jobs',
   mailboxPeers: 'mailbox-peers',
   mailboxRuns: 'mailbox-runs',
   mailboxHeld: 'mailbox-held',
@@ -134,6 +139,8 @@ export function openParts(db: Db, codec: Codec) {
     mailboxHeld: db.sublevel<string, HeldValue>(SUBLEVEL.mailboxHeld, { valueEncoding: codec.record(SUBLEVEL.mailboxHeld) }),
     mailboxPairs: db.sublevel<string, PairValue>(SUBLEVEL.mailboxPairs, { valueEncoding: codec.record(SUBLEVEL.mailboxPairs) }),
     mailboxOwners: db.sublevel<string, OwnerValue>(SUBLEVEL.mailboxOwners, { valueEncoding: codec.record(SUBLEVEL.mailboxOwners) }),
+    voice: db.sublevel<string, VoiceRecord>(SUBLEVEL.voice, { valueEncoding: codec.record(SUBLEVEL.voice) }),
+    voiceJobs: db.sublevel<string, VoiceJob>(SUBLEVEL.voiceJobs, { valueEncoding: codec.record(SUBLEVEL.voiceJobs) }),
     /** Any sublevel's stored text as it is (scans, the migration, quarantine). */
     raw: (name: string) => db.sublevel<string, string>(name, { valueEncoding: 'utf8' })
   }

@@ -6,6 +6,7 @@ import { END, type Op, SEP, type Sub } from './keys.ts'
 import { isDamaged } from './sealed-codec.ts'
 import { matchesAll, tokenize } from './text-index.ts'
 import type { SearchHit, StoredMessage } from './types.ts'
+import type { VoiceRecord } from './voice-types.ts'
 
 export { END, SEP } from './keys.ts'
 
@@ -30,8 +31,15 @@ export class SearchIndex {
     private readonly words: Sub<string>,
     private readonly peerWords: Sub<string>,
     private readonly vocab: Sub<string>,
-    private readonly messages: Sub<StoredMessage>
+    private readonly messages: Sub<StoredMessage>,
+    /** Voice notes' transcripts, under the same keys as their entries: searched as their text. */
+    private readonly voice?: Sub<VoiceRecord>
   ) {}
+
+  /** The voice record of entry `conv!seq`, if it is a voice note. */
+  async voiceRecord(entryKey: string): Promise<VoiceRecord | undefined> {
+    return this.voice?.get(entryKey)
+  }
 
   /** Index entries for the words of entry `conv!seq`, to write in the same batch as the entry. */
   ops(conv: string, seq: string, text: string): Op[] {
@@ -93,15 +101,20 @@ export class SearchIndex {
         if (batch.length === 0) break
         examined += batch.length
         const messages = await this.messages.getMany(batch)
-        for (const m of messages) {
-          if (m == null || isDamaged(m) || (others.length > 0 && !matchesAll(tokenize(m.text), others))) continue
+        const voice = this.voice != null && messages.some((m) => m?.kind === 'voice') ? await this.voice.getMany(batch) : []
+        for (const [i, m] of messages.entries()) {
+          if (m == null || isDamaged(m)) continue
+          const said = m.kind === 'voice' ? (voice[i]?.transcript.text ?? '') : undefined
+          const text = said ?? m.text
+          if (others.length > 0 && !matchesAll(tokenize(text), others)) continue
           hits.push({
             id: m.id,
             peer: m.peer,
-            text: m.text,
+            text,
             timestamp: m.timestamp,
             direction: m.direction,
-            ...(m.group != null ? { group: m.group } : {})
+            ...(m.group != null ? { group: m.group } : {}),
+            ...(said != null ? { kind: 'voice' as const } : {})
           })
           if (hits.length >= limit) break
         }

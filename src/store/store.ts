@@ -111,7 +111,7 @@ export class Store {
     this.outboxDb = this.parts.outbox
     this.meta = this.parts.meta
     this.peers = new PeerBook(this.parts.peers, secret, (peerId) => this.peerKey(peerId))
-    this.index = new SearchIndex(this.parts.words, this.parts.convWords, this.parts.vocab, this.messages)
+    this.index = new SearchIndex(this.parts.words, this.parts.convWords, this.parts.vocab, this.messages, this.parts.voice)
     this.order = new ConversationOrder({
       getMeta: (k) => this.meta.get(k),
       newest: async (conv, limit) => {
@@ -538,8 +538,9 @@ export class Store {
   async addFileMessage(
     message: Omit<StoredMessage, 'kind'>,
     ops: Op[] | ((stored: StoredMessage) => Op[]) = [],
-    options: { outbox?: boolean } = {}
+    options: { outbox?: boolean; kind?: 'file' | 'voice' } = {}
   ): Promise<StoredMessage> {
+    const kind = options.kind ?? 'file'
     const conv = this.dm(message.peer)
     return this.lock.run(conv, async () => {
       let seq: string
@@ -550,14 +551,14 @@ export class Store {
         // Ours: the clock's time, and the newest of theirs we had (as for texts).
         seq = this.nextSeq()
         const after = (await this.order.state({ conv })).lastTimestamp
-        stored = { ...message, timestamp: msOf(seq), ...(after > 0 ? { after } : {}), kind: 'file' }
+        stored = { ...message, timestamp: msOf(seq), ...(after > 0 ? { after } : {}), kind }
       } else {
         // Theirs: placed like their texts.
         const placed = await this.order.place({ conv }, [message], Date.now() * 1000)
         seq = placed.seqs[0]
         this.clock = Math.max(this.clock, placed.next.lastSeq)
         orderOps.push({ type: 'put', sublevel: this.meta, key: metaKey({ conv }), value: placed.next })
-        stored = { ...message, kind: 'file' }
+        stored = { ...message, kind }
         placedNext = placed.next
       }
       await this.write([
@@ -609,6 +610,26 @@ export class Store {
     await this.write(ops)
   }
 
+  // ---- voice notes (their transcripts: see voice-notes.ts) ---------------------------------------------------
+
+  /** The key `conv!seq` of an entry with a peer (also its voice record's key), or undefined. */
+  async entryKey(peer: string, id: string): Promise<string | undefined> {
+    const conv = this.dm(peer)
+    const seq = await this.ids.get(key(conv, id))
+    return seq == null ? undefined : key(conv, seq)
+  }
+
+  /** Search index entries for words of the entry at `entryKey` (a voice note's transcript). */
+  indexOps(entryKey: string, text: string): Op[] {
+    const at = entryKey.lastIndexOf(SEP)
+    return this.index.ops(entryKey.slice(0, at), entryKey.slice(at + 1), text)
+  }
+
+  /** One atomic, counted batch of another concern's ops on this database. */
+  async batch(ops: Op[]): Promise<void> {
+    await this.write(ops)
+  }
+
   // ---- internals ---------------------------------------------------------------------------------------------
 
   /**
@@ -624,7 +645,9 @@ export class Store {
     for await (const [k, m] of this.messages.iterator()) {
       if (isDamaged(m)) continue
       const [conv, seq] = k.split(SEP)
-      ops.push({ type: 'put', sublevel: this.ids, key: key(conv, m.id), value: seq }, ...this.index.ops(conv, seq, m.text ?? ''))
+      // A voice note's words are its transcript's.
+      const said = m.kind === 'voice' ? ((await this.index.voiceRecord(k))?.transcript.text ?? '') : undefined
+      ops.push({ type: 'put', sublevel: this.ids, key: key(conv, m.id), value: seq }, ...this.index.ops(conv, seq, said ?? m.text ?? ''))
       count++
       if (ops.length >= 2000) {
         await this.write(ops)

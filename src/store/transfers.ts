@@ -8,7 +8,7 @@ export interface TransferHost {
   addFileMessage(
     message: Omit<StoredMessage, 'kind'>,
     ops: Op[] | ((stored: StoredMessage) => Op[]),
-    options?: { outbox?: boolean }
+    options?: { outbox?: boolean; kind?: 'file' | 'voice' }
   ): Promise<StoredMessage>
   outboxEntry(peer: string, id: string): Promise<OutboxEntry | undefined>
   unqueue(peer: string, entries: OutboxEntry[]): Promise<void>
@@ -67,6 +67,8 @@ export interface TransferRecord {
    * for a version-1 offer, whose list came with it (and was kept only if it was accepted at once).
    */
   listSha256?: string
+  /** A voice note (Offer.voice): shown as one, transcribed on each side, auto-accepted within MAX_VOICE_BYTES. */
+  voice?: boolean
 }
 
 /** Chunk indices sort as fixed-width hex. */
@@ -133,7 +135,7 @@ export class Transfers {
         ...(record.direction === 'in' && record.after != null ? { after: record.after } : {})
       },
       ops,
-      { outbox: record.queued === true }
+      { outbox: record.queued === true, kind: record.voice === true ? 'voice' : 'file' }
     )
   }
 

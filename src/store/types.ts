@@ -16,9 +16,11 @@ export type StoredStatus = 'pending' | 'delivered' | 'received'
  * The kinds of conversation entries. Adding a kind is this one edit (and its payload field below): the codec
  * refuses entries of kinds not listed here.
  * - `text`: a message; `file`: a file transfer (its id is the transfer id; text is ''); `system`: something that
- *   happened in the conversation (a member joined, left, the group was renamed), `system` says what.
+ *   happened in the conversation (a member joined, left, the group was renamed), `system` says what; `voice`: a
+ *   voice note, which travels as a file transfer (with `file`; Offer.voice): its duration and this machine's
+ *   transcript are in the `voice` sublevel (see voice-notes.ts).
  */
-export const ENTRY_KINDS = ['text', 'file', 'system'] as const
+export const ENTRY_KINDS = ['text', 'file', 'system', 'voice'] as const
 export type EntryKind = (typeof ENTRY_KINDS)[number]
 
 /** What a `system` entry records. */
@@ -52,7 +54,7 @@ export interface StoredMessage {
   after?: number
   /** `text` when absent (see ENTRY_KINDS). */
   kind?: EntryKind
-  /** For `kind: 'file'`: what was offered (the transfer's live status is kept with the transfer). */
+  /** For `kind: 'file'` and `'voice'`: what was offered (the transfer's live status is kept with the transfer). */
   file?: FileSummary
   /** For `kind: 'system'`: what happened. */
   system?: SystemEvent
@@ -215,4 +217,11 @@ export interface SearchHit {
   direction: Direction
   /** The group, for a hit in a group conversation. */
   group?: string
+  /** `voice`: the words are from a voice note's transcript (`text` is the transcript). */
+  kind?: 'voice'
+}
+
+/** Whether an entry stands for a file transfer: a file, or a voice note (which travels as one). */
+export function isTransferEntry(m: Pick<StoredMessage, 'kind'>): boolean {
+  return m.kind === 'file' || m.kind === 'voice'
 }

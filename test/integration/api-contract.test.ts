@@ -7,6 +7,7 @@ import { ApiClient } from '../../src/api/client.ts'
 import { bindApi, type NodeApi, type RouteName, ROUTES } from '../../src/api/routes.ts'
 import { startApiServer } from '../../src/api/server.ts'
 import { P2pNode } from '../../src/node/index.ts'
+import { wavBytes } from '../../src/voice/index.ts'
 import { cleanup, tempDir, waitFor } from '../helpers/cli.ts'
 
 const LOCAL = { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }
@@ -135,6 +136,15 @@ describe('API contract: in-process and over the socket alike', () => {
     const noMailbox = await same('setMailbox', (api) => api.setMailbox(bobId))
     assert.equal(noMailbox.error?.code, 'MAILBOX_FAILED')
     assert.equal((await same('removeMailbox', (api) => api.removeMailbox())).ok?.mailbox, null)
+    const wav = join(dir, 'note.wav')
+    await writeFile(wav, wavBytes(new Int16Array(8000)))
+    const [va, vb] = (await both('sendVoice', (api) => api.sendVoice(bobId, wav))) as unknown as Array<{ ok: { id: string; duration: number } }>
+    assert.deepEqual([va.ok.duration, vb.ok.duration], [500, 500])
+    // (Its transcript may be made between the two calls: the note is the same, its status may not be.)
+    const [ta, tb] = (await both('transcript', (api) => api.transcript(va.ok.id))) as unknown as Array<{ ok: { id: string; duration: number } }>
+    assert.deepEqual([ta.ok.id, tb.ok.id, tb.ok.duration], [va.ok.id, va.ok.id, 500])
+    assert.equal((await same('transcript', (api) => api.transcript(ids[0]))).error?.code, 'TRANSFER_NOT_FOUND', 'a file is no voice note')
+    assert.equal((await same('sendVoice', (api) => api.sendVoice(bobId, file))).error?.code, 'INVALID_ARGUMENT', 'text is not audio')
     // Errors cross unchanged: bad input is refused the same way by the node as by the schema.
     assert.equal((await same('send', (api) => api.send(bobId, '   '))).error?.code, 'INVALID_MESSAGE')
     assert.equal((await same('dial', (api) => api.dial('not a multiaddr'))).error?.code, 'INVALID_MULTIADDR')

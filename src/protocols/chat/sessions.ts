@@ -274,7 +274,7 @@ export class OutboundSession {
           break
         }
         const m = entry.message
-        if (m.kind === 'file') {
+        if (m.kind === 'file' || m.kind === 'voice') {
           // A file's turn: what came before goes out first, and nothing after it until its offer is answered.
           if (batch.length > 0) {
             await frames.writeV(batch.splice(0))

@@ -7,6 +7,7 @@ import {
   AUTO_ACCEPT_BYTES_PER_HOUR,
   AUTO_ACCEPT_FILES_PER_HOUR,
   MAX_WAITING_FROM_STRANGERS,
+  MAX_VOICE_NOTE_BYTES,
   MAX_WAITING_PER_PEER
 } from './constants.ts'
 import type { TransferRecord } from './index.ts'
@@ -65,10 +66,11 @@ export class Admission {
    * its hourly budget), let it wait for the user, or refuse it (too many waiting, from this peer or from strangers
    * altogether).
    */
-  decide(peer: string, size: number, trusted: boolean, now = Date.now()): Decision {
+  decide(peer: string, size: number, trusted: boolean, now = Date.now(), voice = false): Decision {
     const mine = this.waiting.get(peer)
     if (mine != null) mine.stranger = !trusted
-    const small = size <= this.limits.autoAcceptMax
+    // A voice note is heard at once, like a message: one within its bound needs no accept, whatever the file limit.
+    const small = size <= this.limits.autoAcceptMax || (voice && size <= MAX_VOICE_NOTE_BYTES)
     const within = trusted && small && this.withinBudget(peer, size, now)
     if (within) {
       const list = this.recent.get(peer) ?? []

@@ -111,3 +111,5 @@ export const READ_AHEAD_CHUNKS = 4
 
 /** Credit a version-3 receiver may have granted and the sender not yet used: more is misbehaving. */
 export const MAX_CREDIT_CHUNKS = 256
+/** Largest voice note (Offer.voice) taken without asking, over the auto-accept limit too (10 min of Opus is ~2.4 MB). */
+export const MAX_VOICE_NOTE_BYTES = 16 * 1024 * 1024

@@ -146,7 +146,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
 
   // ---- public API --------------------------------------------------------------------------------------------
 
-  async send(peer: string, path: string, options: { signal?: AbortSignal } = {}): Promise<TransferInfo> {
+  async send(peer: string, path: string, options: { signal?: AbortSignal; voice?: boolean } = {}): Promise<TransferInfo> {
     const st = await stat(path)
     if (!st.isFile()) throw Object.assign(new Error(`${path} is not a file`), { code: 'EISDIR' })
     if (st.size > MAX_FILE_BYTES) throw new RangeError(`file is ${st.size} bytes; the limit is ${MAX_FILE_BYTES}`)
@@ -168,7 +168,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       status: 'offered',
       path,
       source: { size: st.size, mtimeMs: st.mtimeMs },
-      ...(this.components.queued != null ? { queued: true } : {})
+      ...(this.components.queued != null ? { queued: true } : {}),
+      ...(options.voice === true ? { voice: true } : {})
     }
     await this.store.create(record, leaves, this.self, peer)
     // As stored: with the timestamp and `after` of its conversation entry.

@@ -155,7 +155,7 @@ export class Incoming {
         this.ctx.log.error('refusing file from %s: %s (%j)', peer, error, offer.name)
       }
       const decision =
-        error != null ? undefined : this.admission.decide(peer, size, (await this.ctx.components.trusts?.(peer)) === true)
+        error != null ? undefined : this.admission.decide(peer, size, (await this.ctx.components.trusts?.(peer)) === true, Date.now(), offer.voice === true)
       if (decision != null && 'refuse' in decision) {
         if (version === 1) await readOfferedHashes(lp, n, false, this.ctx.frameTimeout)
         this.ctx.log('refusing a file from %s: %s', peer, decision.refuse)
@@ -182,6 +182,7 @@ export class Incoming {
         ...(version === 2 ? { listSha256: toHex(offer.listSha256) } : {}),
         ...(version === 3 ? { root: toHex(offer.root) } : {}),
         ...(offer.after > 0n ? { after: Number(offer.after) } : {}),
+        ...(offer.voice === true ? { voice: true } : {}),
         ...(waitReason != null ? { waitReason } : {}),
         ...(error != null ? { error } : {})
       }

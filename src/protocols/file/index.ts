@@ -105,9 +105,10 @@ export interface FileTransferProtocol extends TypedEventTarget<FileEvents> {
   stop(): Promise<void>
   /**
    * Hash a file, record the transfer and offer it as soon as the peer is connected. Throws RangeError for a file
-   * over the size limit, and the file system's error (ENOENT, EISDIR, EACCES) for one that cannot be read.
+   * over the size limit, and the file system's error (ENOENT, EISDIR, EACCES) for one that cannot be read. With
+   * `voice`, the offer says it is a voice note (Offer.voice).
    */
-  send(peer: string, path: string, options?: { signal?: AbortSignal }): Promise<TransferInfo>
+  send(peer: string, path: string, options?: { signal?: AbortSignal; voice?: boolean }): Promise<TransferInfo>
   /** Accept an offer that waits (over the auto-accept limit): the file is fetched as soon as the peer is here. */
   accept(id: string): Promise<TransferInfo | undefined>
   /** Stop a transfer for good, either side; a partly received file is deleted. */

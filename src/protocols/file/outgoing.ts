@@ -121,7 +121,8 @@ export class Outgoing {
             timestamp: BigInt(record.timestamp),
             listSha256: v2 ? listDigest(hashes) : new Uint8Array(0),
             after: BigInt(record.after ?? 0),
-            root: v3 ? fromHex(record.root ?? '') : new Uint8Array(0)
+            root: v3 ? fromHex(record.root ?? '') : new Uint8Array(0),
+            ...(record.voice === true ? { voice: true } : {})
           }
         }),
         ...(v2 || v3 ? [] : hashFrames(hashes, 'offer'))

@@ -162,6 +162,11 @@ export namespace OfferFrame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface OfferFrameOfferVoiceFieldEvent {
+    field: '$.offer.voice'
+    value: boolean
+  }
+
   export interface OfferFrameHashesSha256FieldEvent {
     field: '$.hashes.sha256'
     value: Uint8Array<ArrayBuffer>
@@ -185,7 +190,7 @@ export namespace OfferFrame {
     return decodeMessage(buf, OfferFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OfferFrame>): Generator<OfferFrameOfferIdFieldEvent | OfferFrameOfferNameFieldEvent | OfferFrameOfferSizeFieldEvent | OfferFrameOfferMimeFieldEvent | OfferFrameOfferChunkSizeFieldEvent | OfferFrameOfferSha256FieldEvent | OfferFrameOfferTimestampFieldEvent | OfferFrameOfferListSha256FieldEvent | OfferFrameOfferAfterFieldEvent | OfferFrameOfferRootFieldEvent | OfferFrameHashesSha256FieldEvent | OfferFrameReplyStatusFieldEvent | OfferFrameReplyReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OfferFrame>): Generator<OfferFrameOfferIdFieldEvent | OfferFrameOfferNameFieldEvent | OfferFrameOfferSizeFieldEvent | OfferFrameOfferMimeFieldEvent | OfferFrameOfferChunkSizeFieldEvent | OfferFrameOfferSha256FieldEvent | OfferFrameOfferTimestampFieldEvent | OfferFrameOfferListSha256FieldEvent | OfferFrameOfferAfterFieldEvent | OfferFrameOfferRootFieldEvent | OfferFrameOfferVoiceFieldEvent | OfferFrameHashesSha256FieldEvent | OfferFrameReplyStatusFieldEvent | OfferFrameReplyReasonFieldEvent> {
     return streamMessage(buf, OfferFrame.codec(), opts)
   }
 }
@@ -201,6 +206,7 @@ export interface Offer {
   listSha256: Uint8Array<ArrayBuffer>
   after: bigint
   root: Uint8Array<ArrayBuffer>
+  voice?: boolean
 }
 
 export namespace Offer {
@@ -261,6 +267,11 @@ export namespace Offer {
         if ((obj.root != null && obj.root.byteLength > 0)) {
           w.uint32(82)
           w.bytes(obj.root)
+        }
+
+        if (obj.voice != null) {
+          w.uint32(160)
+          w.bool(obj.voice)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -324,6 +335,10 @@ export namespace Offer {
             }
             case 10: {
               obj.root = reader.bytes()
+              break
+            }
+            case 20: {
+              obj.voice = reader.bool()
               break
             }
             default: {
@@ -411,6 +426,13 @@ export namespace Offer {
               }
               break
             }
+            case 20: {
+              yield {
+                field: `${prefix}.voice`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -473,6 +495,11 @@ export namespace Offer {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface OfferVoiceFieldEvent {
+    field: '$.voice'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Offer>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Offer.codec())
   }
@@ -481,7 +508,7 @@ export namespace Offer {
     return decodeMessage(buf, Offer.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferIdFieldEvent | OfferNameFieldEvent | OfferSizeFieldEvent | OfferMimeFieldEvent | OfferChunkSizeFieldEvent | OfferSha256FieldEvent | OfferTimestampFieldEvent | OfferListSha256FieldEvent | OfferAfterFieldEvent | OfferRootFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferIdFieldEvent | OfferNameFieldEvent | OfferSizeFieldEvent | OfferMimeFieldEvent | OfferChunkSizeFieldEvent | OfferSha256FieldEvent | OfferTimestampFieldEvent | OfferListSha256FieldEvent | OfferAfterFieldEvent | OfferRootFieldEvent | OfferVoiceFieldEvent> {
     return streamMessage(buf, Offer.codec(), opts)
   }
 }
