@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import mime from 'mime-types'
 import { ErrorCode, P2pError } from '../errors.ts'
 import type { FilesApi } from './files.ts'
+import type { VoiceApi } from './voice.ts'
 import { obj, TEXT } from './validation.ts'
 
 /**
@@ -38,29 +39,37 @@ function disposition(kind: 'inline' | 'attachment', name: string): string {
   return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`
 }
 
-export function registerWebFileRoutes(app: FastifyInstance, files: FilesApi, uploads: string): void {
+/** Write an upload's body to `uploads/<random>/<name>`, then hand its path to `send`; nothing is left if either fails. */
+async function received<T>(body: unknown, uploads: string, name: string, send: (path: string) => Promise<T>): Promise<T> {
+  if (body == null || typeof (body as Readable).pipe !== 'function') {
+    throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'send the file as the body, with Content-Type: application/octet-stream')
+  }
+  const dir = join(uploads, randomBytes(8).toString('hex'))
+  const path = join(dir, uploadName(name))
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  try {
+    await pipeline(body as Readable, createWriteStream(path, { flags: 'wx', mode: 0o600 }))
+    return await send(path)
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true })
+    throw err
+  }
+}
+
+export function registerWebFileRoutes(app: FastifyInstance, files: FilesApi, uploads: string, voice?: VoiceApi): void {
   // The body is the file itself, read as a stream by the route (no body limit: nothing is held in memory).
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
+  const uploadQuery = { schema: { querystring: obj({ peer: TEXT, name: { ...TEXT, maxLength: 1024 } }, ['peer', 'name']) } }
 
-  app.post<{ Querystring: { peer: string; name: string }; Body: Readable }>(
-    '/v1/files/upload',
-    { schema: { querystring: obj({ peer: TEXT, name: { ...TEXT, maxLength: 1024 } }, ['peer', 'name']) } },
-    async (req) => {
-      if (req.body == null || typeof (req.body as Readable).pipe !== 'function') {
-        throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'send the file as the body, with Content-Type: application/octet-stream')
-      }
-      const dir = join(uploads, randomBytes(8).toString('hex'))
-      const path = join(dir, uploadName(req.query.name))
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      try {
-        await pipeline(req.body, createWriteStream(path, { flags: 'wx', mode: 0o600 }))
-        return await files.sendFile(req.query.peer, path)
-      } catch (err) {
-        await rm(dir, { recursive: true, force: true })
-        throw err
-      }
-    }
+  app.post<{ Querystring: { peer: string; name: string }; Body: Readable }>('/v1/files/upload', uploadQuery, async (req) =>
+    received(req.body, uploads, req.query.name, (path) => files.sendFile(req.query.peer, path))
   )
+  // A recording from the page: kept as it came (byte for byte what the peer gets), sent as send-voice does.
+  if (voice != null) {
+    app.post<{ Querystring: { peer: string; name: string }; Body: Readable }>('/v1/voice/upload', uploadQuery, async (req) =>
+      received(req.body, uploads, req.query.name, (path) => voice.sendVoice(req.query.peer, path))
+    )
+  }
 
   // Set in onSend, after @fastify/static's own headers: ours decide the type and how the file is shown.
   const served = new WeakMap<FastifyReply, Record<string, string>>()

@@ -143,7 +143,7 @@ export async function startWebServer(api: ApiParts, options: WebServerOptions): 
 
   await app.register(async (scope) => {
     registerApiRoutes(scope, api, { dataDir: options.dataDir, http: true })
-    registerWebFileRoutes(scope, api.files, options.uploads ?? join(options.dataDir, 'uploads'))
+    registerWebFileRoutes(scope, api.files, options.uploads ?? join(options.dataDir, 'uploads'), api.voice)
   })
 
   port = await listen(app, host, options.port ?? DEFAULT_WEB_PORT, options.explicit === true, notices)

@@ -1,6 +1,7 @@
 // The web app's side of the local API: fetch with the session cookie, errors as the CLI shows them.
 // Its calls are built from the route table (src/api/routes.ts, served as /api/routes.js).
 import type { FileInfo } from '../api/files.ts'
+import type { VoiceSendResult } from '../api/voice.ts'
 import { type NodeApi, requestOf, ROUTES, type RouteSpec } from '../api/routes.ts'
 
 /** An error the node answered with: `{ code, message, hint? }`, or NO_NODE when it did not answer at all. */
@@ -54,9 +55,18 @@ for (const [name, spec] of Object.entries(ROUTES) as Array<[string, RouteSpec]>)
  * disk as it comes and offers it to the peer as `send-file` does.
  */
 export function upload(peer: string, file: File, progress: (sent: number, total: number) => void): Promise<FileInfo> {
+  return post<FileInfo>('/v1/files/upload', peer, file, progress)
+}
+
+/** Send a recording as a voice note (POST /v1/voice/upload: the node keeps it as it came, then does send-voice). */
+export function uploadVoice(peer: string, file: File, progress: (sent: number, total: number) => void): Promise<VoiceSendResult> {
+  return post<VoiceSendResult>('/v1/voice/upload', peer, file, progress)
+}
+
+function post<T>(path: string, peer: string, file: File, progress: (sent: number, total: number) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
-    xhr.open('POST', `/v1/files/upload?${query({ peer, name: file.name })}`)
+    xhr.open('POST', `${path}?${query({ peer, name: file.name })}`)
     xhr.setRequestHeader('content-type', 'application/octet-stream')
     xhr.upload.onprogress = (e) => progress(e.loaded, e.total)
     xhr.onerror = () => reject(new ApiError('NO_NODE', 'the upload was cut off (is the node still running?)', 0))
@@ -67,7 +77,7 @@ export function upload(peer: string, file: File, progress: (sent: number, total:
       } catch {
         // not JSON: reported by status below
       }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body as FileInfo)
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body as T)
       else reject(new ApiError(body.code ?? 'INTERNAL', body.message ?? `HTTP ${xhr.status}`, xhr.status, body.hint))
     }
     xhr.send(file)

@@ -77,7 +77,10 @@ async function loadRows(): Promise<void> {
     next.map(async (row) => {
       const recent = await api.history(row.peerId, { limit: 20 }).catch(() => [])
       const last = recent.at(-1)
-      if (last != null) row.last = { text: last.kind === 'file' ? `file: ${last.file?.name ?? ''}` : last.text, timestamp: last.timestamp }
+      if (last != null) {
+        const text = last.kind === 'voice' ? '🎤 voice note' : last.kind === 'file' ? `file: ${last.file?.name ?? ''}` : last.text
+        row.last = { text, timestamp: last.timestamp }
+      }
       const read = open?.peer === row.peerId ? Number.POSITIVE_INFINITY : lastRead(row.peerId)
       row.unread = recent.filter((m) => m.direction === 'in' && m.timestamp > read).length
     })
@@ -255,6 +258,9 @@ function wire(): void {
   })
   const input = $<HTMLInputElement>('file-input')
   $('attach').addEventListener('click', () => input.click())
+  $('record').addEventListener('click', () => void open?.record().catch(showError))
+  $('record-send').addEventListener('click', () => void open?.sendRecording())
+  $('record-cancel').addEventListener('click', () => void open?.cancelRecording())
   input.addEventListener('change', () => {
     if (open != null && input.files != null) void open.attach([...input.files])
     input.value = ''
@@ -347,7 +353,7 @@ async function search(q: string): Promise<void> {
         'ul',
         {},
         ...results.map((r) => {
-          const b = el('button', { type: 'button', class: 'result' }, el('strong', {}, name(r.peer)), ' ', el('span', {}, r.text), ' ', el('time', {}, formatTime(r.timestamp)))
+          const b = el('button', { type: 'button', class: 'result' }, el('strong', {}, name(r.peer)), ' ', r.kind === 'voice' ? el('span', { class: 'said' }, '🎤 voice note: ') : null, el('span', {}, r.text), ' ', el('time', {}, formatTime(r.timestamp)))
           b.addEventListener('click', () => void openConversation(r.peer, r.id))
           return el('li', {}, b)
         })
@@ -419,7 +425,7 @@ function follow(): void {
   on('status', (data) => {
     if (open?.peer === data.peer) conversationSoon()
   })
-  for (const type of ['transfer', 'progress']) on(type, () => conversationSoon())
+  for (const type of ['transfer', 'progress', 'transcript']) on(type, () => conversationSoon())
   for (const type of ['peer', 'renamed', 'peer-state']) on(type, () => rowsSoon())
   on('visibility', (data) => ($<HTMLSelectElement>('visibility').value = String(data.visibility)))
   on('resync', () => {

@@ -1,8 +1,9 @@
 // One conversation: its messages (paged back), files inline, the composer and uploads.
 import type { FileInfo } from '../api/files.ts'
 import type { HistoryEntry } from '../api/types.ts'
-import { api, upload } from './api.ts'
+import { api, upload, uploadVoice } from './api.ts'
 import { $, el, formatSize, formatTime } from './dom.ts'
+import { clockOf, MAX_RECORD_MS, Recording, voiceBody } from './voice.ts'
 
 /** Messages per page, when opening and when scrolling back. */
 const PAGE = 50
@@ -24,7 +25,12 @@ export interface ConversationHost {
 
 /** A message in a line or two, for a list or a quote. */
 export function snippet(m: HistoryEntry, max = 80): string {
-  const text = m.kind === 'file' ? `file: ${m.file?.name ?? ''}` : m.text.replace(/\s+/g, ' ').trim()
+  const text =
+    m.kind === 'voice'
+      ? `🎤 voice note${m.transcript?.status === 'done' ? `: ${m.transcript.text}` : ''}`
+      : m.kind === 'file'
+        ? `file: ${m.file?.name ?? ''}`
+        : m.text.replace(/\s+/g, ' ').trim()
   return text.length > max ? `${text.slice(0, max - 1)}…` : text
 }
 
@@ -39,6 +45,7 @@ export class Conversation {
   private readonly quotes = new Map<string, HTMLElement[]>()
   private oldest = Number.POSITIVE_INFINITY
   private closed = false
+  private recording?: { rec: Recording; timer: ReturnType<typeof setInterval> }
 
   constructor(peer: string, host: ConversationHost) {
     this.peer = peer
@@ -49,6 +56,57 @@ export class Conversation {
 
   close(): void {
     this.closed = true
+    void this.cancelRecording()
+  }
+
+  /** Start recording a voice note: the bar shows the elapsed time, Send and Cancel. */
+  async record(): Promise<void> {
+    if (this.recording != null) return
+    const rec = await Recording.start()
+    const bar = $('recorder')
+    const elapsed = $('record-elapsed')
+    const tick = () => {
+      elapsed.textContent = clockOf(rec.elapsed())
+      if (rec.elapsed() >= MAX_RECORD_MS) void this.sendRecording()
+    }
+    this.recording = { rec, timer: setInterval(tick, 250) }
+    tick()
+    bar.hidden = false
+    $('record').hidden = true
+  }
+
+  /** Stop and send the recording (as send-voice does: the node decodes it, sends it and transcribes it). */
+  async sendRecording(): Promise<void> {
+    const r = this.endRecording()
+    if (r == null) return
+    const file = await r.finish()
+    const bar = el('progress', { max: String(file.size || 1), value: '0', 'aria-label': 'Sending the voice note' })
+    const row = el('div', { class: 'upload' }, el('span', {}, `voice note (${formatSize(file.size)}) `), bar)
+    $('transfers').append(row)
+    try {
+      await uploadVoice(this.peer, file, (sent) => (bar.value = sent))
+      await this.refresh()
+      this.host.changed()
+    } catch (err) {
+      this.host.error(err)
+    } finally {
+      row.remove()
+    }
+  }
+
+  /** Throw the recording away: nothing is sent. */
+  async cancelRecording(): Promise<void> {
+    await this.endRecording()?.cancel()
+  }
+
+  private endRecording(): Recording | undefined {
+    const r = this.recording
+    if (r == null) return undefined
+    this.recording = undefined
+    clearInterval(r.timer)
+    $('recorder').hidden = true
+    $('record').hidden = false
+    return r.rec
   }
 
   /** The newest page (first open, and each refresh): new messages appended, statuses updated. */
@@ -148,7 +206,12 @@ export class Conversation {
 
   private render(m: HistoryEntry): HTMLElement {
     const status = m.direction === 'out' ? el('span', { class: `status ${m.status}` }, m.status) : null
-    const body = m.kind === 'file' && m.file != null ? this.fileBody(m) : el('p', { class: 'text' }, m.text)
+    const body =
+      m.kind === 'voice'
+        ? voiceBody(m, m.direction === 'out' || (this.transfers.get(m.id)?.status ?? m.file?.status) === 'complete')
+        : m.kind === 'file' && m.file != null
+          ? this.fileBody(m)
+          : el('p', { class: 'text' }, m.text)
     const reply = el('button', { type: 'button', class: 'reply-to', 'aria-label': `Reply to ${snippet(m, 40)}` }, 'Reply')
     reply.addEventListener('click', () => this.host.reply(m))
     // Focusable from code (a quote or a search result leads here), not a tab stop of its own.

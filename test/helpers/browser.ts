@@ -12,17 +12,24 @@ export const NO_BROWSER = existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (a
 
 /**
  * Headless chromium with a fresh profile (given to playwright, which passes it as --user-data-dir). `proxy`: every
- * request goes through this HTTP proxy, loopback ones too (see CutProxy).
+ * request goes through this HTTP proxy, loopback ones too (see CutProxy). With `microphone`, a fake microphone that
+ * plays that WAV once (then silence), allowed without asking.
  */
-export async function launch(options: { proxy?: string } = {}): Promise<{ browser: BrowserContext; profile: string }> {
+export async function launch(options: { proxy?: string; microphone?: string } = {}): Promise<{ browser: BrowserContext; profile: string }> {
   const profile = await tempDir('p2pnode-chromium-')
+  const mic =
+    options.microphone == null
+      ? []
+      : ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${options.microphone}%noloop`]
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     ...(options.proxy != null ? { proxy: { server: options.proxy } } : {}),
     headless: true,
     acceptDownloads: true,
     viewport: { width: 1200, height: 760 },
+    ...(options.microphone != null ? { permissions: ['microphone'] } : {}),
     args: [
+      ...mic,
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
