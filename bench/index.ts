@@ -11,6 +11,7 @@ import { BIN, cleanup, NODE, tempDir } from '../test/helpers/cli.ts'
 import { benchSearch } from './search.ts'
 import { compareFiles } from './file-compare.ts'
 import { fileBench } from './files.ts'
+import { voiceBench } from './voice.ts'
 import { webBench } from './web.ts'
 import { pct, type Row } from './stats.ts'
 
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
   // The same 1 GiB file between two netns hosts over p2pnode, scp and Syncthing (bench/file-compare.ts).
   rows.push(...(await compareFiles()))
   rows.push(...(await webBench()))
+  rows.push(...(await voiceBench()))
 
   const w = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length))
   const line = (r: Row) =>
