@@ -82,7 +82,7 @@ describe('voice notes in the web app (chromium, a fake microphone fed from a WAV
           const m = (await node.json<HistoryEntry[]>(['history', peer])).find((x) => x.id === noteId)
           return m?.transcript?.status !== 'pending' ? m : undefined
         },
-        { timeout: 120_000, interval: 500, what: `${peer === 'bob' ? 'alice' : 'bob'}'s transcript` }
+        { timeout: 300_000, interval: 500, what: `${peer === 'bob' ? 'alice' : 'bob'}'s transcript` }
       )
       assert.equal(e?.transcript?.status, 'done', JSON.stringify(e?.transcript))
       const wer = wordErrorRate(SAID, e?.transcript?.text ?? '')
