@@ -42,6 +42,8 @@ export class NodeVoice implements VoiceApi {
   private readonly engine: TranscriberOptions
   private readonly engineName: string
   private queue?: TranscriptQueue
+  /** Notes being queued now (the transfer event and the start-up scan may both see one). */
+  private readonly arriving = new Set<string>()
   /** Set at start when the engine cannot run here: every transcript fails with it (notes still arrive and play). */
   unavailable?: EngineUnavailableError
 
@@ -128,6 +130,8 @@ export class NodeVoice implements VoiceApi {
   }
 
   private async arrived(t: TransferInfo): Promise<void> {
+    if (this.arriving.has(t.id)) return
+    this.arriving.add(t.id)
     try {
       if ((await this.notes.get(t.peer, t.id)) != null) return
       // The sender's idea of the duration is not taken either: decoded here (a damaged note: 0, and its job fails).
@@ -139,6 +143,8 @@ export class NodeVoice implements VoiceApi {
       this.queue?.kick()
     } catch (err) {
       this.c.log.error('queuing voice note %s failed: %s', t.id, (err as Error).message)
+    } finally {
+      this.arriving.delete(t.id)
     }
   }
 }
