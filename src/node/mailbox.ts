@@ -516,7 +516,7 @@ function limitsOf({ ttlMs, perSender, perRecipient, maxSenders, maxOwners }: Hol
 
 /** The outbox's texts up to its first file entry (files go over a direct connection, in their turn). */
 function firstTexts(entries: OutboxEntry[]): OutboxEntry[] {
-  const end = entries.findIndex((e) => e.message.kind === 'file')
+  const end = entries.findIndex((e) => e.message.kind === 'file' || e.message.kind === 'voice')
   return end < 0 ? entries : entries.slice(0, end)
 }
 

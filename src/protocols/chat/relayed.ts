@@ -38,7 +38,7 @@ export async function acceptRelayed(
   for (const id of new Set(acked)) {
     const entry = await store.outboxEntry(peer, id)
     // Only texts are acked this way: a file entry leaves the outbox when its offer is answered.
-    if (entry != null && entry.message.kind !== 'file') entries.push(entry)
+    if (entry != null && entry.message.kind !== 'file' && entry.message.kind !== 'voice') entries.push(entry)
   }
   if (entries.length > 0) await store.markDelivered(peer, entries)
   return { stored, received: messages.map((m) => m.id), delivered: entries.map((e) => e.message.id) }
