@@ -27,6 +27,38 @@ export interface DialResult {
 export interface SendResult {
   id: string
   status: MessageStatus
+  /** To a group: how many members have it so far, of how many it goes to. */
+  delivered?: number
+  recipients?: number
+}
+
+export interface GroupMember {
+  peerId: string
+  name: string
+}
+
+/** A group we are in (`p2pnode groups --json`). */
+export interface GroupInfo {
+  /** 32 hex characters. */
+  id: string
+  name: string
+  members: GroupMember[]
+  /** Peer id of the admin (its creator): the only one who may change the membership. */
+  admin: string
+  /** Messages from others since the conversation was last read (history). */
+  unread: number
+}
+
+/** Groups: implemented by node/groups.ts. `group` is a group's name, `#name`, or its id. */
+export interface GroupsApi {
+  groups(): Promise<GroupInfo[]>
+  /** `peers`: ids, names or multiaddrs of the members besides us (at most 255). */
+  createGroup(name: string, peers: string[]): Promise<GroupInfo>
+  addMembers(group: string, peers: string[]): Promise<GroupInfo>
+  removeMember(group: string, peer: string): Promise<GroupInfo>
+  renameGroup(group: string, name: string): Promise<GroupInfo>
+  /** Leave a group (not its admin); the others are told. */
+  leaveGroup(group: string): Promise<{ id: string; name: string; left: boolean }>
 }
 
 export interface HistoryEntry {
@@ -39,9 +71,21 @@ export interface HistoryEntry {
   direction: 'in' | 'out'
   status: MessageStatus
   replyTo?: string
-  /** Absent for text. `file`: a file transfer (id = transfer id, text ''); see `p2pnode files`. */
-  kind?: 'text' | 'file'
+  /**
+   * Absent for text. `file`: a file transfer (id = transfer id, text ''); see `p2pnode files`. `system`: something
+   * that happened in a group (`system` says what; `text` says it in words).
+   */
+  kind?: 'text' | 'file' | 'system'
   file?: { name: string; size: number; sha256: string; root?: string; mime: string; status?: string }
+  /** In a group conversation: the group's id. */
+  group?: string
+  /** In a group conversation: the sender's name as this node shows it. */
+  fromName?: string
+  /** Ours in a group: how many members have it (acked), of how many it went to. */
+  delivered?: number
+  recipients?: number
+  /** For `kind: 'system'`. */
+  system?: { type: 'created' | 'joined' | 'removed' | 'left' | 'renamed'; peers?: string[]; name?: string; version?: number }
 }
 
 export interface HistoryQuery {
@@ -90,6 +134,8 @@ export interface SearchResult {
   text: string
   timestamp: number
   direction: 'in' | 'out'
+  /** A hit in a group conversation: the group's id (`peer` is the sender). */
+  group?: string
 }
 
 export interface VerifyResult {

@@ -13,6 +13,7 @@ import { doctorCommand } from './doctor.ts'
 import { webCommand } from './web.ts'
 import { registerFileCommands } from './files.ts'
 import { mailboxCommand, mailboxRemove, mailboxSet } from './mailbox.ts'
+import { registerGroupCommands } from './groups.ts'
 import { EXIT, reportError } from './output.ts'
 import {
   blockedCommand,
@@ -158,11 +159,11 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<multiaddr>', 'e.g. /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW...')
     .action(run((ma: string, opts: CommonOptions) => dialCommand(ma, opts)))
   command('send', 'send a message (queued if the peer is offline): {"id","status"}')
-    .argument('<peer>', 'peer id, display name or multiaddr')
+    .argument('<peer>', 'peer id, display name or multiaddr; or a group (name, #name or id)')
     .argument('<text...>', 'message text (- reads it from stdin)')
     .action(run((peer: string, text: string[], opts: CommonOptions) => sendCommand(peer, text.join(' '), opts)))
-  command('history', 'messages with a peer, oldest first')
-    .argument('<peer>', 'peer id, display name or multiaddr')
+  command('history', 'messages with a peer or in a group, oldest first')
+    .argument('<peer>', 'peer id, display name or multiaddr; or a group (name, #name or id)')
     .option('--limit <n>', 'the last N messages (default 50)', positiveInt)
     .option('--before <time>', 'only messages sent before this time (date or ms since the epoch)', time)
     .option('--after <time>', 'only messages sent after this time (date or ms since the epoch)', time)
@@ -206,7 +207,7 @@ export async function main(argv: string[]): Promise<number> {
   )
   command('search', 'find messages by words or word beginnings, newest first (case and accents ignored)')
     .argument('<query...>', 'words; each must start a word of the message')
-    .option('--peer <peer>', 'only messages with this peer')
+    .option('--peer <peer>', 'only messages with this peer (or in this group)')
     .option('--limit <n>', 'at most N results (default 20)', positiveInt)
     .action(
       run((query: string[], opts: CommonOptions & { peer?: string; limit?: number }) =>
@@ -226,6 +227,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<peer>', 'peer id, display name or multiaddr of the mailbox node')
     .action(run((peer: string, opts: CommonOptions) => mailboxSet(peer, opts)))
   mailboxSub('rm', 'use no mailbox (your contacts are told)').action(run((opts: CommonOptions) => mailboxRemove(opts)))
+  registerGroupCommands(command, run, DATA_HELP)
   command('web', 'the link that opens the web app (it carries the login token): {"url","port"}')
     .option('--open', "open it in the system's browser")
     .option('--rotate', 'make a new token first: old links and signed-in browsers are signed out')

@@ -29,6 +29,7 @@ import { type ChatInit, type ChatProtocol, checkText, createChat } from '../prot
 import { sanitizeName } from '../protocols/chat/frames.ts'
 import { createFileTransfer, type FileInit, type FileTransferProtocol } from '../protocols/file/index.ts'
 import {
+  type GroupRecord,
   type PeerRecord,
   type Store,
   type StoredMessage,
@@ -39,6 +40,7 @@ import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
 import { switchableMdns } from './discovery.ts'
 import { entryOf, feedEvents } from './event-feed.ts'
 import { NodeFiles } from './files.ts'
+import { NodeGroups } from './groups.ts'
 import { type OpenedData, openDataDir, watchDamage } from './open-data.ts'
 import { chooseListen } from './listen.ts'
 import { type MailboxOptions, NodeMailbox } from './mailbox.ts'
@@ -154,6 +156,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   readonly people: People
   /** The local API, as the modules that implement it (served by api/server.ts, routes in api/routes.ts). */
   readonly api: ApiParts
+  /** Groups (node/groups.ts). */
+  readonly groups: NodeGroups
   /** What happens, for `GET /v1/events`: recent events kept for clients that reconnect. */
   readonly events: EventLog
   /** The web app's login link for `p2pnode web`: the web server `p2pnode start` attaches, if any. */
@@ -189,7 +193,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         allows: (peer) => policy.allows(peer),
         // Files we send travel through the outbox too: offered in their turn, in order with the texts.
         deliverFile: (peer, id, signal) => this.files.deliver(peer, id, signal),
-        mailbox: () => this.mailbox.ownMailbox()
+        mailbox: () => this.mailbox.ownMailbox(),
+        groups: {
+          receive: (peer, item) => this.groups.hooks.receive(peer, item),
+          signedState: (group) => this.groups.hooks.signedState(group)
+        }
       },
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
@@ -204,6 +212,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       chatted: this.wroteTo,
       ownName: () => this.name,
       resolvePeer: (ref, options) => this.resolvePeer(ref, options),
+      target: (ref) => this.target(ref, { dial: false }),
       displayName: (peerId) => this.displayName(peerId),
       learn: (record) => this.learn(record),
       publish: (event) => this.events.publish(event)
@@ -246,8 +255,28 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       options.mailbox
     )
     this.events = new EventLog(options.events)
+    this.groups = new NodeGroups({
+      store,
+      chat: this.chat,
+      privateKey,
+      self: libp2p.peerId.toString(),
+      ownName: () => this.name,
+      events: this.events,
+      resolvePeer: (ref, o) => this.resolvePeer(ref, o),
+      displayName: (peerId) => this.displayName(peerId),
+      redial: (peerId) => void this.redialer.redial(peerId),
+      log: (text) => this.log(text)
+    })
     feedEvents(this, this.files, this.events)
-    this.api = { node: this, people: this.people, files: this.fileApi, mailbox: this.mailbox, events: this.events, web: this.web }
+    this.api = {
+      node: this,
+      people: this.people,
+      files: this.fileApi,
+      mailbox: this.mailbox,
+      groups: this.groups,
+      events: this.events,
+      web: this.web
+    }
   }
 
   /**
@@ -365,7 +394,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         detail: { message, name: this.names.get(message.peer) ?? '', muted: this.policy.isMuted(message.peer) }
       })
     })
-    this.chat.addEventListener('delivered', (evt) => this.safeDispatchEvent('delivered', { detail: evt.detail }))
+    this.chat.addEventListener('delivered', (evt) => {
+      this.safeDispatchEvent('delivered', { detail: evt.detail })
+      void this.groups.delivered(evt.detail.peer, evt.detail.ids).catch((err: Error) => this.log.error('group status: %s', err.message))
+    })
     // A file offered to us is a conversation too: the peer is no stranger (its record is kept, it is redialled).
     this.files.addEventListener('transfer', (evt) => {
       if (evt.detail.direction === 'in') this.markChatted(evt.detail.peer)
@@ -481,7 +513,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         cause: err
       })
     }
-    const peer = await this.resolvePeer(ref, { dial: true })
+    const target = await this.target(ref, { dial: true })
+    if ('group' in target) return this.groups.send(target.group, text, options)
+    const peer = target.peer
     if (peer === this.libp2p.peerId.toString()) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot message yourself')
     }
@@ -523,8 +557,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
     }
-    const peer = await this.resolvePeer(ref, { dial: false })
-    const stored = await this.store.history(peer, { limit, before: options.before, after: options.after })
+    const target = await this.target(ref, { dial: false })
+    const query = { limit, before: options.before, after: options.after }
+    if ('group' in target) return this.groups.history(target.group, query)
+    const peer = target.peer
+    const stored = await this.store.history(peer, query)
     return stored.map((m) => entryOf(m, this.statusOf(m)))
   }
 
@@ -566,6 +603,27 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   async resolve(ref: string, options: { dial?: boolean } = {}): Promise<{ peerId: string; name: string }> {
     const peerId = await this.resolvePeer(ref, { dial: options.dial === true })
     return { peerId, name: peerId === this.libp2p.peerId.toString() ? this.name : this.displayName(peerId) }
+  }
+
+  /**
+   * A peer or one of our groups (`#name`, a group's id, or its name: see NodeGroups.match). A name that is both a
+   * peer's and a group's is PEER_AMBIGUOUS, saying how to tell which.
+   */
+  async target(ref: string, options: { dial: boolean }): Promise<{ peer: string } | { group: GroupRecord }> {
+    const group = this.groups.match(ref)
+    const text = ref.trim()
+    if (group == null) return { peer: await this.resolvePeer(ref, options) }
+    if (text.startsWith('#') || text === group.id) return { group }
+    let peer: string
+    try {
+      peer = await this.resolvePeer(ref, { dial: false })
+    } catch (err) {
+      if (isP2pError(err) && err.code === ErrorCode.PEER_NOT_FOUND) return { group }
+      throw err
+    }
+    throw new P2pError(ErrorCode.PEER_AMBIGUOUS, `${text} is both a peer and a group`, {
+      hint: `say #${group.name} (or #${group.id}) for the group, or the peer's id ${peer}`
+    })
   }
 
   /** Resolve a peer id, display name or multiaddr to a peer id. */

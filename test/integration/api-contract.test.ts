@@ -135,6 +135,22 @@ describe('API contract: in-process and over the socket alike', () => {
     const noMailbox = await same('setMailbox', (api) => api.setMailbox(bobId))
     assert.equal(noMailbox.error?.code, 'MAILBOX_FAILED')
     assert.equal((await same('removeMailbox', (api) => api.removeMailbox())).ok?.mailbox, null)
+    // Groups: one made each way; changes that cannot be made twice give the same error the second time.
+    const [ga, gb] = await both('createGroup', (api) => api.createGroup('club', [bobId]))
+    const gids = [ga, gb].map((r) => (r as { ok: { id: string } }).ok.id)
+    assert.notEqual(gids[0], gids[1])
+    assert.equal((await same('groups', (api) => api.groups())).ok?.length, 2)
+    const [ra, rb] = await both('renameGroup', (api) => api.renameGroup(`#${gids[0]}`, 'club one'))
+    assert.deepEqual(ra, rb)
+    assert.equal((await same('addMembers', (api) => api.addMembers(gids[0], [bobId]))).error?.code, 'INVALID_ARGUMENT')
+    const [rm, rm2] = (await both('removeMember', (api) => api.removeMember(gids[1], bobId))) as unknown as Array<{
+      ok?: { members: unknown[] }
+      error?: { code: string }
+    }>
+    assert.equal(rm.ok?.members.length, 1)
+    assert.equal(rm2.error?.code, 'PEER_NOT_FOUND')
+    assert.equal((await same('leaveGroup', (api) => api.leaveGroup(gids[1]))).error?.code, 'INVALID_ARGUMENT')
+    assert.equal((await same('renameGroup', (api) => api.renameGroup('#nope', 'x'))).error?.code, 'GROUP_NOT_FOUND')
     // Errors cross unchanged: bad input is refused the same way by the node as by the schema.
     assert.equal((await same('send', (api) => api.send(bobId, '   '))).error?.code, 'INVALID_MESSAGE')
     assert.equal((await same('dial', (api) => api.dial('not a multiaddr'))).error?.code, 'INVALID_MULTIADDR')

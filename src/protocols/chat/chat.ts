@@ -17,7 +17,18 @@ import {
 import { NotConnectedError } from './errors.ts'
 import { errorText } from '../util.ts'
 import { byteLength, openFrames, readFrame, readHello, readMailboxInfo, sanitizeName } from './frames.ts'
-import type { ChatComponents, ChatEvents, ChatInit, ChatProtocol, ChatStore, LiveStatus } from './index.ts'
+import type {
+  ChatComponents,
+  ChatEvents,
+  ChatInit,
+  ChatProtocol,
+  ChatStore,
+  GroupHooks,
+  GroupItem,
+  GroupOutcome,
+  LiveStatus,
+  OutboxEntry
+} from './index.ts'
 import { Frame } from './pb/chat.ts'
 import { Presence } from './presence.ts'
 import { Retries, type SessionEnd } from './retry.ts'
@@ -125,6 +136,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     if (session != null && this.allows(peer) && !this.foreign.has(peer)) session.offer(entry)
     else this.flush(peer)
     return entry.message
+  }
+
+  queued(peer: string, entry: OutboxEntry): void {
+    const session = this.sessions.get(peer)
+    if (session != null && this.allows(peer) && !this.foreign.has(peer)) session.offer(entry)
+    else this.flush(peer)
   }
 
   flush(peer: string, options: { probe?: boolean } = {}): void {
@@ -298,6 +315,29 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     }
     for (const id of ids) set.add(id)
     this.safeDispatchEvent('sent', { detail: { peer, ids } })
+  }
+
+  /** @internal A group frame from a peer (see GroupHooks). */
+  async receiveGroupItem(peer: string, item: GroupItem): Promise<GroupOutcome> {
+    return this.components.groups?.receive(peer, item) ?? { refused: 'no-group' }
+  }
+
+  /** @internal */
+  signedState(group: string): ReturnType<GroupHooks['signedState']> {
+    return this.components.groups?.signedState(group)
+  }
+
+  /** @internal The peer refused our messages: they are out of its outbox. */
+  onRefused(peer: string, ids: string[], reason: string): void {
+    this.retries.progressed(peer)
+    const set = this.onWire.get(peer)
+    for (const id of ids) {
+      set?.delete(id)
+      for (const resolve of this.waiters.get(`${peer}/${id}`) ?? []) resolve()
+    }
+    if (set?.size === 0) this.onWire.delete(peer)
+    this.log('%s refused %d messages: %s', peer, ids.length, reason)
+    this.safeDispatchEvent('refused', { detail: { peer, ids, reason } })
   }
 
   /** @internal */
