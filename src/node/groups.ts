@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import type { EventLog } from '../api/events.ts'
+import type { FileInfo } from '../api/files.ts'
 import type { GroupInfo, GroupsApi, HistoryEntry, HistoryQuery, SearchResult, SendResult } from '../api/types.ts'
 import { ErrorCode, P2pError } from '../errors.ts'
 import {
@@ -291,6 +292,20 @@ export class NodeGroups implements GroupsApi {
       status: delivered >= recipients.length ? 'delivered' : 'pending',
       delivered,
       recipients: recipients.length
+    }
+  }
+
+  /** send-file to a group: each member gets its own transfer; the group gets a line naming the file. */
+  fileTarget(record: GroupRecord): { peers: string[]; sent: (first: FileInfo) => Promise<void> } {
+    if (record.status !== 'member') {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `you are no longer in ${record.name}: nothing was sent`)
+    }
+    const peers = record.members.filter((m) => m !== this.host.self && record.leaving?.includes(m) !== true)
+    return {
+      peers,
+      sent: async (first) => {
+        await this.send(record, `[file] ${first.name} (${first.size} bytes), sent to each member`, { waitMs: 0 })
+      }
     }
   }
 

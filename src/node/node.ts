@@ -232,7 +232,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       { ...options.files, downloadsDir: options.downloads ?? join(options.dataDir, 'downloads') }
     )
     this.fileApi = new NodeFiles(this.files, async (ref) => {
-      const peer = await this.resolvePeer(ref, { dial: true })
+      const target = await this.target(ref, { dial: true })
+      // To a group: one transfer to each member, and a line in the group saying so.
+      if ('group' in target) return this.groups.fileTarget(target.group)
+      const peer = target.peer
       if (peer === this.libp2p.peerId.toString()) {
         throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send files to yourself')
       }

@@ -4,7 +4,10 @@
  * that is both a peer's and a group's is ambiguous.
  */
 import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import type { FileInfo } from '../../src/api/files.ts'
 import type { GroupInfo, HistoryEntry, IdInfo, SendResult } from '../../src/api/types.ts'
 import { Fleet, type NodeProcess, waitFor } from '../helpers/cli.ts'
 
@@ -91,6 +94,20 @@ describe('groups from the command line', () => {
       }
     })
   }
+
+  it('send-file to a group offers the file to each member and says so in the group', async () => {
+    const file = join(dirs[1], 'menu.txt')
+    await writeFile(file, 'soup, bread, cheese\n')
+    const res = await bob.run(['send-file', 'family', file, '--no-wait'])
+    assert.equal(res.code, 0, res.stderr)
+    for (const n of [alice, carol]) {
+      await waitFor(
+        async () => (await n.json<FileInfo[]>(['files'])).some((f) => f.name === 'menu.txt' && f.direction === 'in' && f.peer === bob.peerId),
+        { what: 'the offer there' }
+      )
+      await waitFor(async () => texts(await history(n)).some((t) => t.startsWith('[file] menu.txt')), { what: 'the line in the group' })
+    }
+  })
 
   it('a name that is both a peer and a group is ambiguous; #name and the id are not', async () => {
     assert.equal((await bob.run(['contacts', 'add', carol.peerId, '--name', 'family'])).code, 0)
