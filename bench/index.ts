@@ -11,6 +11,7 @@ import { BIN, cleanup, NODE, tempDir } from '../test/helpers/cli.ts'
 import { benchSearch } from './search.ts'
 import { compareFiles } from './file-compare.ts'
 import { fileBench } from './files.ts'
+import { groupBench } from './groups.ts'
 import { webBench } from './web.ts'
 import { pct, type Row } from './stats.ts'
 
@@ -94,8 +95,25 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]
 }
 
+/** `npm run bench -- chat groups`: only those parts (chat, groups, start, search, files, compare, web); all by default. */
+const ONLY = new Set(process.argv.slice(2))
+const part = (name: string) => ONLY.size === 0 || ONLY.has(name)
+
 async function main(): Promise<void> {
   const rows: Row[] = []
+  if (part('chat')) await chatBench(rows)
+  if (part('groups')) rows.push(...(await groupBench()))
+  if (part('start')) await startBench(rows)
+  if (part('search')) await searchBench(rows)
+  // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
+  if (part('files')) rows.push(...(await fileBench()))
+  // The same 1 GiB file between two netns hosts over p2pnode, scp and Syncthing (bench/file-compare.ts).
+  if (part('compare')) rows.push(...(await compareFiles()))
+  if (part('web')) rows.push(...(await webBench()))
+  printRows(rows)
+}
+
+async function chatBench(rows: Row[]): Promise<void> {
   const dirs = [await tempDir('p2pnode-bench-'), await tempDir('p2pnode-bench-')]
   const opts = { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }
   const a = await P2pNode.start({ ...opts, dataDir: dirs[0], name: 'a' })
@@ -182,7 +200,9 @@ async function main(): Promise<void> {
     await b.stop()
     await cleanup(...dirs)
   }
+}
 
+async function startBench(rows: Row[]): Promise<void> {
   const starts = []
   const bares = []
   for (let i = 0; i < STARTS; i++) {
@@ -203,7 +223,9 @@ async function main(): Promise<void> {
       target: '≤ 100 MB'
     }
   )
+}
 
+async function searchBench(rows: Row[]): Promise<void> {
   const search = await benchSearch()
   rows.push({
     metric: `search, ${search.messages.toLocaleString('en')} messages (loaded in ${search.loadSeconds.toFixed(0)} s)`,
@@ -214,12 +236,9 @@ async function main(): Promise<void> {
   for (const r of search.rows) {
     rows.push({ metric: `  ${r.query} p50 / p99`, value: `${ms(r.p50)} / ${ms(r.p99)}`, baseline: '', target: 'p50 ≤ 20 ms' })
   }
-  // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
-  rows.push(...(await fileBench()))
-  // The same 1 GiB file between two netns hosts over p2pnode, scp and Syncthing (bench/file-compare.ts).
-  rows.push(...(await compareFiles()))
-  rows.push(...(await webBench()))
+}
 
+function printRows(rows: Row[]): void {
   const w = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length))
   const line = (r: Row) =>
     `| ${r.metric.padEnd(w('metric'))} | ${r.value.padEnd(w('value'))} | ${r.baseline.padEnd(w('baseline'))} | ${r.target.padEnd(w('target'))} |`
