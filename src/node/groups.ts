@@ -166,6 +166,34 @@ export class NodeGroups implements GroupsApi {
     })
   }
 
+  /**
+   * Check every stored group against the state its admin signed (a record edited on disk, members added by hand,
+   * is not used, and said). Returns how many failed.
+   */
+  async verifyStored(): Promise<number> {
+    let bad = 0
+    for (const r of this.book.list()) {
+      let ok = false
+      try {
+        const info = await openState(b64(r.state), b64(r.signature))
+        ok =
+          info.id === r.id &&
+          info.admin === r.admin &&
+          info.version === r.version &&
+          info.name === r.name &&
+          info.members.join('\n') === r.members.join('\n')
+      } catch {
+        ok = false
+      }
+      if (!ok) {
+        bad++
+        this.book.ignore(r.id)
+        this.host.log(`group ${r.id} failed its check (its record does not match what its admin signed): not used`)
+      }
+    }
+    return bad
+  }
+
   // ---- the API -----------------------------------------------------------------------------------------------
 
   async groups(): Promise<GroupInfo[]> {

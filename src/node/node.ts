@@ -268,7 +268,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       resolvePeer: (ref, o) => this.resolvePeer(ref, o),
       displayName: (peerId) => this.displayName(peerId),
       redial: (peerId) => void this.redialer.redial(peerId),
-      log: (text) => this.log(text)
+      log: (text) => this.log.error('%s', text)
     })
     feedEvents(this, this.files, this.events)
     this.api = {
@@ -407,6 +407,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     })
 
     await this.mailbox.prepare()
+    await this.groups.verifyStored()
     await libp2p.start()
     await this.chat.start()
     await this.files.start()

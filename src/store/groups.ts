@@ -44,6 +44,11 @@ export class GroupBook {
     for (const record of await this.sub.values().all()) this.records.set(record.id, record)
   }
 
+  /** Leave a record out from now on (it failed its check): kept on disk, as it is, but not used. */
+  ignore(id: string): void {
+    this.records.delete(id)
+  }
+
   get(id: string): GroupRecord | undefined {
     return this.records.get(id)
   }

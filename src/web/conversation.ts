@@ -147,7 +147,14 @@ export class Conversation {
   }
 
   private render(m: HistoryEntry): HTMLElement {
-    const status = m.direction === 'out' ? el('span', { class: `status ${m.status}` }, m.status) : null
+    if (m.kind === 'system') {
+      // Something that happened in a group: a line of its own ("alice added dave").
+      return el('li', { class: 'msg system', 'data-id': m.id, 'data-ts': String(m.timestamp), tabindex: '-1' }, el('p', { class: 'text' }, m.text))
+    }
+    // In a group: who sent it, and ours say how many members have it.
+    const delivery = m.recipients != null ? `delivered to ${m.delivered ?? 0} of ${m.recipients}` : m.status
+    const status = m.direction === 'out' ? el('span', { class: `status ${m.status}` }, delivery) : null
+    const from = m.group != null && m.direction === 'in' ? el('strong', { class: 'from' }, m.fromName ?? '') : null
     const body = m.kind === 'file' && m.file != null ? this.fileBody(m) : el('p', { class: 'text' }, m.text)
     const reply = el('button', { type: 'button', class: 'reply-to', 'aria-label': `Reply to ${snippet(m, 40)}` }, 'Reply')
     reply.addEventListener('click', () => this.host.reply(m))
@@ -155,6 +162,7 @@ export class Conversation {
     return el(
       'li',
       { class: `msg ${m.direction}`, 'data-id': m.id, 'data-ts': String(m.timestamp), tabindex: '-1' },
+      from,
       m.replyTo != null ? this.quote(m.replyTo) : null,
       body,
       el('footer', {}, el('time', { datetime: new Date(m.timestamp).toISOString() }, formatTime(m.timestamp)), ' ', status, ' ', reply)

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Level } from 'level'
 import type { FileInfo } from '../../src/api/files.ts'
 import type { GroupInfo, HistoryEntry, IdInfo, SendResult } from '../../src/api/types.ts'
 import { Fleet, type NodeProcess, waitFor } from '../helpers/cli.ts'
@@ -120,5 +121,21 @@ describe('groups from the command line', () => {
     const notAdmin = await bob.run(['group', 'add', '#family', alice.peerId])
     assert.equal(notAdmin.code, 12, notAdmin.stderr)
     assert.match(notAdmin.stderr, /only the admin of family/)
+  })
+
+  it('a group record edited on disk (a member added by hand) is not used, and said', async () => {
+    assert.equal(await carol.stop(), 0)
+    const db = new Level<string, string>(join(dirs[2], 'db'))
+    try {
+      const groups = db.sublevel<string, string>('groups', { valueEncoding: 'utf8' })
+      const record = JSON.parse((await groups.get(group.id)) ?? '{}') as { members: string[] }
+      record.members.push('12D3KooWJ5ggoGJm9phmRnGKECBJmbQfZ2AeGMTUVCWiKvqb8cNj')
+      await groups.put(group.id, JSON.stringify(record))
+    } finally {
+      await db.close()
+    }
+    carol = await fleet.start(dirs[2])
+    assert.deepEqual(await carol.json<GroupInfo[]>(['groups']), [])
+    await waitFor(() => /failed its check/.test(carol.stderr), { what: 'said on stderr' })
   })
 })
