@@ -119,7 +119,7 @@ describe('groups from the command line', () => {
     assert.equal((await bob.run(['send', '#family', 'the group'])).code, 0)
     assert.equal((await bob.run(['history', group.id])).code, 0)
     const notAdmin = await bob.run(['group', 'add', '#family', alice.peerId])
-    assert.equal(notAdmin.code, 12, notAdmin.stderr)
+    assert.equal(notAdmin.code, 13, notAdmin.stderr)
     assert.match(notAdmin.stderr, /only the admin of family/)
   })
 
