@@ -172,7 +172,8 @@ async function openConversation(peer: string, at?: string): Promise<void> {
     showError(err)
   }
   localStorage.setItem(readKey(peer), String(Date.now()))
-  $<HTMLTextAreaElement>('message').focus()
+  // Opened at a message (a search result): the focus is on it (reveal); else in the message box.
+  if (at == null) $<HTMLTextAreaElement>('message').focus()
 }
 
 let busy = false
