@@ -199,6 +199,24 @@ describe('web app: replies, the picture viewer, paste and the keyboard (chromium
     assert.equal(await box().inputValue(), '', 'nothing pasted as text')
     await log().getByRole('img', { name: 'image.png' }).waitFor()
   })
+  it('drag and drop: a file dropped on the conversation is sent (the drop zone shows while dragging)', async () => {
+    const drop = await page.evaluateHandle(() => {
+      const dt = new DataTransfer()
+      dt.items.add(new File(['dropped in the page\n'], 'dropped.txt', { type: 'text/plain' }))
+      return dt
+    })
+    const chat = page.getByRole('main', { name: 'Conversation' })
+    await chat.dispatchEvent('dragover', { dataTransfer: drop })
+    assert.match((await chat.getAttribute('class')) ?? '', /\bdrop\b/)
+    await chat.dispatchEvent('drop', { dataTransfer: drop })
+    const got = await waitFor(
+      async () => (await bob.json<FileInfo[]>(['files'])).find((f) => f.name === 'dropped.txt' && f.status === 'complete'),
+      { what: 'bob has dropped.txt', timeout: 30_000 }
+    )
+    assert.equal(await readFile(got.path, 'utf8'), 'dropped in the page\n')
+    assert.doesNotMatch((await chat.getAttribute('class')) ?? '', /\bdrop\b/)
+  })
+
   it('a file over the auto-accept limit: Accept in the page fetches it; Cancel refuses another (bob\'s CLI sees both)', async () => {
     const first = randomBytes(300_000)
     await writeFile(join(files, 'large-one.bin'), first)
