@@ -124,13 +124,20 @@ export class Conversation {
     for (const entry of page) {
       this.oldest = Math.min(this.oldest, entry.timestamp)
       const old = this.nodes.get(entry.id)
+      // Unchanged (a refresh brings the whole page again): left as it is, so that focus and selection stay.
+      const key = JSON.stringify([entry, this.transfers.get(entry.id) ?? null])
+      if (old != null && old.dataset.key === key) continue
       const node = this.render(entry)
+      node.dataset.key = key
       this.entries.set(entry.id, entry)
       this.nodes.set(entry.id, node)
       for (const quote of this.quotes.get(entry.id) ?? []) quote.textContent = `↪ ${snippet(entry)}`
       this.quotes.delete(entry.id)
       if (old != null) {
+        // A control of the message that had the focus (its Reply, a file's Accept) keeps it in the new one.
+        const focused = old.contains(document.activeElement) ? (document.activeElement as HTMLElement).className : undefined
         old.replaceWith(node)
+        if (focused != null) ((focused !== '' ? node.querySelector<HTMLElement>(`.${focused.split(' ')[0]}`) : null) ?? node).focus()
         continue
       }
       // Keep time order: most arrive at the end, an older page goes before.

@@ -138,6 +138,16 @@ describe('web app: replies, the picture viewer, paste and the keyboard (chromium
     await item('the answer, as a reply').getByRole('button', { name: '↪ question from bob' }).waitFor()
   })
 
+  it('what arrives meanwhile leaves the shown messages alone: a focused Reply keeps the focus', async () => {
+    const reply = item('question from bob').getByRole('button', { name: /^Reply/ })
+    await reply.focus()
+    // A file's transfer events make the page reload the conversation's newest page.
+    await writeFile(join(files, 'note.txt'), 'a note\n')
+    await bob.json(['send-file', 'alice', join(files, 'note.txt')])
+    await log().getByRole('listitem').filter({ hasText: 'note.txt' }).getByRole('link', { name: 'Download' }).waitFor({ timeout: 20_000 })
+    assert.ok(await focused(reply), 'the Reply still has the focus')
+  })
+
   it('a quote shows the original when clicked: the log scrolls to it and it gets the focus', async () => {
     // Enough messages after the original that it is out of sight.
     const api = new ApiClient(dataPaths(bob.dataDir).socket, bob.dataDir)
