@@ -2,7 +2,7 @@ import type { EventLog } from './events.ts'
 import type { FilesApi } from './files.ts'
 import type { MailboxApi } from './mailbox.ts'
 import { NAME, obj, TEXT, TRANSFER_ID } from './schema.ts'
-import type { GroupsApi, NodeCoreApi, PeopleApi, WebControlApi } from './types.ts'
+import type { GroupsApi, NodeCoreApi, PeopleApi, ReachApi, WebControlApi } from './types.ts'
 
 /**
  * The local API's contract: every route once, with its method, path, the JSON schema of what it takes, and the
@@ -25,6 +25,8 @@ export interface ApiParts {
   mailbox: MailboxApi
   /** Groups: node/groups.ts. */
   groups: GroupsApi
+  /** Relays and invites: node/reach.ts. */
+  reach: ReachApi
   /** What happens, streamed by `GET /v1/events` (api/events-route.ts): the node's EventLog. */
   events: EventLog
 }
@@ -240,6 +242,24 @@ export const ROUTES = {
     args: ['group'],
     input: obj({ group: TEXT }, ['group'])
   }),
+  relays: route({ method: 'GET', path: '/v1/relays', part: 'reach', call: 'relays', args: [] }),
+  addRelay: route({
+    method: 'POST',
+    path: '/v1/relays',
+    part: 'reach',
+    call: 'addRelay',
+    args: ['multiaddr'],
+    input: obj({ multiaddr: TEXT }, ['multiaddr'])
+  }),
+  removeRelay: route({
+    method: 'POST',
+    path: '/v1/relays/remove',
+    part: 'reach',
+    call: 'removeRelay',
+    args: ['multiaddr'],
+    input: obj({ multiaddr: TEXT }, ['multiaddr'])
+  }),
+  invite: route({ method: 'GET', path: '/v1/invite', part: 'reach', call: 'invite', args: [] }),
   stop: route({ method: 'POST', path: '/v1/stop', part: 'node', call: 'stop', args: [], respondFirst: { stopping: true } }),
   webLink: route({ method: 'GET', path: '/v1/web', part: 'web', call: 'link', args: [], socketOnly: true }),
   rotateWebToken: route({ method: 'POST', path: '/v1/web/rotate', part: 'web', call: 'rotate', args: [], socketOnly: true })

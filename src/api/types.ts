@@ -17,6 +17,39 @@ export interface PeerInfo {
   name: string
   connected: boolean
   addrs: string[]
+  /**
+   * How we reach it, while connected: `direct` (a LAN or public address), `relayed` (through a relay, with its
+   * limits: files wait for a direct path), `webrtc` (a direct UDP path found through the relay).
+   */
+  path?: 'direct' | 'relayed' | 'webrtc'
+}
+
+/** A relay this node keeps a reservation on (`p2pnode relay ls`). */
+export interface RelayInfo {
+  /** Its address, with /p2p/<relay id>. */
+  addr: string
+  peerId: string
+  /** We have an open connection to it. */
+  connected: boolean
+  /** Our circuit addresses through it: where friends reach us (empty while we hold no reservation). */
+  circuitAddrs: string[]
+}
+
+/** `p2pnode invite`: one string to give a friend, and what it holds. */
+export interface InviteInfo {
+  invite: string
+  peerId: string
+  name: string
+  addrs: string[]
+}
+
+/** Relays and invites (node/reach.ts): `p2pnode relay add|rm|ls`, `p2pnode invite`. */
+export interface ReachApi {
+  relays(): Promise<RelayInfo[]>
+  /** Use a relay from now on (remembered); resolves once tried, connected or not (it is retried). */
+  addRelay(multiaddr: string): Promise<RelayInfo>
+  removeRelay(multiaddr: string): Promise<RelayInfo>
+  invite(): Promise<InviteInfo>
 }
 
 export interface DialResult {

@@ -44,7 +44,7 @@ export function formatPeers(peers: PeerInfo[]): string {
   return peers
     .map(
       (p) =>
-        `${p.connected ? '●' : '○'} ${padEnd(p.name || '-', columns)}  ${p.peerId}${p.connected ? '' : '  (offline)'}`
+        `${p.connected ? '●' : '○'} ${padEnd(p.name || '-', columns)}  ${p.peerId}${p.connected ? (p.path != null && p.path !== 'direct' ? `  (${p.path})` : '') : '  (offline)'}`
     )
     .join('\n')
 }

@@ -10,6 +10,7 @@ import {
   stopCommand
 } from './commands.ts'
 import { doctorCommand } from './doctor.ts'
+import { inviteCommand, relayAdd, relayList, relayRemove } from './reach.ts'
 import { webCommand } from './web.ts'
 import { registerFileCommands } from './files.ts'
 import { mailboxCommand, mailboxRemove, mailboxSet } from './mailbox.ts'
@@ -41,6 +42,9 @@ interface StartFlags {
   autoAcceptMax?: number
   web?: { host: string; port: number } | false
   mailboxService?: boolean
+  relayService?: boolean
+  relay?: string[]
+  announce?: string[]
 }
 
 /** `--web HOST:PORT` (an IPv6 host in brackets: [::1]:7463). */
@@ -141,6 +145,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--web <host:port>', 'where the web app listens (default 127.0.0.1:7463, another port if taken)', webAddress)
     .addOption(new Option('--no-web', 'do not serve the web app'))
     .option('--mailbox-service', 'also be a mailbox: hold sealed messages for peers that use this node while they are away')
+    .option('--relay <multiaddr>', "keep a reservation on this relay, repeatable (remembered; see p2pnode relay)", collect)
+    .option('--relay-service', 'serve others as a relay and STUN server (for a node with a public address)')
+    .option('--announce <multiaddr>', 'tell peers this address instead of the listen ones, repeatable (a relay\'s public address)', collect)
     .exitOverride()
     .showHelpAfterError('hint: add --help to the command for its usage')
     .action(
@@ -152,11 +159,26 @@ export async function main(argv: string[]): Promise<number> {
     )
 
   command('id', 'this node: {"peerId","name","addrs"}').action(run((opts: CommonOptions) => idCommand(opts)))
-  command('peers', 'peers discovered and known: [{"peerId","name","connected","addrs"}]').action(
+  command('invite', 'one line to give a friend (peer id, name, addresses incl. relays) for p2pnode dial: {"invite",...}')
+    .action(run((opts: CommonOptions) => inviteCommand(opts)))
+  const relay = command('relay', 'the relays this node keeps a reservation on: list, or add/rm')
+    .enablePositionalOptions()
+    .action(run((opts: CommonOptions) => relayList(opts)))
+  const relaySub = (name: string, description: string) => common(relay.command(name).description(description))
+  relaySub('ls', 'list them: [{"addr","peerId","connected","circuitAddrs"}]').action(
+    run((opts: CommonOptions) => relayList(opts))
+  )
+  relaySub('add', 'use a relay from now on (remembered)')
+    .argument('<multiaddr>', 'the relay\'s address with its peer id: /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW...')
+    .action(run((ma: string, opts: CommonOptions) => relayAdd(ma, opts)))
+  relaySub('rm', 'stop using a relay')
+    .argument('<multiaddr>', 'its address as relay ls shows it')
+    .action(run((ma: string, opts: CommonOptions) => relayRemove(ma, opts)))
+  command('peers', 'peers discovered and known: [{"peerId","name","connected","addrs","path"}]').action(
     run((opts: CommonOptions) => peersCommand(opts))
   )
-  command('dial', 'connect to a node by multiaddr: {"peerId","name"}')
-    .argument('<multiaddr>', 'e.g. /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW...')
+  command('dial', 'connect to a node by multiaddr or invite: {"peerId","name"}')
+    .argument('<multiaddr>', 'e.g. /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW..., or a p2pnode-invite:... line')
     .action(run((ma: string, opts: CommonOptions) => dialCommand(ma, opts)))
   command('send', 'send a message (queued if the peer is offline): {"id","status"}')
     .argument('<peer>', 'peer id, display name or multiaddr; or a group (name, #name or id)')

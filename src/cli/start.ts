@@ -23,6 +23,12 @@ export interface StartOptions {
   web?: { host: string; port: number } | false
   /** Serve as a mailbox for others. */
   mailboxService?: boolean
+  /** Serve others as a relay (circuit relay v2) and STUN server. */
+  relayService?: boolean
+  /** Relays to keep a reservation on (remembered). */
+  relay?: string[]
+  /** Addresses told to peers instead of the listen addresses. */
+  announce?: string[]
 }
 
 /**
@@ -44,6 +50,9 @@ export async function startCommand(options: StartOptions): Promise<number> {
     visibility: options.visibility,
     downloads: options.downloads != null ? resolvePath(options.downloads) : undefined,
     files: options.autoAcceptMax != null ? { autoAcceptMax: options.autoAcceptMax } : undefined,
+    relayService: options.relayService,
+    relays: options.relay,
+    announce: options.announce,
     ...(options.mailboxService === true ? { mailbox: { service: true } } : {})
   })
   let api: Awaited<ReturnType<typeof startApiServer>>

@@ -153,6 +153,8 @@ export function toFileInfo(t: TransferInfo): FileInfo {
     mime: t.mime,
     sent: t.sent,
     ...(t.error != null ? { error: t.error } : {}),
-    ...(t.waitReason != null && t.status === 'waiting' ? { waitReason: t.waitReason } : {})
+    ...(t.waitReason != null && t.status === 'waiting' ? { waitReason: t.waitReason } : {}),
+    // Accepted, but the peer is reachable only through a relay for now: the file waits for a direct path.
+    ...(t.directWait != null ? { waitReason: t.directWait } : {})
   }
 }

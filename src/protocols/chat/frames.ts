@@ -110,6 +110,18 @@ export function readHello(frame: Frame): Hello {
   return { name: sanitizeName(hello.name), version: hello.version }
 }
 
+/** Most relay addresses one greeting may carry, and their longest: see `Reach` in chat.proto. */
+export const MAX_REACH_ADDRS = 8
+export const MAX_REACH_ADDR_BYTES = 256
+
+/** The relay addresses beside a greeting (none from peers that send none). */
+export function readReach(frame: Frame): string[] {
+  const addrs = frame.reach?.relayAddrs ?? []
+  if (addrs.length > MAX_REACH_ADDRS) throw new ProtocolViolationError('too many relay addresses')
+  if (addrs.some((a) => byteLength(a) > MAX_REACH_ADDR_BYTES)) throw new ProtocolViolationError('relay address too long')
+  return addrs
+}
+
 export function readMessage(frame: Frame, now = Date.now()): WireMessage {
   const msg: ChatMessage = only(frame, 'message')
   if (msg.group != null || msg.groupVersion != null) throw new ProtocolViolationError('a group field in a one-to-one message')
@@ -198,7 +210,14 @@ export function sanitizeName(name: string): string {
 
 // ---- stream helpers -------------------------------------------------------------------------------------------
 
-const DECODE_LIMITS = { limits: { ack: { ids: MAX_IN_FLIGHT }, refused: { ids: MAX_IN_FLIGHT }, mailbox: { addrs: MAX_MAILBOX_ADDRS } } }
+const DECODE_LIMITS = {
+  limits: {
+    ack: { ids: MAX_IN_FLIGHT },
+    refused: { ids: MAX_IN_FLIGHT },
+    mailbox: { addrs: MAX_MAILBOX_ADDRS },
+    reach: { relayAddrs: MAX_REACH_ADDRS }
+  }
+}
 
 /** Read one frame; anything that does not decode is a protocol violation. */
 export async function readFrame(lp: LengthPrefixedStream, options: { signal?: AbortSignal } = {}): Promise<Frame> {

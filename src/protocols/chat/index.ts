@@ -83,6 +83,11 @@ export interface ChatComponents {
   mailbox?: () => PeerMailbox | undefined
   /** Groups: without them every group frame is refused (`no-group`). */
   groups?: GroupHooks
+  /**
+   * Our circuit addresses through our relays, told to each peer beside our greeting (chat.proto `Reach`), so that
+   * contacts can redial us through them. @default none
+   */
+  relayAddrs?: () => string[]
 }
 
 export interface ChatInit {
@@ -116,6 +121,8 @@ export interface ChatEvents {
   message: CustomEvent<StoredMessage>
   /** A peer greeted us (on either stream direction). */
   hello: CustomEvent<{ peer: string; name: string }>
+  /** A peer told us, beside its greeting, where it can be reached through its relays now (maybe nowhere). */
+  reach: CustomEvent<{ peer: string; relayAddrs: string[] }>
   /**
    * A peer arrived (`here`: it greeted us on an open connection) or left (its last greeted connection closed).
    * Fired exactly when that changes; chat streams closing while idle change nothing.

@@ -15,7 +15,8 @@ import {
   readAnswer,
   readFrame,
   readHello,
-  readInbound
+  readInbound,
+  readReach
 } from './frames.ts'
 import type { LiveStatus, OutboxEntry } from './index.ts'
 import { Frame } from './pb/chat.ts'
@@ -202,8 +203,11 @@ export class OutboundSession {
   private async run(): Promise<SessionEnd> {
     let watchdog: NodeJS.Timeout | undefined
     let connection: Connection | undefined
+    let chosen: Connection | undefined
     try {
-      const opened = await this.chat.openStream(this.peer)
+      const opened = await this.chat.openStream(this.peer, (c) => {
+        chosen = c
+      })
       connection = opened.connection
       const stream = opened.stream
       this.stream = stream
@@ -217,7 +221,7 @@ export class OutboundSession {
       const hello = readHello(first)
       this.greeted = true
       this.frames = frames
-      this.chat.onHello(this.peer, hello.name, connection)
+      this.chat.onHello(this.peer, hello.name, connection, readReach(first))
       this.chat.onMailboxFrame(this.peer, first)
       const ackTimeout = this.chat.timeouts.ack
       watchdog = setInterval(
@@ -239,7 +243,10 @@ export class OutboundSession {
       return { kind: 'done' }
     } catch (err) {
       this.stream?.abort(err instanceof Error ? err : new Error(String(err)))
-      return this.classify(err, connection)
+      const end = this.classify(err, connection)
+      // The connection it was on closed (a relayed one retired for a direct one, say): not the peer gone.
+      if (end.kind === 'gone' && chosen != null && chosen.status !== 'open') return { ...end, closed: true }
+      return end
     } finally {
       clearInterval(watchdog)
       this.open = false

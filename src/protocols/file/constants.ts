@@ -111,3 +111,9 @@ export const READ_AHEAD_CHUNKS = 4
 
 /** Credit a version-3 receiver may have granted and the sender not yet used: more is misbehaving. */
 export const MAX_CREDIT_CHUNKS = 256
+
+/**
+ * Largest file whose chunks go through a relay (a relayed connection carries 64 MiB at most on p2pnode's relays,
+ * 128 KiB on libp2p's defaults, and the chat shares it): larger files wait for a direct path.
+ */
+export const MAX_RELAYED_FILE_BYTES = 1024 * 1024

@@ -11,6 +11,7 @@ export interface Frame {
   groupChange?: GroupChange
   refused?: Refusal
   groupLeave?: GroupLeave
+  reach?: Reach
   mailbox?: MailboxInfo
 }
 
@@ -57,6 +58,11 @@ export namespace Frame {
         if (obj.groupLeave != null) {
           w.uint32(58)
           GroupLeave.codec().encode(obj.groupLeave, w)
+        }
+
+        if (obj.reach != null) {
+          w.uint32(82)
+          Reach.codec().encode(obj.reach, w)
         }
 
         if (obj.mailbox != null) {
@@ -115,6 +121,12 @@ export namespace Frame {
             case 7: {
               obj.groupLeave = GroupLeave.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.groupLeave
+              })
+              break
+            }
+            case 10: {
+              obj.reach = Reach.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.reach
               })
               break
             }
@@ -184,6 +196,13 @@ export namespace Frame {
             case 7: {
               yield * GroupLeave.codec().stream(reader, reader.uint32(), `${prefix}.groupLeave`, {
                 limits: opts.limits?.groupLeave
+              })
+
+              break
+            }
+            case 10: {
+              yield * Reach.codec().stream(reader, reader.uint32(), `${prefix}.reach`, {
+                limits: opts.limits?.reach
               })
 
               break
@@ -329,6 +348,12 @@ export namespace Frame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface FrameReachRelayAddrsFieldEvent {
+    field: '$.reach.relayAddrs[]'
+    index: number
+    value: string
+  }
+
   export interface FrameMailboxPeerFieldEvent {
     field: '$.mailbox.peer'
     value: string
@@ -348,8 +373,116 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloNameFieldEvent | FrameHelloVersionFieldEvent | FrameMessageIdFieldEvent | FrameMessageTimestampFieldEvent | FrameMessageTextFieldEvent | FrameMessageReplyToFieldEvent | FrameMessageAfterFieldEvent | FrameMessageGroupFieldEvent | FrameMessageGroupVersionFieldEvent | FrameAckIdsFieldEvent | FrameGroupMessageIdFieldEvent | FrameGroupMessageTimestampFieldEvent | FrameGroupMessageTextFieldEvent | FrameGroupMessageReplyToFieldEvent | FrameGroupMessageAfterFieldEvent | FrameGroupMessageGroupFieldEvent | FrameGroupMessageGroupVersionFieldEvent | FrameGroupChangeIdFieldEvent | FrameGroupChangeStateFieldEvent | FrameGroupChangeSignatureFieldEvent | FrameRefusedIdsFieldEvent | FrameRefusedReasonFieldEvent | FrameGroupLeaveIdFieldEvent | FrameGroupLeaveGroupFieldEvent | FrameMailboxPeerFieldEvent | FrameMailboxAddrsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloNameFieldEvent | FrameHelloVersionFieldEvent | FrameMessageIdFieldEvent | FrameMessageTimestampFieldEvent | FrameMessageTextFieldEvent | FrameMessageReplyToFieldEvent | FrameMessageAfterFieldEvent | FrameMessageGroupFieldEvent | FrameMessageGroupVersionFieldEvent | FrameAckIdsFieldEvent | FrameGroupMessageIdFieldEvent | FrameGroupMessageTimestampFieldEvent | FrameGroupMessageTextFieldEvent | FrameGroupMessageReplyToFieldEvent | FrameGroupMessageAfterFieldEvent | FrameGroupMessageGroupFieldEvent | FrameGroupMessageGroupVersionFieldEvent | FrameGroupChangeIdFieldEvent | FrameGroupChangeStateFieldEvent | FrameGroupChangeSignatureFieldEvent | FrameRefusedIdsFieldEvent | FrameRefusedReasonFieldEvent | FrameGroupLeaveIdFieldEvent | FrameGroupLeaveGroupFieldEvent | FrameReachRelayAddrsFieldEvent | FrameMailboxPeerFieldEvent | FrameMailboxAddrsFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
+  }
+}
+
+export interface Reach {
+  relayAddrs: string[]
+}
+
+export namespace Reach {
+  let _codec: Codec<Reach>
+
+  export const codec = (): Codec<Reach> => {
+    if (_codec == null) {
+      _codec = message<Reach>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.relayAddrs != null && obj.relayAddrs.length > 0) {
+          for (const value of obj.relayAddrs) {
+            w.uint32(10)
+            w.string(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          relayAddrs: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.relayAddrs != null && obj.relayAddrs.length === opts.limits.relayAddrs) {
+                throw new MaxLengthError('Decode error - repeated field "relayAddrs" had too many elements')
+              }
+
+              obj.relayAddrs.push(reader.string())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          relayAddrs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.relayAddrs != null && obj.relayAddrs === opts.limits.relayAddrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "relayAddrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.relayAddrs[]`,
+                index: obj.relayAddrs,
+                value: reader.string()
+              }
+
+              obj.relayAddrs++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ReachRelayAddrsFieldEvent {
+    field: '$.relayAddrs[]'
+    index: number
+    value: string
+  }
+
+  export function encode (obj: Partial<Reach>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Reach.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reach>): Reach {
+    return decodeMessage(buf, Reach.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Reach>): Generator<ReachRelayAddrsFieldEvent> {
+    return streamMessage(buf, Reach.codec(), opts)
   }
 }
 
