@@ -42,18 +42,23 @@ function shareable(ma: Multiaddr): boolean {
   return !/^127\./.test(host) && host !== '::1' && host !== '0.0.0.0' && host !== '::'
 }
 
-export function encodeInvite(invite: { peerId: string; name: string; addrs: Multiaddr[] }): string {
+/** The invite string, and the addresses in it. */
+export function encodeInvite(invite: { peerId: string; name: string; addrs: Multiaddr[] }): {
+  invite: string
+  addrs: string[]
+} {
+  // A node that listens on loopback only (tests, a second node on this machine) has nothing better to give.
+  const shared = invite.addrs.some(shareable) ? invite.addrs.filter(shareable) : invite.addrs
   const addrs = [
     ...new Set(
-      invite.addrs
-        .filter(shareable)
+      shared
         .map((a) => withoutPeerId(a).toString())
         // Circuit addresses last: a friend on the same LAN goes direct first.
         .sort((a, b) => Number(a.includes('/p2p-circuit')) - Number(b.includes('/p2p-circuit')))
     )
   ].slice(0, MAX_INVITE_ADDRS)
   const json: InviteJson = { v: 1, id: invite.peerId, name: invite.name, addrs }
-  return INVITE_PREFIX + Buffer.from(JSON.stringify(json)).toString('base64url')
+  return { invite: INVITE_PREFIX + Buffer.from(JSON.stringify(json)).toString('base64url'), addrs }
 }
 
 /** Read an invite, or throw INVALID_ARGUMENT saying what is wrong with it. */

@@ -520,8 +520,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   /** One string with our peer id, name and every address a friend could reach us at, relays included. */
   async invite(): Promise<InviteInfo> {
     const peerId = this.libp2p.peerId.toString()
-    const invite = encodeInvite({ peerId, name: this.name, addrs: this.libp2p.getMultiaddrs() })
-    return { invite, peerId, name: this.name, addrs: decodeInvite(invite).addrs }
+    const { invite, addrs } = encodeInvite({ peerId, name: this.name, addrs: this.libp2p.getMultiaddrs() })
+    return { invite, peerId, name: this.name, addrs }
   }
 
   // ---- NodeApi -----------------------------------------------------------------------------------------------

@@ -154,6 +154,25 @@ describe('API contract: in-process and over the socket alike', () => {
     // Errors cross unchanged: bad input is refused the same way by the node as by the schema.
     assert.equal((await same('send', (api) => api.send(bobId, '   '))).error?.code, 'INVALID_MESSAGE')
     assert.equal((await same('dial', (api) => api.dial('not a multiaddr'))).error?.code, 'INVALID_MULTIADDR')
+    // Relays and invites: none configured; a relay address without its peer id is refused alike.
+    assert.deepEqual((await same('relays', (api) => api.relays())).ok, [])
+    assert.equal((await same('addRelay', (api) => api.addRelay('/ip4/127.0.0.1/tcp/1'))).error?.code, 'INVALID_MULTIADDR')
+    const relayAddr = `/ip4/127.0.0.1/tcp/1/p2p/${bobId}`
+    const [addedA, addedB] = (await both('addRelay', (api) => api.addRelay(relayAddr))) as unknown as Array<{
+      ok?: { addr: string }
+    }>
+    assert.equal(addedA.ok?.addr, relayAddr)
+    assert.equal(addedB.ok?.addr, relayAddr)
+    assert.equal((await same('relays', (api) => api.relays())).ok?.length, 1)
+    const [rmA, rmB] = (await both('removeRelay', (api) => api.removeRelay(relayAddr))) as unknown as Array<{
+      ok?: { addr: string }
+      error?: { code: string }
+    }>
+    assert.equal(rmA.ok?.addr, relayAddr)
+    assert.equal(rmB.error?.code, 'INVALID_ARGUMENT')
+    const invite = await same('invite', (api) => api.invite())
+    assert.match((invite.ok as { invite: string }).invite, /^p2pnode-invite:/)
+    assert.equal((await same('dial', (api) => api.dial('p2pnode-invite:!!'))).error?.code, 'INVALID_ARGUMENT')
   })
 
   it('the web app\'s link: WEB_OFF both ways without a web server; with one attached, its link (socket only)', async () => {
