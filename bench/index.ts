@@ -13,6 +13,7 @@ import { compareFiles } from './file-compare.ts'
 import { fileBench } from './files.ts'
 import { groupBench } from './groups.ts'
 import { webBench } from './web.ts'
+import { reachBench } from './reach.ts'
 import { pct, type Row } from './stats.ts'
 
 const ECHO = '/bench/echo/1.0'
@@ -95,7 +96,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]
 }
 
-/** `npm run bench -- chat groups`: only those parts (chat, groups, start, search, files, compare, web); all by default. */
+/** `npm run bench -- chat groups`: only those parts (chat, groups, start, search, files, compare, web, reach); all by default. */
 const ONLY = new Set(process.argv.slice(2))
 const part = (name: string) => ONLY.size === 0 || ONLY.has(name)
 
@@ -110,6 +111,8 @@ async function main(): Promise<void> {
   // The same 1 GiB file between two netns hosts over p2pnode, scp and Syncthing (bench/file-compare.ts).
   if (part('compare')) rows.push(...(await compareFiles()))
   if (part('web')) rows.push(...(await webBench()))
+  // Relayed and WebRTC paths beside direct TCP, and start → reachable via a relay (bench/reach.ts).
+  if (part('reach')) rows.push(...(await reachBench()))
   printRows(rows)
 }
 
