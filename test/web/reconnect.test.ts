@@ -75,6 +75,11 @@ describe('web app: a broken connection and a stopped node (chromium)', { skip: N
     await log().getByText('missed two', { exact: true }).waitFor({ timeout: 20_000 })
     await log().getByText('missed one', { exact: true }).waitFor()
     await status().filter({ hasText: /Cannot reach/ }).waitFor({ state: 'hidden' })
+    // The page may show the missed messages from a history refresh before the browser's EventSource has retried:
+    // wait (bounded) for the stream itself to deliver them, then look at how it asked.
+    await waitFor(() => received.slice(received.indexOf(last) + 1).some((e) => e.type === 'message' && e.text === 'missed two'), {
+      what: '"missed two" on the resumed event stream'
+    })
     // The stream was opened again asking for what came after the last event the page had (as the node got the
     // request: the header, or the query of a stream the page opened anew), and got it.
     const streams = proxy.requests
