@@ -12,7 +12,9 @@ import { benchSearch } from './search.ts'
 import { compareFiles } from './file-compare.ts'
 import { fileBench } from './files.ts'
 import { voiceBench } from './voice.ts'
+import { groupBench } from './groups.ts'
 import { webBench } from './web.ts'
+import { reachBench } from './reach.ts'
 import { pct, type Row } from './stats.ts'
 
 const ECHO = '/bench/echo/1.0'
@@ -95,8 +97,29 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]
 }
 
+/** `npm run bench -- chat groups`: only those parts (chat, groups, start, search, files, compare, web, reach, voice); all by default. */
+const ONLY = new Set(process.argv.slice(2))
+const part = (name: string) => ONLY.size === 0 || ONLY.has(name)
+
 async function main(): Promise<void> {
   const rows: Row[] = []
+  if (part('chat')) await chatBench(rows)
+  if (part('groups')) rows.push(...(await groupBench()))
+  if (part('start')) await startBench(rows)
+  if (part('search')) await searchBench(rows)
+  // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
+  if (part('files')) rows.push(...(await fileBench()))
+  // The same 1 GiB file between two netns hosts over p2pnode, scp and Syncthing (bench/file-compare.ts).
+  if (part('compare')) rows.push(...(await compareFiles()))
+  if (part('web')) rows.push(...(await webBench()))
+  // Relayed and WebRTC paths beside direct TCP, and start → reachable via a relay (bench/reach.ts).
+  if (part('reach')) rows.push(...(await reachBench()))
+  // Voice notes: word error rate and real-time factor on LibriVox, chat latency during a transcription (bench/voice.ts).
+  if (part('voice')) rows.push(...(await voiceBench()))
+  printRows(rows)
+}
+
+async function chatBench(rows: Row[]): Promise<void> {
   const dirs = [await tempDir('p2pnode-bench-'), await tempDir('p2pnode-bench-')]
   const opts = { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false }
   const a = await P2pNode.start({ ...opts, dataDir: dirs[0], name: 'a' })
@@ -183,7 +206,9 @@ async function main(): Promise<void> {
     await b.stop()
     await cleanup(...dirs)
   }
+}
 
+async function startBench(rows: Row[]): Promise<void> {
   const starts = []
   const bares = []
   for (let i = 0; i < STARTS; i++) {
@@ -204,7 +229,9 @@ async function main(): Promise<void> {
       target: '≤ 100 MB'
     }
   )
+}
 
+async function searchBench(rows: Row[]): Promise<void> {
   const search = await benchSearch()
   rows.push({
     metric: `search, ${search.messages.toLocaleString('en')} messages (loaded in ${search.loadSeconds.toFixed(0)} s)`,
@@ -215,13 +242,9 @@ async function main(): Promise<void> {
   for (const r of search.rows) {
     rows.push({ metric: `  ${r.query} p50 / p99`, value: `${ms(r.p50)} / ${ms(r.p99)}`, baseline: '', target: 'p50 ≤ 20 ms' })
   }
-  // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
-  rows.push(...(await fileBench()))
-  // The same 1 GiB file between two netns hosts over p2pnode, scp and Syncthing (bench/file-compare.ts).
-  rows.push(...(await compareFiles()))
-  rows.push(...(await webBench()))
-  rows.push(...(await voiceBench()))
+}
 
+function printRows(rows: Row[]): void {
   const w = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length))
   const line = (r: Row) =>
     `| ${r.metric.padEnd(w('metric'))} | ${r.value.padEnd(w('value'))} | ${r.baseline.padEnd(w('baseline'))} | ${r.target.padEnd(w('target'))} |`

@@ -48,6 +48,12 @@ export const ErrorCode = {
   WEB_OFF: 'WEB_OFF',
   /** Thrown by `mailbox set` when the peer cannot be our mailbox: it runs no mailbox service, refuses us, or is unreachable. */
   MAILBOX_FAILED: 'MAILBOX_FAILED',
+  /** Thrown when a group name or id matches none of our groups. */
+  GROUP_NOT_FOUND: 'GROUP_NOT_FOUND',
+  /** Thrown when someone other than a group's admin tries to change its membership or name. */
+  NOT_GROUP_ADMIN: 'NOT_GROUP_ADMIN',
+  /** Thrown when a group would have more than 256 members. */
+  GROUP_FULL: 'GROUP_FULL',
   /** Thrown when something unexpected fails inside the node. */
   INTERNAL: 'INTERNAL'
 } as const

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { FileInfo } from './files.ts'
-import type { HistoryEntry, PeerState, TranscriptInfo, Visibility } from './types.ts'
+import type { GroupInfo, HistoryEntry, PeerState, TranscriptInfo, Visibility } from './types.ts'
 
 /**
  * What `GET /v1/events` streams (Server-Sent Events): one JSON object per event, `{id, seq, time, type, ...}`.
@@ -37,6 +37,12 @@ export type ApiEventBody =
   | { type: 'visibility'; visibility: Visibility }
   /** A peer became or stopped being a contact, was renamed locally, blocked, unblocked, muted or unmuted. */
   | { type: 'peer-state'; state: PeerState & { localName?: string } }
+  /** A message of a group was stored: a member's (in) or ours (out). `name`: the sender's. */
+  | { type: 'group-message'; group: { id: string; name: string }; message: HistoryEntry; name: string }
+  /** One of our group messages reached one more member (`delivered` of `recipients`). */
+  | { type: 'group-status'; group: string; id: string; peer: string; delivered: number; recipients: number }
+  /** A group's membership or name changed (we made the change, the admin did, or a member left). */
+  | { type: 'group'; group: GroupInfo; change: NonNullable<HistoryEntry['system']>; status: 'member' | 'removed' | 'left' }
 
 export type ApiEventType = ApiEventBody['type']
 

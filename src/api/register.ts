@@ -21,6 +21,9 @@ const STATUS: Record<string, number> = {
   [ErrorCode.BUSY]: 503,
   [ErrorCode.WEB_OFF]: 409,
   [ErrorCode.MAILBOX_FAILED]: 502,
+  [ErrorCode.GROUP_NOT_FOUND]: 404,
+  [ErrorCode.NOT_GROUP_ADMIN]: 403,
+  [ErrorCode.GROUP_FULL]: 400,
   ...FILE_STATUS_CODES
 }
 

@@ -2,7 +2,7 @@ import type { EventLog } from './events.ts'
 import type { FilesApi } from './files.ts'
 import type { MailboxApi } from './mailbox.ts'
 import { NAME, obj, TEXT, TRANSFER_ID } from './schema.ts'
-import type { NodeCoreApi, PeopleApi, WebControlApi } from './types.ts'
+import type { GroupsApi, NodeCoreApi, PeopleApi, ReachApi, WebControlApi } from './types.ts'
 import type { VoiceApi } from './voice.ts'
 
 /**
@@ -26,6 +26,10 @@ export interface ApiParts {
   mailbox: MailboxApi
   /** Voice notes and their transcripts: node/voice.ts. */
   voice: VoiceApi
+  /** Groups: node/groups.ts. */
+  groups: GroupsApi
+  /** Relays and invites: node/reach.ts. */
+  reach: ReachApi
   /** What happens, streamed by `GET /v1/events` (api/events-route.ts): the node's EventLog. */
   events: EventLog
 }
@@ -64,6 +68,8 @@ function route<P extends Part, M extends keyof ApiParts[P] & string>(spec: Route
 
 const peerInput = (extra: Record<string, object> = {}, required: string[] = []) =>
   obj({ peer: TEXT, ...extra }, ['peer', ...required])
+/** Members named in one request: a group's worth. */
+const PEERS = { type: 'array', items: TEXT, minItems: 1, maxItems: 256 }
 const byId = { params: obj({ id: TRANSFER_ID }, ['id']), args: ['id'] } as const
 
 export const ROUTES = {
@@ -208,6 +214,65 @@ export const ROUTES = {
     unbounded: true
   }),
   transcript: route({ method: 'GET', path: '/v1/voice/:id', part: 'voice', call: 'transcript', ...byId }),
+  groups: route({ method: 'GET', path: '/v1/groups', part: 'groups', call: 'groups', args: [] }),
+  createGroup: route({
+    method: 'POST',
+    path: '/v1/groups',
+    part: 'groups',
+    call: 'createGroup',
+    args: ['name', 'peers'],
+    input: obj({ name: TEXT, peers: PEERS }, ['name', 'peers'])
+  }),
+  addMembers: route({
+    method: 'POST',
+    path: '/v1/groups/add',
+    part: 'groups',
+    call: 'addMembers',
+    args: ['group', 'peers'],
+    input: obj({ group: TEXT, peers: PEERS }, ['group', 'peers'])
+  }),
+  removeMember: route({
+    method: 'POST',
+    path: '/v1/groups/remove',
+    part: 'groups',
+    call: 'removeMember',
+    args: ['group', 'peer'],
+    input: obj({ group: TEXT, peer: TEXT }, ['group', 'peer'])
+  }),
+  renameGroup: route({
+    method: 'POST',
+    path: '/v1/groups/rename',
+    part: 'groups',
+    call: 'renameGroup',
+    args: ['group', 'name'],
+    input: obj({ group: TEXT, name: TEXT }, ['group', 'name'])
+  }),
+  leaveGroup: route({
+    method: 'POST',
+    path: '/v1/groups/leave',
+    part: 'groups',
+    call: 'leaveGroup',
+    args: ['group'],
+    input: obj({ group: TEXT }, ['group'])
+  }),
+  relays: route({ method: 'GET', path: '/v1/relays', part: 'reach', call: 'relays', args: [] }),
+  addRelay: route({
+    method: 'POST',
+    path: '/v1/relays',
+    part: 'reach',
+    call: 'addRelay',
+    args: ['multiaddr'],
+    input: obj({ multiaddr: TEXT }, ['multiaddr'])
+  }),
+  removeRelay: route({
+    method: 'POST',
+    path: '/v1/relays/remove',
+    part: 'reach',
+    call: 'removeRelay',
+    args: ['multiaddr'],
+    input: obj({ multiaddr: TEXT }, ['multiaddr'])
+  }),
+  invite: route({ method: 'GET', path: '/v1/invite', part: 'reach', call: 'invite', args: [] }),
   stop: route({ method: 'POST', path: '/v1/stop', part: 'node', call: 'stop', args: [], respondFirst: { stopping: true } }),
   webLink: route({ method: 'GET', path: '/v1/web', part: 'web', call: 'link', args: [], socketOnly: true }),
   rotateWebToken: route({ method: 'POST', path: '/v1/web/rotate', part: 'web', call: 'rotate', args: [], socketOnly: true })

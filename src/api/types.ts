@@ -17,6 +17,39 @@ export interface PeerInfo {
   name: string
   connected: boolean
   addrs: string[]
+  /**
+   * How we reach it, while connected: `direct` (a LAN or public address), `relayed` (through a relay, with its
+   * limits: files wait for a direct path), `webrtc` (a direct UDP path found through the relay).
+   */
+  path?: 'direct' | 'relayed' | 'webrtc'
+}
+
+/** A relay this node keeps a reservation on (`p2pnode relay ls`). */
+export interface RelayInfo {
+  /** Its address, with /p2p/<relay id>. */
+  addr: string
+  peerId: string
+  /** We have an open connection to it. */
+  connected: boolean
+  /** Our circuit addresses through it: where friends reach us (empty while we hold no reservation). */
+  circuitAddrs: string[]
+}
+
+/** `p2pnode invite`: one string to give a friend, and what it holds. */
+export interface InviteInfo {
+  invite: string
+  peerId: string
+  name: string
+  addrs: string[]
+}
+
+/** Relays and invites (node/reach.ts): `p2pnode relay add|rm|ls`, `p2pnode invite`. */
+export interface ReachApi {
+  relays(): Promise<RelayInfo[]>
+  /** Use a relay from now on (remembered); resolves once tried, connected or not (it is retried). */
+  addRelay(multiaddr: string): Promise<RelayInfo>
+  removeRelay(multiaddr: string): Promise<RelayInfo>
+  invite(): Promise<InviteInfo>
 }
 
 export interface DialResult {
@@ -27,6 +60,38 @@ export interface DialResult {
 export interface SendResult {
   id: string
   status: MessageStatus
+  /** To a group: how many members have it so far, of how many it goes to. */
+  delivered?: number
+  recipients?: number
+}
+
+export interface GroupMember {
+  peerId: string
+  name: string
+}
+
+/** A group we are in (`p2pnode groups --json`). */
+export interface GroupInfo {
+  /** 32 hex characters. */
+  id: string
+  name: string
+  members: GroupMember[]
+  /** Peer id of the admin (its creator): the only one who may change the membership. */
+  admin: string
+  /** Messages from others since the conversation was last read (history). */
+  unread: number
+}
+
+/** Groups: implemented by node/groups.ts. `group` is a group's name, `#name`, or its id. */
+export interface GroupsApi {
+  groups(): Promise<GroupInfo[]>
+  /** `peers`: ids, names or multiaddrs of the members besides us (at most 255). */
+  createGroup(name: string, peers: string[]): Promise<GroupInfo>
+  addMembers(group: string, peers: string[]): Promise<GroupInfo>
+  removeMember(group: string, peer: string): Promise<GroupInfo>
+  renameGroup(group: string, name: string): Promise<GroupInfo>
+  /** Leave a group (not its admin); the others are told. */
+  leaveGroup(group: string): Promise<{ id: string; name: string; left: boolean }>
 }
 
 export interface HistoryEntry {
@@ -41,10 +106,20 @@ export interface HistoryEntry {
   replyTo?: string
   /**
    * Absent for text. `file`: a file transfer (id = transfer id, text ''); see `p2pnode files`. `voice`: a voice note
-   * (a file transfer too, with `file`), with its `duration` and this machine's `transcript`.
+   * (a file transfer too, with `file`), with its `duration` and this machine's `transcript`. `system`: something
+   * that happened in a group (`system` says what; `text` says it in words).
    */
-  kind?: 'text' | 'file' | 'voice'
+  kind?: 'text' | 'file' | 'voice' | 'system'
   file?: { name: string; size: number; sha256: string; root?: string; mime: string; status?: string }
+  /** In a group conversation: the group's id. */
+  group?: string
+  /** In a group conversation: the sender's name as this node shows it. */
+  fromName?: string
+  /** Ours in a group: how many members have it (acked), of how many it went to. */
+  delivered?: number
+  recipients?: number
+  /** For `kind: 'system'`. */
+  system?: { type: 'created' | 'joined' | 'removed' | 'left' | 'renamed'; peers?: string[]; name?: string; version?: number }
   /** voice: length in ms (as decoded here; absent until the note has arrived whole). */
   duration?: number
   /** voice: made on this machine, in the background (`pending` until then). */
@@ -109,6 +184,8 @@ export interface SearchResult {
   direction: 'in' | 'out'
   /** `voice`: the words are from a voice note's transcript (`text` is the transcript). */
   kind?: 'voice'
+  /** A hit in a group conversation: the group's id (`peer` is the sender). */
+  group?: string
 }
 
 export interface VerifyResult {

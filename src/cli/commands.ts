@@ -45,7 +45,7 @@ export function formatPeers(peers: PeerInfo[]): string {
   return peers
     .map(
       (p) =>
-        `${p.connected ? '●' : '○'} ${padEnd(p.name || '-', columns)}  ${p.peerId}${p.connected ? '' : '  (offline)'}`
+        `${p.connected ? '●' : '○'} ${padEnd(p.name || '-', columns)}  ${p.peerId}${p.connected ? (p.path != null && p.path !== 'direct' ? `  (${p.path})` : '') : '  (offline)'}`
     )
     .join('\n')
 }
@@ -58,11 +58,12 @@ export async function dialCommand(multiaddr: string, options: CommonOptions): Pr
 export async function sendCommand(peer: string, text: string, options: CommonOptions): Promise<void> {
   if (text === '-') text = await readStdin()
   const res = await withApi(options, (api) => api.send(peer, text))
-  show(options, res, (v) =>
-    v.status === 'pending'
+  show(options, res, (v) => {
+    if (v.recipients != null) return `${v.id} delivered to ${v.delivered ?? 0} of ${v.recipients} (the others get it when they are back)`
+    return v.status === 'pending'
       ? `${v.status} ${v.id} (the peer is offline; it goes out when the peer is back)`
       : `${v.status} ${v.id}`
-  )
+  })
 }
 
 /**
@@ -97,8 +98,10 @@ export function formatHistory(entries: HistoryEntry[], nameOf: (peerId: string) 
   if (entries.length === 0) return 'no messages yet'
   return entries
     .map((m) => {
-      const who = m.direction === 'out' ? 'me' : nameOf(m.from)
-      const status = m.direction === 'out' ? `  [${m.status}]` : ''
+      if (m.kind === 'system') return `${formatTime(m.timestamp)}  * ${displayText(m.text)}`
+      const who = m.direction === 'out' ? 'me' : (m.fromName ?? nameOf(m.from))
+      const status =
+        m.direction !== 'out' ? '' : m.recipients != null ? `  [delivered to ${m.delivered ?? 0} of ${m.recipients}]` : `  [${m.status}]`
       if (m.kind === 'voice') {
         return `${formatTime(m.timestamp)}  ${who}: 🎤 ${clockOf(m.duration ?? 0)} ${transcriptText(m.transcript)}  [${m.id.slice(0, 8)}]${status}`
       }

@@ -10,10 +10,12 @@ import {
   stopCommand
 } from './commands.ts'
 import { doctorCommand } from './doctor.ts'
+import { inviteCommand, relayAdd, relayList, relayRemove } from './reach.ts'
 import { webCommand } from './web.ts'
 import { registerFileCommands } from './files.ts'
 import { mailboxCommand, mailboxRemove, mailboxSet } from './mailbox.ts'
 import { registerVoiceCommands } from './voice.ts'
+import { registerGroupCommands } from './groups.ts'
 import { EXIT, reportError } from './output.ts'
 import {
   blockedCommand,
@@ -43,6 +45,9 @@ interface StartFlags {
   mailboxService?: boolean
   asrEngine?: 'pocketsphinx' | 'sherpa-onnx'
   asrModel?: string
+  relayService?: boolean
+  relay?: string[]
+  announce?: string[]
 }
 
 /** `--web HOST:PORT` (an IPv6 host in brackets: [::1]:7463). */
@@ -147,6 +152,9 @@ export async function main(argv: string[]): Promise<number> {
       new Option('--asr-engine <engine>', "voice notes' speech-to-text engine (default pocketsphinx)").choices(['pocketsphinx', 'sherpa-onnx'])
     )
     .option('--asr-model <dir>', "the engine's model directory (sherpa-onnx: required; pocketsphinx: an acoustic model)")
+    .option('--relay <multiaddr>', "keep a reservation on this relay, repeatable (remembered; see p2pnode relay)", collect)
+    .option('--relay-service', 'serve others as a relay and STUN server (for a node with a public address)')
+    .option('--announce <multiaddr>', 'tell peers this address instead of the listen ones, repeatable (a relay\'s public address)', collect)
     .exitOverride()
     .showHelpAfterError('hint: add --help to the command for its usage')
     .action(
@@ -158,18 +166,33 @@ export async function main(argv: string[]): Promise<number> {
     )
 
   command('id', 'this node: {"peerId","name","addrs"}').action(run((opts: CommonOptions) => idCommand(opts)))
-  command('peers', 'peers discovered and known: [{"peerId","name","connected","addrs"}]').action(
+  command('invite', 'one line to give a friend (peer id, name, addresses incl. relays) for p2pnode dial: {"invite",...}')
+    .action(run((opts: CommonOptions) => inviteCommand(opts)))
+  const relay = command('relay', 'the relays this node keeps a reservation on: list, or add/rm')
+    .enablePositionalOptions()
+    .action(run((opts: CommonOptions) => relayList(opts)))
+  const relaySub = (name: string, description: string) => common(relay.command(name).description(description))
+  relaySub('ls', 'list them: [{"addr","peerId","connected","circuitAddrs"}]').action(
+    run((opts: CommonOptions) => relayList(opts))
+  )
+  relaySub('add', 'use a relay from now on (remembered)')
+    .argument('<multiaddr>', 'the relay\'s address with its peer id: /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW...')
+    .action(run((ma: string, opts: CommonOptions) => relayAdd(ma, opts)))
+  relaySub('rm', 'stop using a relay')
+    .argument('<multiaddr>', 'its address as relay ls shows it')
+    .action(run((ma: string, opts: CommonOptions) => relayRemove(ma, opts)))
+  command('peers', 'peers discovered and known: [{"peerId","name","connected","addrs","path"}]').action(
     run((opts: CommonOptions) => peersCommand(opts))
   )
-  command('dial', 'connect to a node by multiaddr: {"peerId","name"}')
-    .argument('<multiaddr>', 'e.g. /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW...')
+  command('dial', 'connect to a node by multiaddr or invite: {"peerId","name"}')
+    .argument('<multiaddr>', 'e.g. /ip4/192.168.1.20/tcp/4001/p2p/12D3KooW..., or a p2pnode-invite:... line')
     .action(run((ma: string, opts: CommonOptions) => dialCommand(ma, opts)))
   command('send', 'send a message (queued if the peer is offline): {"id","status"}')
-    .argument('<peer>', 'peer id, display name or multiaddr')
+    .argument('<peer>', 'peer id, display name or multiaddr; or a group (name, #name or id)')
     .argument('<text...>', 'message text (- reads it from stdin)')
     .action(run((peer: string, text: string[], opts: CommonOptions) => sendCommand(peer, text.join(' '), opts)))
-  command('history', 'messages with a peer, oldest first')
-    .argument('<peer>', 'peer id, display name or multiaddr')
+  command('history', 'messages with a peer or in a group, oldest first')
+    .argument('<peer>', 'peer id, display name or multiaddr; or a group (name, #name or id)')
     .option('--limit <n>', 'the last N messages (default 50)', positiveInt)
     .option('--before <time>', 'only messages sent before this time (date or ms since the epoch)', time)
     .option('--after <time>', 'only messages sent after this time (date or ms since the epoch)', time)
@@ -213,7 +236,7 @@ export async function main(argv: string[]): Promise<number> {
   )
   command('search', 'find messages by words or word beginnings, newest first (case and accents ignored)')
     .argument('<query...>', 'words; each must start a word of the message')
-    .option('--peer <peer>', 'only messages with this peer')
+    .option('--peer <peer>', 'only messages with this peer (or in this group)')
     .option('--limit <n>', 'at most N results (default 20)', positiveInt)
     .action(
       run((query: string[], opts: CommonOptions & { peer?: string; limit?: number }) =>
@@ -234,6 +257,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(run((peer: string, opts: CommonOptions) => mailboxSet(peer, opts)))
   mailboxSub('rm', 'use no mailbox (your contacts are told)').action(run((opts: CommonOptions) => mailboxRemove(opts)))
   registerVoiceCommands(command, run)
+  registerGroupCommands(command, run, DATA_HELP)
   command('web', 'the link that opens the web app (it carries the login token): {"url","port"}')
     .option('--open', "open it in the system's browser")
     .option('--rotate', 'make a new token first: old links and signed-in browsers are signed out')

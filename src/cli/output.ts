@@ -24,7 +24,10 @@ export const EXIT: Record<string, number> = {
   [ErrorCode.TRANSFER_FAILED]: 9,
   [ErrorCode.STORE_DAMAGED]: 10,
   [ErrorCode.WEB_OFF]: 11,
-  [ErrorCode.MAILBOX_FAILED]: 12
+  [ErrorCode.MAILBOX_FAILED]: 12,
+  [ErrorCode.GROUP_NOT_FOUND]: 4,
+  [ErrorCode.NOT_GROUP_ADMIN]: 13,
+  [ErrorCode.GROUP_FULL]: 2
 }
 
 /** The CLI's only way to write: stdout for results, stderr for errors and notices. */

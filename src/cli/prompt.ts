@@ -13,6 +13,7 @@ import { clockOf, transcriptText } from './voice.ts'
 const HELP = `Type a line to send it to the current conversation. Commands:
   /peers                  peers seen on the network and known from before (● = connected)
   /to <peer>              talk to <peer> (a name, a peer id or a multiaddr)
+  /to #<group>            talk to a group (its name or id; p2pnode groups lists them)
   /msg <peer> <text>      send one message without switching
   /history [peer]         recent messages with <peer> (default: the current conversation)
   /dial <multiaddr>       connect to a node that is not on your network
@@ -107,6 +108,20 @@ export function startPrompt(api: ApiClient, quit: () => void, options: { lastEve
         const who = e.direction === 'out' ? 'me' : await names.of(e.peer)
         return print(`${clock(e.timestamp)} [${who}] 🎤 ${clockOf(e.duration)} ${transcriptText(e.transcript, 200)}`)
       }
+      case 'group-message': {
+        const { message, group, name } = e
+        if (message.direction !== 'in') return
+        return print(`${clock(message.timestamp)} [#${displayText(group.name)}] [${displayText(name)}] ${displayText(message.text)}`)
+      }
+      case 'group':
+        return print(`* #${displayText(e.group.name)}: ${e.status === 'member' ? 'members now ' + e.group.members.map((m) => displayText(m.name)).join(', ') : 'you are no longer in it'}`)
+      case 'group-status': {
+        const sent = groupUnacked.get(e.id)
+        if (sent == null || e.delivered < e.recipients) return
+        groupUnacked.delete(e.id)
+        screen.rewrite(sent.line, `${sent.text} ${DELIVERED}`)
+        return
+      }
       case 'transfer':
       case 'progress':
         return files.onEvent(e)
@@ -129,8 +144,17 @@ export function startPrompt(api: ApiClient, quit: () => void, options: { lastEve
     })
     .catch(() => {})
 
+  /** Our group messages waiting to reach every member. */
+  const groupUnacked = new Map<string, { line: ScreenLine; text: string }>()
   const send = async (peer: string, text: string) => {
     const res = await api.send(peer, text, { waitMs: 0 })
+    if (res.recipients != null) {
+      const line = `${clock(Date.now())} [me → ${names.shown(peer)}] ${displayText(text)}`
+      if (res.delivered === res.recipients) return print(`${line} ${DELIVERED}`)
+      groupUnacked.set(res.id, { line: screen.print(`${line} ${WAITING}`), text: line })
+      if (groupUnacked.size > 1000) groupUnacked.delete(groupUnacked.keys().next().value as string)
+      return
+    }
     const to = peer === current ? 'me' : `me → ${await names.of(peer)}`
     const line = `${clock(Date.now())} [${to}] ${displayText(text)}`
     if (res.status === 'delivered') return print(`${line} ${DELIVERED}`)
@@ -144,6 +168,14 @@ export function startPrompt(api: ApiClient, quit: () => void, options: { lastEve
 
   const needConversation = () => print('no conversation yet: /to <peer> first (/peers lists them)')
   const resolve = async (ref: string) => {
+    if (ref.startsWith('#')) {
+      // A group: `#name` or `#id`; sent to as `#id`.
+      const bare = ref.slice(1)
+      const g = (await api.groups()).find((x) => x.id === bare || x.name.toLowerCase() === bare.toLowerCase())
+      if (g == null) throw new Error(`no group called ${bare} (p2pnode groups lists yours)`)
+      names.set(`#${g.id}`, `#${g.name}`)
+      return `#${g.id}`
+    }
     const r = await api.resolve(ref, { dial: true })
     names.set(r.peerId, r.name)
     return r.peerId
@@ -167,7 +199,7 @@ export function startPrompt(api: ApiClient, quit: () => void, options: { lastEve
         if (arg === '') return print('usage: /to <peer>')
         current = await resolve(arg)
         setPrompt()
-        return print(`talking to ${names.shown(current)} (${current})`)
+        return print(`talking to ${names.shown(current)} (${current.replace(/^#/, 'group ')})`)
       case '/msg': {
         // The text is everything after the second word, spacing kept.
         const m = /^\/msg\s+(\S+)\s+([\s\S]+)$/.exec(text)

@@ -27,6 +27,12 @@ export interface StartOptions {
   asrEngine?: 'pocketsphinx' | 'sherpa-onnx'
   /** The engine's model directory. */
   asrModel?: string
+  /** Serve others as a relay (circuit relay v2) and STUN server. */
+  relayService?: boolean
+  /** Relays to keep a reservation on (remembered). */
+  relay?: string[]
+  /** Addresses told to peers instead of the listen addresses. */
+  announce?: string[]
 }
 
 /**
@@ -48,6 +54,9 @@ export async function startCommand(options: StartOptions): Promise<number> {
     visibility: options.visibility,
     downloads: options.downloads != null ? resolvePath(options.downloads) : undefined,
     files: options.autoAcceptMax != null ? { autoAcceptMax: options.autoAcceptMax } : undefined,
+    relayService: options.relayService,
+    relays: options.relay,
+    announce: options.announce,
     ...(options.mailboxService === true ? { mailbox: { service: true } } : {}),
     voice: { engine: options.asrEngine, model: options.asrModel != null ? resolvePath(options.asrModel) : undefined }
   })

@@ -7,7 +7,7 @@ import type { Connection, Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, P2pError } from '../errors.ts'
-import { peerIdOf, withoutPeerId } from './peer-ref.ts'
+import { isCircuit, peerIdOf, withoutPeerId } from './peer-ref.ts'
 
 const DIAL_TIMEOUT_MS = 10_000
 
@@ -63,7 +63,16 @@ export async function dialAddress(
       .find((c) => c.status === 'open' && withoutPeerId(c.remoteAddr).equals(bare))
     if (open != null) return { conn: open, peerId: target }
   }
-  const conn = await libp2p.dial(bare, { signal: options.signal ?? AbortSignal.timeout(DIAL_TIMEOUT_MS), force: true })
+  if (isCircuit(bare) && target == null) {
+    throw new P2pError(ErrorCode.INVALID_MULTIADDR, `${bare.toString()} names no peer behind the relay`, {
+      hint: 'a relay address ends with /p2p-circuit/p2p/<peer id> (p2pnode id or p2pnode invite on that node prints it)'
+    })
+  }
+  // Through a relay, the relay is asked for one peer: its id stays in the address.
+  const conn = await libp2p.dial(isCircuit(bare) ? ma : bare, {
+    signal: options.signal ?? AbortSignal.timeout(DIAL_TIMEOUT_MS),
+    force: true
+  })
   const peerId = conn.remotePeer.toString()
   // A second connection to a peer we were connected to already is not needed: the dial proved the address.
   const extra = libp2p.getConnections(conn.remotePeer).length > 1

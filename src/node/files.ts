@@ -9,18 +9,33 @@ const PREFIX = /^[0-9a-f]{8,31}$/
 const FINAL = new Set(['complete', 'failed', 'cancelled'])
 
 /** The node's FilesApi: checks arguments and turns protocol results and failures into API shapes and codes. */
+/** Who a file goes to: a peer, or a group's members (one transfer each; `sent` is told of the first). */
+export type FileTarget = string | { peers: string[]; sent: (first: FileInfo) => Promise<void> }
+
 export class NodeFiles implements FilesApi {
   private readonly protocol: FileTransferProtocol
-  private readonly resolvePeer: (ref: string) => Promise<string>
+  private readonly resolvePeer: (ref: string) => Promise<FileTarget>
 
-  constructor(files: FileTransferProtocol, resolvePeer: (ref: string) => Promise<string>) {
+  constructor(files: FileTransferProtocol, resolvePeer: (ref: string) => Promise<FileTarget>) {
     this.protocol = files
     this.resolvePeer = resolvePeer
   }
 
   async sendFile(ref: string, path: string): Promise<FileInfo> {
     checkPath(path, 'the path')
-    const peer = await this.resolvePeer(ref)
+    const target = await this.resolvePeer(ref)
+    if (typeof target === 'string') return this.sendOne(target, path)
+    let first: FileInfo | undefined
+    for (const peer of target.peers) {
+      const info = await this.sendOne(peer, path)
+      first ??= info
+    }
+    if (first == null) throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'nobody else is in that group')
+    await target.sent(first)
+    return first
+  }
+
+  private async sendOne(peer: string, path: string): Promise<FileInfo> {
     try {
       return toFileInfo(await this.protocol.send(peer, path))
     } catch (err) {
@@ -138,6 +153,8 @@ export function toFileInfo(t: TransferInfo): FileInfo {
     mime: t.mime,
     sent: t.sent,
     ...(t.error != null ? { error: t.error } : {}),
-    ...(t.waitReason != null && t.status === 'waiting' ? { waitReason: t.waitReason } : {})
+    ...(t.waitReason != null && t.status === 'waiting' ? { waitReason: t.waitReason } : {}),
+    // Accepted, but the peer is reachable only through a relay for now: the file waits for a direct path.
+    ...(t.directWait != null ? { waitReason: t.directWait } : {})
   }
 }

@@ -55,6 +55,8 @@ const MAX_ANNOUNCED = 4096
 const RUN_MARGIN_MS = 60_000
 /** Most message ids owed an ack per peer (the sender resends anything else anyway). */
 const MAX_OWED = 4096
+/** Outbox entries read per deposit round. */
+const OUTBOX_BATCH = 256
 /** Longest wait between tries at an unreachable mailbox. */
 const MAX_BACKOFF_MS = 10 * 60_000
 /** Most addresses we tell for our mailbox. */
@@ -380,7 +382,10 @@ export class NodeMailbox implements MailboxApi {
       run = undefined
     }
     const owed = [...(this.owed.get(peer) ?? [])]
-    const entries = firstTexts(await store.outbox(peer, { afterSeq: run?.through, limit: 256 }))
+    const outbox = await store.outbox(peer, { afterSeq: run?.through, limit: OUTBOX_BATCH })
+    const entries = firstTexts(outbox)
+    // More may wait behind these: another round follows this one.
+    if (outbox.length === OUTBOX_BATCH && entries.length === outbox.length) this.again.add(peer)
     if (entries.length === 0 && owed.length === 0) return true
     const letters = packLetters(entries, owed)
     await this.reach(mailbox)
@@ -514,10 +519,18 @@ function limitsOf({ ttlMs, perSender, perRecipient, maxSenders, maxOwners }: Hol
   return { ttlMs, perSender, perRecipient, maxSenders, maxOwners }
 }
 
-/** The outbox's texts up to its first file entry (files go over a direct connection, in their turn). */
+/**
+ * The outbox's texts to the peer itself, up to its first file entry (files go over a direct connection, in their
+ * turn); group entries are for their group's own streams, not for a mailbox (their order is the group's).
+ */
 function firstTexts(entries: OutboxEntry[]): OutboxEntry[] {
-  const end = entries.findIndex((e) => e.message.kind === 'file' || e.message.kind === 'voice')
-  return end < 0 ? entries : entries.slice(0, end)
+  const out: OutboxEntry[] = []
+  for (const e of entries) {
+    if (e.message.group != null) continue
+    if (e.message.kind != null && e.message.kind !== 'text') break
+    out.push(e)
+  }
+  return out
 }
 
 interface Letter {

@@ -15,12 +15,14 @@ import type { ApiParts } from '../api/routes.ts'
 import { WebControl } from '../api/web-control.ts'
 import type {
   DialResult,
+  InviteInfo,
   HistoryEntry,
   HistoryQuery,
   IdInfo,
   MessageStatus,
   NodeCoreApi,
   PeerInfo,
+  ReachApi,
   SendOptions,
   SendResult
 } from '../api/types.ts'
@@ -29,6 +31,7 @@ import { type ChatInit, type ChatProtocol, checkText, createChat } from '../prot
 import { sanitizeName } from '../protocols/chat/frames.ts'
 import { createFileTransfer, type FileInit, type FileTransferProtocol } from '../protocols/file/index.ts'
 import {
+  type GroupRecord,
   type PeerRecord,
   type Store,
   type StoredMessage,
@@ -36,14 +39,19 @@ import {
 } from '../store/index.ts'
 import { dataPaths, ensureDataDir } from './data-dir.ts'
 import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
+import { decodeInvite, encodeInvite, isInvite } from './invite.ts'
+import { checkRelayAddr, gaterWithRelays, Reach } from './reach.ts'
+import { reachTransports, relayRateLimits, relayServer } from './relay-service.ts'
+import { type StunServer, startStunServer } from './stun.ts'
 import { switchableMdns } from './discovery.ts'
 import { entryOf, feedEvents } from './event-feed.ts'
 import { NodeFiles } from './files.ts'
 import { checkEngine, NodeVoice, type NodeVoiceOptions } from './voice.ts'
+import { NodeGroups } from './groups.ts'
 import { type OpenedData, openDataDir, watchDamage } from './open-data.ts'
 import { chooseListen } from './listen.ts'
 import { type MailboxOptions, NodeMailbox } from './mailbox.ts'
-import { isPeerId, matchPeerName, NAME_RANK, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
+import { isCircuit, isPeerId, matchPeerName, NAME_RANK, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
 import { checkName, MAX_NAME_BYTES, People } from './people.ts'
 import { Redialer } from './redialer.ts'
@@ -85,6 +93,15 @@ export interface NodeOptions {
   mailbox?: MailboxOptions
   /** Voice notes' speech-to-text engine (`--asr-engine`, `--asr-model`). @default pocketsphinx */
   voice?: NodeVoiceOptions
+  /**
+   * Serve others as a circuit relay v2 (with p2pnode's limits, see relay-service.ts) and a STUN server on the UDP
+   * port of the same number as the TCP port. For a node with a public address. @default false
+   */
+  relayService?: boolean
+  /** Relays to keep a reservation on (`/ip4/…/tcp/…/p2p/<relay id>`), added to the remembered ones. */
+  relays?: string[]
+  /** Addresses to tell peers instead of the listen addresses (a relay's public address). */
+  announce?: string[]
 }
 
 export interface NodeEvents {
@@ -159,6 +176,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   readonly people: People
   /** The local API, as the modules that implement it (served by api/server.ts, routes in api/routes.ts). */
   readonly api: ApiParts
+  /** Groups (node/groups.ts). */
+  readonly groups: NodeGroups
+  /** Relays, NAT traversal, paths (node/reach.ts). */
+  readonly reach: Reach
+  private stun: StunServer | undefined
   /** What happens, for `GET /v1/events`: recent events kept for clients that reconnect. */
   readonly events: EventLog
   /** The web app's login link for `p2pnode web`: the web server `p2pnode start` attaches, if any. */
@@ -176,9 +198,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     options: NodeOptions,
     name: string,
     policy: Policy,
-    privateKey: PrivateKey
+    privateKey: PrivateKey,
+    reach: Reach
   ) {
     super()
+    this.reach = reach
     this.libp2p = libp2p
     this.store = store
     this.policy = policy
@@ -194,7 +218,16 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         allows: (peer) => policy.allows(peer),
         // Files we send travel through the outbox too: offered in their turn, in order with the texts.
         deliverFile: (peer, id, signal) => this.files.deliver(peer, id, signal),
-        mailbox: () => this.mailbox.ownMailbox()
+        mailbox: () => this.mailbox.ownMailbox(),
+        groups: {
+          receive: (peer, item) => this.groups.hooks.receive(peer, item),
+          signedState: (group) => this.groups.hooks.signedState(group)
+        },
+        relayAddrs: () =>
+          this.libp2p
+            .getMultiaddrs()
+            .filter((a) => isCircuit(a) && !a.getComponents().some((c) => c.name === 'webrtc'))
+            .map((a) => withoutPeerId(a).toString())
       },
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
@@ -209,6 +242,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       chatted: this.wroteTo,
       ownName: () => this.name,
       resolvePeer: (ref, options) => this.resolvePeer(ref, options),
+      target: (ref) => this.target(ref, { dial: false }),
       displayName: (peerId) => this.displayName(peerId),
       learn: (record) => this.learn(record),
       publish: (event) => this.events.publish(event),
@@ -229,7 +263,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       { ...options.files, downloadsDir: options.downloads ?? join(options.dataDir, 'downloads') }
     )
     this.fileApi = new NodeFiles(this.files, async (ref) => {
-      const peer = await this.resolvePeer(ref, { dial: true })
+      const target = await this.target(ref, { dial: true })
+      // To a group: one transfer to each member, and a line in the group saying so.
+      if ('group' in target) return this.groups.fileTarget(target.group)
+      const peer = target.peer
       if (peer === this.libp2p.peerId.toString()) {
         throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send files to yourself')
       }
@@ -274,8 +311,36 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       options.voice
     )
     this.events = new EventLog(options.events)
+    this.groups = new NodeGroups({
+      store,
+      chat: this.chat,
+      privateKey,
+      self: libp2p.peerId.toString(),
+      ownName: () => this.name,
+      events: this.events,
+      resolvePeer: (ref, o) => this.resolvePeer(ref, o),
+      displayName: (peerId) => this.displayName(peerId),
+      redial: (peerId) => void this.redialer.redial(peerId),
+      log: (text) => this.log.error('%s', text)
+    })
     feedEvents(this, this.files, this.events)
-    this.api = { node: this, people: this.people, files: this.fileApi, voice: this.voice, mailbox: this.mailbox, events: this.events, web: this.web }
+    const reachApi: ReachApi = {
+      relays: () => reach.list(),
+      addRelay: (addr) => reach.add(addr),
+      removeRelay: (addr) => reach.remove(addr),
+      invite: () => this.invite()
+    }
+    this.api = {
+      node: this,
+      people: this.people,
+      files: this.fileApi,
+      voice: this.voice,
+      mailbox: this.mailbox,
+      groups: this.groups,
+      reach: reachApi,
+      events: this.events,
+      web: this.web
+    }
   }
 
   /**
@@ -284,7 +349,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
    */
   static async start(options: NodeOptions): Promise<P2pNode> {
     // Bad addresses are the user's typing: say so before anything starts (INVALID_MULTIADDR).
-    for (const addr of [...(options.listen ?? []), ...(options.dial ?? [])]) parseMultiaddr(addr)
+    for (const addr of [...(options.listen ?? []), ...(options.announce ?? [])]) parseMultiaddr(addr)
+    for (const addr of options.dial ?? []) if (!isInvite(addr)) parseMultiaddr(addr)
+    for (const addr of options.relays ?? []) checkRelayAddr(addr)
     // So is an engine asked for by name that cannot run (INVALID_ARGUMENT); the default one missing is no error.
     await checkEngine(options.voice ?? {})
     const paths = dataPaths(options.dataDir)
@@ -319,19 +386,34 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       for (const t of tampered) {
         if (t.claimedPeerId != null) policy.apply({ peerId: t.claimedPeerId, contact: false, blocked: true, muted: false })
       }
+      // Built before libp2p (the gater and WebRTC ask it about relays), given libp2p once it exists.
+      const ref: { reach?: Reach } = {}
+      const isRelay = (peer: string) => ref.reach?.isRelay(peer) ?? false
       libp2p = await createLibp2p({
         privateKey,
         // Identify tells peers our software: p2pnode and its version, not libp2p's default (which names Node's).
         nodeInfo: { name: 'p2pnode', version: VERSION, userAgent: `p2pnode/${VERSION}` },
-        connectionGater: policy.gater(),
+        connectionGater: {
+          ...gaterWithRelays(policy.gater(), isRelay),
+          ...(options.relayService === true ? relayRateLimits() : {})
+        },
         connectionManager: { inboundUpgradeTimeout: options.upgradeTimeout ?? UPGRADE_TIMEOUT_MS },
-        addresses: { listen: listen.listen },
-        transports: [tcp()],
+        addresses: {
+          listen: listen.listen,
+          // A relay must say where it is: libp2p advertises a public address only once AutoNAT confirms it.
+          ...(options.announce != null && options.announce.length > 0
+            ? { announce: options.announce }
+            : options.relayService === true
+              ? { announce: listen.listen.filter((a) => !/^\/ip[46]\/(0\.0\.0\.0|::)\//.test(a)) }
+              : {})
+        },
+        transports: [tcp(), ...reachTransports(() => ref.reach?.iceServers() ?? [])],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         services: {
           identify: identify(),
           ping: ping(),
+          ...(options.relayService === true ? { relay: relayServer() } : {}),
           ...(useMdns
             ? {
                 mdns: switchableMdns(
@@ -343,7 +425,15 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         },
         start: false
       })
-      const node = new P2pNode(libp2p, store, options, name, policy, privateKey)
+      const started = libp2p
+      const reach = new Reach({
+        libp2p: started,
+        settings: store,
+        log: libp2p.logger.forComponent('p2pnode:reach'),
+        onDirect: (peerId) => node.onDirect(peerId)
+      })
+      ref.reach = reach
+      const node = new P2pNode(libp2p, store, options, name, policy, privateKey, reach)
       node.closeData = data.close
       watchDamage(paths, store, (text) => node.log.error('%s', text))
       node.notices.push(...notices, ...listen.notices)
@@ -388,6 +478,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       if (addrs.length > 0 && (this.names.has(peerId) || this.chat.greeted(peerId))) void this.remember(peerId, { addrs })
     })
     this.chat.addEventListener('hello', (evt) => this.onHello(evt.detail.peer, evt.detail.name))
+    this.chat.addEventListener('reach', (evt) => void this.onRelayAddrs(evt.detail.peer, evt.detail.relayAddrs))
     this.chat.addEventListener('message', (evt) => {
       const message = evt.detail
       this.markChatted(message.peer)
@@ -395,13 +486,17 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         detail: { message, name: this.names.get(message.peer) ?? '', muted: this.policy.isMuted(message.peer) }
       })
     })
-    this.chat.addEventListener('delivered', (evt) => this.safeDispatchEvent('delivered', { detail: evt.detail }))
+    this.chat.addEventListener('delivered', (evt) => {
+      this.safeDispatchEvent('delivered', { detail: evt.detail })
+      void this.groups.delivered(evt.detail.peer, evt.detail.ids).catch((err: Error) => this.log.error('group status: %s', err.message))
+    })
     // A file offered to us is a conversation too: the peer is no stranger (its record is kept, it is redialled).
     this.files.addEventListener('transfer', (evt) => {
       if (evt.detail.direction === 'in') this.markChatted(evt.detail.peer)
     })
 
     await this.mailbox.prepare()
+    await this.groups.verifyStored()
     await libp2p.start()
     await this.chat.start()
     await this.files.start()
@@ -426,6 +521,39 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       this.dial(addr).catch((err: Error) => this.log.error('dial %s failed: %s', addr, err.message))
     }
     this.redialer.start(this.options.reconnectInterval ?? 3000)
+    await this.reach.start(this.options.relays ?? [])
+    if (this.options.relayService === true) await this.startStun()
+  }
+
+  /** The relay's STUN responder: UDP, on the host and port number of its first TCP listen address. */
+  private async startStun(): Promise<void> {
+    const tcpAddr = this.libp2p.getMultiaddrs().find((a) => a.getComponents().some((c) => c.name === 'tcp'))
+    const listenHost = (this.options.listen ?? [])
+      .map((a) => parseMultiaddr(a).getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value)
+      .find((h) => h != null)
+    const port = Number(tcpAddr?.getComponents().find((c) => c.name === 'tcp')?.value)
+    if (!Number.isInteger(port) || port === 0) {
+      this.notices.push('p2pnode: no TCP port to run the STUN server beside; WebRTC through this relay will not work')
+      return
+    }
+    try {
+      this.stun = await startStunServer({ host: listenHost ?? '0.0.0.0', port, log: this.log })
+    } catch (err) {
+      this.notices.push(`p2pnode: cannot run the STUN server on UDP port ${port}: ${(err as Error).message}`)
+    }
+  }
+
+  /** A direct connection replaced a relayed one (node/reach.ts): what waits goes over it. */
+  private onDirect(peerId: string): void {
+    this.chat.flush(peerId)
+    this.files.onConnect(peerId)
+  }
+
+  /** One string with our peer id, name and every address a friend could reach us at, relays included. */
+  async invite(): Promise<InviteInfo> {
+    const peerId = this.libp2p.peerId.toString()
+    const { invite, addrs } = encodeInvite({ peerId, name: this.name, addrs: this.libp2p.getMultiaddrs() })
+    return { invite, peerId, name: this.name, addrs }
   }
 
   // ---- NodeApi -----------------------------------------------------------------------------------------------
@@ -467,12 +595,16 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       const info = out.get(peerId)
       // Connected = connected and greeted: a peer that refuses us (blocked, hidden) drops the connection right after
       // the handshake, before any greeting, and must not show as here even for that moment.
-      if (info != null) info.connected = this.chat.greeted(peerId)
+      if (info == null) continue
+      info.connected = this.chat.greeted(peerId)
+      const path = info.connected ? this.reach.pathTo(peerId) : undefined
+      if (path != null) info.path = path
     }
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
   }
 
   async dial(addr: string): Promise<DialResult> {
+    if (isInvite(addr)) return this.dialInvite(addr)
     const ma = parseMultiaddr(addr)
     if (this.policy.visibility === 'hidden') {
       throw new P2pError(ErrorCode.DIAL_FAILED, 'you are hidden: a hidden node dials nobody', {
@@ -498,6 +630,48 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     return { peerId, name }
   }
 
+  /**
+   * Dial a friend's invite: its addresses are remembered as the peer's (redialled like any), then tried, direct
+   * ones first. The peer is known by the id in the invite whoever answers: libp2p checks it in the handshake.
+   */
+  private async dialInvite(text: string): Promise<DialResult> {
+    const invite = decodeInvite(text)
+    if (invite.peerId === this.libp2p.peerId.toString()) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is your own invite', {
+        hint: 'give it to a friend; paste theirs here'
+      })
+    }
+    if (this.policy.visibility === 'hidden') {
+      throw new P2pError(ErrorCode.DIAL_FAILED, 'you are hidden: a hidden node dials nobody', {
+        hint: 'switch first: p2pnode visibility everyone (or contacts)'
+      })
+    }
+    const peerId = invite.peerId
+    await this.remember(peerId, { addrs: invite.addrs })
+    const id = peerIdFromString(peerId)
+    const multiaddrs = invite.addrs.map((a) => parseMultiaddr(a).encapsulate(`/p2p/${peerId}`))
+    try {
+      await this.libp2p.peerStore.merge(id, { multiaddrs: multiaddrs.map((a) => withoutPeerId(a)) })
+      await this.libp2p.dial(multiaddrs, { signal: AbortSignal.timeout(15_000) })
+    } catch (err) {
+      void this.redialer.redial(peerId, { force: true })
+      throw new P2pError(ErrorCode.DIAL_FAILED, `could not reach ${invite.name || peerId} at any address of the invite`, {
+        hint: 'check that the other node is running (with its relay, if it is behind a NAT); it is redialled meanwhile',
+        cause: err
+      })
+    }
+    this.chat.flush(peerId, { probe: true })
+    const name = await this.nameOf(peerId)
+    if (!this.chat.isConnected(peerId)) {
+      throw new P2pError(ErrorCode.DIAL_FAILED, `${invite.name || peerId} closed the connection`, {
+        hint: 'it may accept contacts only, or have blocked you'
+      })
+    }
+    await this.notForeign(peerId)
+    this.markChatted(peerId, true)
+    return { peerId, name }
+  }
+
   async send(ref: string, text: string, options: SendOptions = {}): Promise<SendResult> {
     if (text.trim() === '') {
       throw new P2pError(ErrorCode.INVALID_MESSAGE, `message text is ${text === '' ? 'empty' : 'only spaces'}`, {
@@ -512,7 +686,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         cause: err
       })
     }
-    const peer = await this.resolvePeer(ref, { dial: true })
+    const target = await this.target(ref, { dial: true })
+    if ('group' in target) return this.groups.send(target.group, text, options)
+    const peer = target.peer
     if (peer === this.libp2p.peerId.toString()) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot message yourself')
     }
@@ -555,8 +731,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
     }
-    const peer = await this.resolvePeer(ref, { dial: false })
-    const stored = await this.store.history(peer, { limit, before: options.before, after: options.after })
+    const target = await this.target(ref, { dial: false })
+    const query = { limit, before: options.before, after: options.after }
+    if ('group' in target) return this.groups.history(target.group, query)
+    const peer = target.peer
+    const stored = await this.store.history(peer, query)
     return stored.map((m) => entryOf(m, this.statusOf(m)))
   }
 
@@ -564,6 +743,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   async stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.redialer.stop()
+      this.reach.stop()
+      await this.stun?.close().catch(() => {})
       await this.mailbox.stop().catch((err: Error) => this.log.error('stopping the mailbox: %s', err.message))
       await this.voice.stop().catch((err: Error) => this.log.error('stopping voice: %s', err.message))
       await this.files.stop().catch((err: Error) => this.log.error('stopping files: %s', err.message))
@@ -599,6 +780,27 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   async resolve(ref: string, options: { dial?: boolean } = {}): Promise<{ peerId: string; name: string }> {
     const peerId = await this.resolvePeer(ref, { dial: options.dial === true })
     return { peerId, name: peerId === this.libp2p.peerId.toString() ? this.name : this.displayName(peerId) }
+  }
+
+  /**
+   * A peer or one of our groups (`#name`, a group's id, or its name: see NodeGroups.match). A name that is both a
+   * peer's and a group's is PEER_AMBIGUOUS, saying how to tell which.
+   */
+  async target(ref: string, options: { dial: boolean }): Promise<{ peer: string } | { group: GroupRecord }> {
+    const group = this.groups.match(ref)
+    const text = ref.trim()
+    if (group == null) return { peer: await this.resolvePeer(ref, options) }
+    if (text.startsWith('#') || text === group.id) return { group }
+    let peer: string
+    try {
+      peer = await this.resolvePeer(ref, { dial: false })
+    } catch (err) {
+      if (isP2pError(err) && err.code === ErrorCode.PEER_NOT_FOUND) return { group }
+      throw err
+    }
+    throw new P2pError(ErrorCode.PEER_AMBIGUOUS, `${text} is both a peer and a group`, {
+      hint: `say #${group.name} (or #${group.id}) for the group, or the peer's id ${peer}`
+    })
   }
 
   /** Resolve a peer id, display name or multiaddr to a peer id. */
@@ -685,6 +887,25 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       await this.remember(peerId, { name, ...(addrs.length > 0 ? { addrs } : {}) })
     })()
     if (former != null) this.safeDispatchEvent('renamed', { detail: { peerId, name, formerName: former } })
+  }
+
+  /**
+   * A peer told us its circuit addresses (beside its greeting): they replace the circuit addresses we kept for it,
+   * so that we redial it through the relays it uses now. Anything that is no circuit address is ignored.
+   */
+  private async onRelayAddrs(peerId: string, relayAddrs: string[]): Promise<void> {
+    const circuits = relayAddrs.flatMap((a) => {
+      try {
+        const ma = parseMultiaddr(a)
+        return isCircuit(ma) && a.endsWith('/p2p-circuit') ? [ma.toString()] : []
+      } catch {
+        return []
+      }
+    })
+    if (circuits.length === 0) return
+    const record = await this.store.peers.get(peerId).catch(() => undefined)
+    const direct = (record?.addrs ?? []).filter((a) => !a.includes('/p2p-circuit'))
+    await this.remember(peerId, { addrs: [...new Set([...direct, ...circuits])] })
   }
 
   /** Take what a peer record says about names and policy. */

@@ -16,15 +16,25 @@ export function parseMultiaddr(text: string): Multiaddr {
   }
 }
 
-/** The peer id in a multiaddr's /p2p/ part, if any. */
+/**
+ * The peer id in a multiaddr's final /p2p/ part, if any. Only the final one names the peer: in a circuit address
+ * (`/ip4/…/p2p/RELAY/p2p-circuit/p2p/PEER`) the first one is the relay's.
+ */
 export function peerIdOf(addr: Multiaddr): string | undefined {
-  return addr.getComponents().find((c) => c.name === P2P)?.value
+  const components = addr.getComponents()
+  const last = components[components.length - 1]
+  return last?.name === P2P ? last.value : undefined
 }
 
-/** The multiaddr without its /p2p/ part (what we store and dial as an address). */
+/** The multiaddr without its final /p2p/ part (what we store and dial as an address); a relay's stays. */
 export function withoutPeerId(addr: Multiaddr): Multiaddr {
-  const components = addr.getComponents().filter((c) => c.name !== P2P)
-  return multiaddr(components)
+  const components = addr.getComponents()
+  return components[components.length - 1]?.name === P2P ? multiaddr(components.slice(0, -1)) : addr
+}
+
+/** Whether an address goes through a relay (a circuit address). */
+export function isCircuit(addr: Multiaddr): boolean {
+  return addr.getComponents().some((c) => c.name === 'p2p-circuit')
 }
 
 export function isPeerId(text: string): boolean {

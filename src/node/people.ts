@@ -66,6 +66,8 @@ export interface PeopleHost {
   chatted: ReadonlySet<string>
   ownName(): string
   resolvePeer(ref: string, options: { dial: boolean }): Promise<string>
+  /** A peer or one of our groups (search --peer takes either). */
+  target(ref: string): Promise<{ peer: string } | { group: { id: string } }>
   displayName(peerId: string): string
   /** Take what a peer record says about names and policy. */
   learn(record: PeerRecord): void
@@ -198,8 +200,11 @@ export class People implements PeopleApi {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
     }
-    const peer = options.peer != null ? await this.host.resolvePeer(options.peer, { dial: false }) : undefined
-    return this.host.store.search(query, { peer, limit })
+    const target = options.peer != null ? await this.host.target(options.peer) : undefined
+    if (target != null && 'group' in target) {
+      return this.host.store.search(query, { conversation: `group:${target.group.id}`, limit })
+    }
+    return this.host.store.search(query, { peer: target?.peer, limit })
   }
 
   async export(options: { out: string; anonymize?: boolean }): Promise<ExportResult> {

@@ -47,11 +47,15 @@ export class Codec {
     this.legacySealer = new ValueSealer(secret)
   }
 
-  /** `{v, ...rest}` → rest, checked. */
+  /** `{v, ...rest}` (fresh from JSON.parse, so ours to change) → rest, checked. */
   private open<V>(sublevel: string, value: unknown): V {
     if (value == null || typeof value !== 'object' || Array.isArray(value)) throw unreadable(sublevel, 'not a record')
-    const { v, ...rest } = value as { v?: unknown }
-    if (v === VALUE_VERSION) return rest as V
+    const record = value as { v?: unknown }
+    const v = record.v
+    if (v === VALUE_VERSION) {
+      delete record.v
+      return record as V
+    }
     if (v === undefined && this.legacy) return value as V
     throw unreadable(sublevel, v === undefined ? 'without a version' : `of version ${JSON.stringify(v)} (this one reads ${VALUE_VERSION})`)
   }
@@ -65,7 +69,7 @@ export class Codec {
     return {
       name: `p2pnode-entry-${sublevel}`,
       format: 'utf8' as const,
-      encode: (value: StoredMessage): string => this.sealer.seal({ v: VALUE_VERSION, ...value }),
+      encode: (value: StoredMessage): string => this.sealer.sealJson(versioned(value)),
       decode: (text: string): StoredMessage => {
         const opened = this.sealer.open<StoredMessage>(text)
         if (isDamaged(opened)) return opened
@@ -81,7 +85,7 @@ export class Codec {
     return {
       name: `p2pnode-outbox-${sublevel}`,
       format: 'utf8' as const,
-      encode: (value: OutboxRecord): string => this.sealer.seal({ v: VALUE_VERSION, ...value }),
+      encode: (value: OutboxRecord): string => this.sealer.sealJson(versioned(value)),
       decode: (text: string): OutboxRecord => {
         const opened = this.sealer.open<OutboxRecord>(text)
         if (isDamaged(opened)) return opened
@@ -97,7 +101,7 @@ export class Codec {
     return {
       name: `p2pnode-record-${sublevel}`,
       format: 'utf8' as const,
-      encode: (value: V): string => JSON.stringify({ v: VALUE_VERSION, ...value }),
+      encode: (value: V): string => versioned(value),
       decode: (text: string): V => this.open<V>(sublevel, parse(sublevel, text))
     }
   }
@@ -124,6 +128,12 @@ export class Codec {
   legacyMessage(sublevel: string) {
     return this.legacySealer.encoding<StoredMessage>(sublevel)
   }
+}
+
+/** `{"v":1,...value}` without copying the value: its JSON with the version put first. */
+function versioned(value: object): string {
+  const json = JSON.stringify(value)
+  return json === '{}' ? `{"v":${VALUE_VERSION}}` : `{"v":${VALUE_VERSION},${json.slice(1)}`
 }
 
 /** A value written by `boxed` (layout-1 meta values are never objects with a `v`). */

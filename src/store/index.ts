@@ -4,6 +4,8 @@ import { type Db, Store } from './store.ts'
 
 export { type Db, LAYOUT, type Op } from './keys.ts'
 export { Store, type StoreOpenOptions } from './store.ts'
+export { type GroupBook, MAX_GROUPS } from './groups.ts'
+export { groupConversation } from './keys.ts'
 export { FINAL_STATUSES, type TransferRecord, type TransferStatus, Transfers } from './transfers.ts'
 export type * from './types.ts'
 export { isTransferEntry } from './types.ts'

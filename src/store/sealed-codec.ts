@@ -52,7 +52,11 @@ export class ValueSealer {
   }
 
   seal(value: unknown): string {
-    const json = JSON.stringify(value)
+    return this.sealJson(JSON.stringify(value))
+  }
+
+  /** seal() of a value already in JSON. */
+  sealJson(json: string): string {
     return PREFIX + this.mac(json) + json
   }
 

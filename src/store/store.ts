@@ -21,6 +21,7 @@ import {
   type Sub,
   under
 } from './keys.ts'
+import { GroupBook } from './groups.ts'
 import { KeyedLock } from './lock.ts'
 import { migrate, type MigrateOptions } from './migrate.ts'
 import { PeerBook } from './peers.ts'
@@ -81,6 +82,8 @@ export class Store {
   private readonly ids: Sub<string>
   private readonly outboxDb: Sub<OutboxRecord>
   readonly peers: PeerBook
+  /** Groups we are (or were) in: see groups.ts. */
+  readonly groups: GroupBook
   private readonly index: SearchIndex
   /** Where peers' messages go in their conversations (see order.ts). */
   private readonly order: ConversationOrder
@@ -111,6 +114,7 @@ export class Store {
     this.outboxDb = this.parts.outbox
     this.meta = this.parts.meta
     this.peers = new PeerBook(this.parts.peers, secret, (peerId) => this.peerKey(peerId))
+    this.groups = new GroupBook(this)
     this.index = new SearchIndex(this.parts.words, this.parts.convWords, this.parts.vocab, this.messages, this.parts.voice)
     this.order = new ConversationOrder({
       getMeta: (k) => this.meta.get(k),
@@ -159,6 +163,7 @@ export class Store {
       // A layout-1 store without an id was made by 0.1: its plain values are good until the migration seals them.
       store.codec.legacySealer.legacy = (await store.integrity.storeId()).state === 'missing'
       if (options.upgrade !== false) await store.upgrade()
+      if (store.layout >= LAYOUT) await store.groups.load()
     } catch (err) {
       await db.close().catch(() => {})
       throw decodeError(err)
@@ -202,6 +207,7 @@ export class Store {
     }
     const moved = await migrate.run(this.migrationHost(), options)
     this.layoutOnDisk = LAYOUT
+    await this.groups.load()
     this.codec.legacy = false
     this.codec.legacySealer.legacy = false
     this.clock = ((await this.meta.get(META.clock)) as number | undefined) ?? this.clock
@@ -407,12 +413,33 @@ export class Store {
         const ops: Op[] = [{ type: 'del', sublevel: this.outboxDb, key: key(ph, seq) }]
         if (current != null && !isDamaged(current)) {
           const deliveredTo = [...new Set([...(current.deliveredTo ?? []), peer])]
-          const all = (current.recipients ?? []).every((r) => deliveredTo.includes(r))
+          const all = (current.recipients ?? []).every((r) => deliveredTo.includes(r) || current.refusedBy?.includes(r) === true)
           ops.push({
             type: 'put',
             sublevel: this.messages,
             key: key(conv, seq),
             value: { ...current, deliveredTo, status: all ? 'delivered' : current.status }
+          })
+        }
+        await this.write(ops)
+      })
+    }
+  }
+
+  /** The peer refused these group entries: out of its outbox, and it joins each entry's refusedBy (one batch each). */
+  async markRefused(peer: string, entries: OutboxEntry[]): Promise<void> {
+    const ph = this.peerKey(peer)
+    for (const { seq, message } of entries) {
+      const conv = this.conversationOf(message)
+      await this.lock.run(conv, async () => {
+        const current = await this.messages.get(key(conv, seq))
+        const ops: Op[] = [{ type: 'del', sublevel: this.outboxDb, key: key(ph, seq) }]
+        if (current != null && !isDamaged(current) && current.direction === 'out') {
+          ops.push({
+            type: 'put',
+            sublevel: this.messages,
+            key: key(conv, seq),
+            value: { ...current, refusedBy: [...new Set([...(current.refusedBy ?? []), peer])] }
           })
         }
         await this.write(ops)

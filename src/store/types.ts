@@ -58,12 +58,16 @@ export interface StoredMessage {
   file?: FileSummary
   /** For `kind: 'system'`: what happened. */
   system?: SystemEvent
+  /** For a membership change: the state as the admin signed it, and the signature (base64), to send on. */
+  signed?: { state: string; signature: string }
   /** In a group conversation: the group's id (`peer` is then the sender for theirs, the group's admin for ours). */
   group?: string
   /** Ours in a group: the members it goes to (not us). */
   recipients?: string[]
   /** Ours in a group: the members that acknowledged it so far. */
   deliveredTo?: string[]
+  /** Ours in a group: the members that refused it (no longer in the group, as they see it). */
+  refusedBy?: string[]
 }
 
 /** A message waiting for its ack by one recipient, with its place in the conversation. */

@@ -1,5 +1,5 @@
 // The web app: conversation list, the open conversation, search, contacts, this node. Plain DOM, no framework.
-import type { ContactInfo, HistoryEntry, IdInfo, PeerInfo, Visibility } from '../api/types.ts'
+import type { ContactInfo, GroupInfo, HistoryEntry, IdInfo, PeerInfo, Visibility } from '../api/types.ts'
 import { api, ApiError } from './api.ts'
 import { Conversation, snippet } from './conversation.ts'
 import { $, el, formatTime, shortId } from './dom.ts'
@@ -10,12 +10,14 @@ const POLL_MS = 1000
 const SLOW_POLL_MS = 15_000
 
 interface Row {
+  /** A peer id, or `#<group id>` for a group. */
   peerId: string
   name: string
   connected: boolean
   contact?: ContactInfo
   last?: { text: string; timestamp: number }
   unread: number
+  group?: GroupInfo
 }
 
 let me: IdInfo | undefined
@@ -62,7 +64,7 @@ function label(name: string, peerId: string): string {
 }
 
 async function loadRows(): Promise<void> {
-  const [peers, { contacts }] = await Promise.all([api.peers(), api.contacts()])
+  const [peers, { contacts }, groups] = await Promise.all([api.peers(), api.contacts(), api.groups()])
   const byId = new Map<string, Row>()
   const add = (p: PeerInfo) => byId.set(p.peerId, { peerId: p.peerId, name: label(p.name, p.peerId), connected: p.connected, unread: 0 })
   for (const p of peers) add(p)
@@ -72,6 +74,10 @@ async function loadRows(): Promise<void> {
     row.contact = c
     byId.set(c.peerId, row)
   }
+  // Groups are conversations too, listed with the others (`#name`).
+  for (const g of groups) {
+    byId.set(`#${g.id}`, { peerId: `#${g.id}`, name: `#${g.name}`, connected: false, unread: 0, group: g })
+  }
   const next = [...byId.values()]
   await Promise.all(
     next.map(async (row) => {
@@ -79,7 +85,7 @@ async function loadRows(): Promise<void> {
       const last = recent.at(-1)
       if (last != null) {
         const text = last.kind === 'voice' ? '🎤 voice note' : last.kind === 'file' ? `file: ${last.file?.name ?? ''}` : last.text
-        row.last = { text, timestamp: last.timestamp }
+        row.last = { text: row.group != null && last.kind !== 'system' ? `${last.fromName ?? ''}: ${text}` : text, timestamp: last.timestamp }
       }
       const read = open?.peer === row.peerId ? Number.POSITIVE_INFINITY : lastRead(row.peerId)
       row.unread = recent.filter((m) => m.direction === 'in' && m.timestamp > read).length
@@ -87,7 +93,7 @@ async function loadRows(): Promise<void> {
   )
   // Those you chatted with or who are here; newest conversation first.
   rows = next
-    .filter((r) => r.last != null || r.connected || r.contact != null)
+    .filter((r) => r.last != null || r.connected || r.contact != null || r.group != null)
     .sort((a, b) => (b.last?.timestamp ?? 0) - (a.last?.timestamp ?? 0) || a.name.localeCompare(b.name))
   renderRows()
 }
@@ -99,7 +105,9 @@ function renderRows(): void {
       const button = el(
         'button',
         { type: 'button', class: 'conv', 'aria-current': open?.peer === r.peerId ? 'true' : undefined, 'data-peer': r.peerId },
-        el('span', { class: r.connected ? 'dot on' : 'dot', role: 'img', 'aria-label': r.connected ? 'online' : 'offline' }),
+        r.group != null
+          ? el('span', { class: 'dot group', role: 'img', 'aria-label': 'group' })
+          : el('span', { class: r.connected ? 'dot on' : 'dot', role: 'img', 'aria-label': r.connected ? 'online' : 'offline' }),
         el('span', { class: 'name' }, r.name),
         r.unread > 0 ? el('span', { class: 'unread', 'aria-label': `${r.unread} unread` }, String(r.unread)) : null,
         el('span', { class: 'preview' }, r.last?.text.slice(0, 80) ?? (r.connected ? 'here now' : '')),
@@ -116,7 +124,11 @@ function renderRows(): void {
 function renderHead(peer: string): void {
   const row = rows.find((r) => r.peerId === peer)
   $('peer-name').textContent = row?.name ?? shortId(peer)
-  $('peer-status').textContent = row?.connected === true ? 'online' : 'offline'
+  const group = row?.group
+  // A group: its members; the peer actions are for one peer.
+  $('peer-status').textContent =
+    group != null ? `${group.members.length} members: ${group.members.map((m) => m.name).join(', ')}` : row?.connected === true ? 'online' : 'offline'
+  $('peer-actions').hidden = group != null || peer.startsWith('#')
   const c = row?.contact
   $('add-contact').hidden = c != null
   $('remove-contact').hidden = c == null
@@ -160,7 +172,8 @@ async function openConversation(peer: string, at?: string): Promise<void> {
     showError(err)
   }
   localStorage.setItem(readKey(peer), String(Date.now()))
-  $<HTMLTextAreaElement>('message').focus()
+  // Opened at a message (a search result): the focus is on it (reveal); else in the message box.
+  if (at == null) $<HTMLTextAreaElement>('message').focus()
 }
 
 let busy = false
@@ -354,7 +367,7 @@ async function search(q: string): Promise<void> {
         {},
         ...results.map((r) => {
           const b = el('button', { type: 'button', class: 'result' }, el('strong', {}, name(r.peer)), ' ', r.kind === 'voice' ? el('span', { class: 'said' }, '🎤 voice note: ') : null, el('span', {}, r.text), ' ', el('time', {}, formatTime(r.timestamp)))
-          b.addEventListener('click', () => void openConversation(r.peer, r.id))
+          b.addEventListener('click', () => void openConversation(r.group != null ? `#${r.group}` : r.peer, r.id))
           return el('li', {}, b)
         })
       )
@@ -421,6 +434,21 @@ function follow(): void {
       if (document.hasFocus()) localStorage.setItem(readKey(peer), String(Date.now()))
     }
     rowsSoon()
+  })
+  on('group-message', (data) => {
+    const m = data.message as HistoryEntry
+    if (open?.peer === `#${m.group ?? ''}`) {
+      open.add(m)
+      if (document.hasFocus()) localStorage.setItem(readKey(open.peer), String(Date.now()))
+    }
+    rowsSoon()
+  })
+  on('group-status', (data) => {
+    if (open?.peer === `#${String(data.group)}`) conversationSoon()
+  })
+  on('group', () => {
+    rowsSoon()
+    conversationSoon()
   })
   on('status', (data) => {
     if (open?.peer === data.peer) conversationSoon()

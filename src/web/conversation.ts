@@ -182,13 +182,20 @@ export class Conversation {
     for (const entry of page) {
       this.oldest = Math.min(this.oldest, entry.timestamp)
       const old = this.nodes.get(entry.id)
+      // Unchanged (a refresh brings the whole page again): left as it is, so that focus and selection stay.
+      const key = JSON.stringify([entry, this.transfers.get(entry.id) ?? null])
+      if (old != null && old.dataset.key === key) continue
       const node = this.render(entry)
+      node.dataset.key = key
       this.entries.set(entry.id, entry)
       this.nodes.set(entry.id, node)
       for (const quote of this.quotes.get(entry.id) ?? []) quote.textContent = `↪ ${snippet(entry)}`
       this.quotes.delete(entry.id)
       if (old != null) {
+        // A control of the message that had the focus (its Reply, a file's Accept) keeps it in the new one.
+        const focused = old.contains(document.activeElement) ? (document.activeElement as HTMLElement).className : undefined
         old.replaceWith(node)
+        if (focused != null) ((focused !== '' ? node.querySelector<HTMLElement>(`.${focused.split(' ')[0]}`) : null) ?? node).focus()
         continue
       }
       // Keep time order: most arrive at the end, an older page goes before.
@@ -205,7 +212,14 @@ export class Conversation {
   }
 
   private render(m: HistoryEntry): HTMLElement {
-    const status = m.direction === 'out' ? el('span', { class: `status ${m.status}` }, m.status) : null
+    if (m.kind === 'system') {
+      // Something that happened in a group: a line of its own ("alice added dave").
+      return el('li', { class: 'msg system', 'data-id': m.id, 'data-ts': String(m.timestamp), tabindex: '-1' }, el('p', { class: 'text' }, m.text))
+    }
+    // In a group: who sent it, and ours say how many members have it.
+    const delivery = m.recipients != null ? `delivered to ${m.delivered ?? 0} of ${m.recipients}` : m.status
+    const status = m.direction === 'out' ? el('span', { class: `status ${m.status}` }, delivery) : null
+    const from = m.group != null && m.direction === 'in' ? el('strong', { class: 'from' }, m.fromName ?? '') : null
     const body =
       m.kind === 'voice'
         ? voiceBody(m, m.direction === 'out' || (this.transfers.get(m.id)?.status ?? m.file?.status) === 'complete')
@@ -218,6 +232,7 @@ export class Conversation {
     return el(
       'li',
       { class: `msg ${m.direction}`, 'data-id': m.id, 'data-ts': String(m.timestamp), tabindex: '-1' },
+      from,
       m.replyTo != null ? this.quote(m.replyTo) : null,
       body,
       el('footer', {}, el('time', { datetime: new Date(m.timestamp).toISOString() }, formatTime(m.timestamp)), ' ', status, ' ', reply)

@@ -9,6 +9,8 @@ import type { Socket } from 'node:net'
  */
 export class CutProxy {
   readonly server: Server
+  /** Every request passed on to the node, as it was sent (path with query, headers). */
+  readonly requests: Array<{ path: string; headers: IncomingMessage['headers'] }> = []
   private down = false
   private readonly sockets = new Set<Socket>()
 
@@ -61,6 +63,7 @@ export class CutProxy {
     }
     // A proxy is sent the whole URL; the Host header (the node's address) goes on as it is.
     const target = new URL(req.url ?? '/')
+    this.requests.push({ path: `${target.pathname}${target.search}`, headers: req.headers })
     const upstream = request(
       { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: req.headers },
       (answer) => {

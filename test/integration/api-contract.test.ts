@@ -145,9 +145,44 @@ describe('API contract: in-process and over the socket alike', () => {
     assert.deepEqual([ta.ok.id, tb.ok.id, tb.ok.duration], [va.ok.id, va.ok.id, 500])
     assert.equal((await same('transcript', (api) => api.transcript(ids[0]))).error?.code, 'TRANSFER_NOT_FOUND', 'a file is no voice note')
     assert.equal((await same('sendVoice', (api) => api.sendVoice(bobId, file))).error?.code, 'INVALID_ARGUMENT', 'text is not audio')
+    // Groups: one made each way; changes that cannot be made twice give the same error the second time.
+    const [ga, gb] = await both('createGroup', (api) => api.createGroup('club', [bobId]))
+    const gids = [ga, gb].map((r) => (r as { ok: { id: string } }).ok.id)
+    assert.notEqual(gids[0], gids[1])
+    assert.equal((await same('groups', (api) => api.groups())).ok?.length, 2)
+    const [ra, rb] = await both('renameGroup', (api) => api.renameGroup(`#${gids[0]}`, 'club one'))
+    assert.deepEqual(ra, rb)
+    assert.equal((await same('addMembers', (api) => api.addMembers(gids[0], [bobId]))).error?.code, 'INVALID_ARGUMENT')
+    const [rm, rm2] = (await both('removeMember', (api) => api.removeMember(gids[1], bobId))) as unknown as Array<{
+      ok?: { members: unknown[] }
+      error?: { code: string }
+    }>
+    assert.equal(rm.ok?.members.length, 1)
+    assert.equal(rm2.error?.code, 'PEER_NOT_FOUND')
+    assert.equal((await same('leaveGroup', (api) => api.leaveGroup(gids[1]))).error?.code, 'INVALID_ARGUMENT')
+    assert.equal((await same('renameGroup', (api) => api.renameGroup('#nope', 'x'))).error?.code, 'GROUP_NOT_FOUND')
     // Errors cross unchanged: bad input is refused the same way by the node as by the schema.
     assert.equal((await same('send', (api) => api.send(bobId, '   '))).error?.code, 'INVALID_MESSAGE')
     assert.equal((await same('dial', (api) => api.dial('not a multiaddr'))).error?.code, 'INVALID_MULTIADDR')
+    // Relays and invites: none configured; a relay address without its peer id is refused alike.
+    assert.deepEqual((await same('relays', (api) => api.relays())).ok, [])
+    assert.equal((await same('addRelay', (api) => api.addRelay('/ip4/127.0.0.1/tcp/1'))).error?.code, 'INVALID_MULTIADDR')
+    const relayAddr = `/ip4/127.0.0.1/tcp/1/p2p/${bobId}`
+    const [addedA, addedB] = (await both('addRelay', (api) => api.addRelay(relayAddr))) as unknown as Array<{
+      ok?: { addr: string }
+    }>
+    assert.equal(addedA.ok?.addr, relayAddr)
+    assert.equal(addedB.ok?.addr, relayAddr)
+    assert.equal((await same('relays', (api) => api.relays())).ok?.length, 1)
+    const [rmA, rmB] = (await both('removeRelay', (api) => api.removeRelay(relayAddr))) as unknown as Array<{
+      ok?: { addr: string }
+      error?: { code: string }
+    }>
+    assert.equal(rmA.ok?.addr, relayAddr)
+    assert.equal(rmB.error?.code, 'INVALID_ARGUMENT')
+    const invite = await same('invite', (api) => api.invite())
+    assert.match((invite.ok as { invite: string }).invite, /^p2pnode-invite:/)
+    assert.equal((await same('dial', (api) => api.dial('p2pnode-invite:!!'))).error?.code, 'INVALID_ARGUMENT')
   })
 
   it('the web app\'s link: WEB_OFF both ways without a web server; with one attached, its link (socket only)', async () => {

@@ -145,6 +145,39 @@ describe('mailbox: alice and bob are never online at the same time', () => {
     }
   })
 
+  it('300 messages go in several rounds and envelopes, and arrive in order', async () => {
+    const alice = await P2pNode.start(options(aliceDir, 'alice'))
+    const texts = Array.from({ length: 300 }, (_, i) => `mbx-many-${i}`)
+    try {
+      for (const text of texts) await alice.send(bobId, text, { waitMs: 0 })
+      await waitFor(async () => (await alice.mailbox.mailbox()).contacts.find((c) => c.peerId === bobId)?.deposited === 300, {
+        what: 'all 300 at bob\'s mailbox',
+        timeout: 60_000
+      })
+      assert.ok((mailbox.mailbox.hold?.heldFor(bobId).count ?? 0) >= 2, 'more than one envelope')
+    } finally {
+      await alice.stop()
+    }
+    const bob = await P2pNode.start(options(bobDir, 'bob'))
+    try {
+      await waitFor(async () => (await bob.history(aliceId, { limit: 1000 })).filter((m) => m.text.startsWith('mbx-many-')).length === 300, {
+        what: 'bob has all 300',
+        timeout: 60_000
+      })
+      const got = (await bob.history(aliceId, { limit: 1000 })).filter((m) => m.text.startsWith('mbx-many-'))
+      assert.deepEqual(got.map((m) => m.text), texts)
+      await waitFor(() => mailbox.mailbox.hold?.heldFor(aliceId).count, { what: 'the acks at alice\'s mailbox' })
+    } finally {
+      await bob.stop()
+    }
+    const back = await P2pNode.start(options(aliceDir, 'alice'))
+    try {
+      await waitFor(async () => (await back.store.outboxSize(bobId)) === 0, { what: 'all 300 delivered' })
+    } finally {
+      await back.stop()
+    }
+  })
+
   it('a message that took both paths is stored once, in order', async () => {
     // alice deposits two messages for bob while he is away; the mailbox then goes down before bob collects them.
     const alice = await P2pNode.start(options(aliceDir, 'alice'))

@@ -80,7 +80,9 @@ describe('LAN of three netns hosts: mDNS discovery and concurrent chat', { skip:
       assert.ok(Array.isArray(peers))
       assert.equal(peers.length, 2, `${HOSTS[i].name} knows exactly two peers: ${JSON.stringify(peers)}`)
       for (const p of peers) {
-        assert.deepEqual(Object.keys(p).sort(), ['addrs', 'connected', 'name', 'peerId'])
+        assert.deepEqual(Object.keys(p).sort(), ['addrs', 'connected', 'name', 'path', 'peerId'])
+        // On one LAN: straight there, no relay.
+        assert.equal(p.path, 'direct')
         assert.equal(typeof p.peerId, 'string')
         assert.equal(typeof p.name, 'string')
         assert.equal(p.connected, true)

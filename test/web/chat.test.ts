@@ -183,7 +183,13 @@ describe('web app in a real browser (chromium)', { skip: NO_BROWSER }, () => {
   it('a screenshot of the page (UPDATE_SCREENSHOT=1 writes it to docs/web-app.png for the README)', async () => {
     await page.getByRole('searchbox', { name: 'Search' }).fill('')
     await page.getByRole('searchbox', { name: 'Search' }).press('Enter')
-    await page.getByRole('log', { name: 'Messages' }).getByText('answer from bob').scrollIntoViewIfNeeded()
+    // A reply, so that the picture shows one with its quote.
+    const log = page.getByRole('log', { name: 'Messages' })
+    await log.getByRole('listitem').filter({ hasText: 'answer from bob' }).getByRole('button', { name: /^Reply/ }).click()
+    await page.getByRole('textbox', { name: 'Message' }).fill('Thanks, the picture and the paper came through.')
+    await page.getByRole('textbox', { name: 'Message' }).press('Enter')
+    await log.getByRole('button', { name: '↪ answer from bob' }).waitFor()
+    await page.getByRole('status').waitFor({ state: 'hidden' })
     const path = process.env.UPDATE_SCREENSHOT === '1' ? join(ROOT, 'docs', 'web-app.png') : join(files, 'web-app.png')
     await mkdir(join(path, '..'), { recursive: true })
     const shot = await page.screenshot({ path })

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -16,6 +17,27 @@ const LOCAL = ['--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0']
 function pngSize(b: Buffer): [number, number] {
   assert.equal(b.subarray(1, 4).toString('ascii'), 'PNG')
   return [b.readUInt32BE(16), b.readUInt32BE(20)]
+}
+
+/** Half a second of a 440 Hz tone, as a WAV file (8 kHz, 16-bit mono). */
+function wav(): Buffer {
+  const rate = 8000
+  const samples = rate / 2
+  const b = Buffer.alloc(44 + samples * 2)
+  b.write('RIFF', 0, 'ascii')
+  b.writeUInt32LE(36 + samples * 2, 4)
+  b.write('WAVEfmt ', 8, 'ascii')
+  b.writeUInt32LE(16, 16)
+  b.writeUInt16LE(1, 20) // PCM
+  b.writeUInt16LE(1, 22) // mono
+  b.writeUInt32LE(rate, 24)
+  b.writeUInt32LE(rate * 2, 28)
+  b.writeUInt16LE(2, 32)
+  b.writeUInt16LE(16, 34)
+  b.write('data', 36, 'ascii')
+  b.writeUInt32LE(samples * 2, 40)
+  for (let i = 0; i < samples; i++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)), 44 + i * 2)
+  return b
 }
 
 /** Whether the element is within the visible part of the scrolled message log. */
@@ -38,7 +60,8 @@ describe('web app: replies, the picture viewer, paste and the keyboard (chromium
 
   before(async () => {
     files = await fleet.dir()
-    alice = await fleet.start(await fleet.dir(), ['--name', 'alice'])
+    // Files over 100 kB wait for alice to accept them.
+    alice = await fleet.start(await fleet.dir(), ['--name', 'alice', '--auto-accept-max', '100000'])
     bob = await fleet.start(await fleet.dir(), ['--name', 'bob', '--no-web'])
     await alice.json(['dial', (await bob.json<IdInfo>(['id'])).addrs[0]])
     // Bob takes alice's files without asking.
@@ -115,6 +138,16 @@ describe('web app: replies, the picture viewer, paste and the keyboard (chromium
     await item('the answer, as a reply').getByRole('button', { name: '↪ question from bob' }).waitFor()
   })
 
+  it('what arrives meanwhile leaves the shown messages alone: a focused Reply keeps the focus', async () => {
+    const reply = item('question from bob').getByRole('button', { name: /^Reply/ })
+    await reply.focus()
+    // A file's transfer events make the page reload the conversation's newest page.
+    await writeFile(join(files, 'note.txt'), 'a note\n')
+    await bob.json(['send-file', 'alice', join(files, 'note.txt')])
+    await log().getByRole('listitem').filter({ hasText: 'note.txt' }).getByRole('link', { name: 'Download' }).waitFor({ timeout: 20_000 })
+    assert.ok(await focused(reply), 'the Reply still has the focus')
+  })
+
   it('a quote shows the original when clicked: the log scrolls to it and it gets the focus', async () => {
     // Enough messages after the original that it is out of sight.
     const api = new ApiClient(dataPaths(bob.dataDir).socket, bob.dataDir)
@@ -175,5 +208,102 @@ describe('web app: replies, the picture viewer, paste and the keyboard (chromium
     assert.deepEqual(pngSize(await readFile(got.path)), [40, 30])
     assert.equal(await box().inputValue(), '', 'nothing pasted as text')
     await log().getByRole('img', { name: 'image.png' }).waitFor()
+  })
+  it('drag and drop: a file dropped on the conversation is sent (the drop zone shows while dragging)', async () => {
+    const drop = await page.evaluateHandle(() => {
+      const dt = new DataTransfer()
+      dt.items.add(new File(['dropped in the page\n'], 'dropped.txt', { type: 'text/plain' }))
+      return dt
+    })
+    const chat = page.getByRole('main', { name: 'Conversation' })
+    await chat.dispatchEvent('dragover', { dataTransfer: drop })
+    assert.match((await chat.getAttribute('class')) ?? '', /\bdrop\b/)
+    await chat.dispatchEvent('drop', { dataTransfer: drop })
+    const got = await waitFor(
+      async () => (await bob.json<FileInfo[]>(['files'])).find((f) => f.name === 'dropped.txt' && f.status === 'complete'),
+      { what: 'bob has dropped.txt', timeout: 30_000 }
+    )
+    assert.equal(await readFile(got.path, 'utf8'), 'dropped in the page\n')
+    assert.doesNotMatch((await chat.getAttribute('class')) ?? '', /\bdrop\b/)
+  })
+
+  it('a file over the auto-accept limit: Accept in the page fetches it; Cancel refuses another (bob\'s CLI sees both)', async () => {
+    const first = randomBytes(300_000)
+    await writeFile(join(files, 'large-one.bin'), first)
+    await writeFile(join(files, 'large-two.bin'), randomBytes(300_000))
+    await bob.json(['send-file', 'alice', join(files, 'large-one.bin')])
+    const card = log().getByRole('listitem').filter({ hasText: 'large-one.bin' })
+    await card.getByRole('button', { name: 'Accept' }).click({ timeout: 20_000 })
+    await card.getByRole('link', { name: 'Download' }).waitFor({ timeout: 20_000 })
+    const mine = await waitFor(
+      async () => (await alice.json<FileInfo[]>(['files'])).find((f) => f.name === 'large-one.bin' && f.status === 'complete'),
+      { what: 'alice has large-one.bin' }
+    )
+    assert.deepEqual(await readFile(mine.path), first)
+
+    await bob.json(['send-file', 'alice', join(files, 'large-two.bin')])
+    const second = log().getByRole('listitem').filter({ hasText: 'large-two.bin' })
+    await second.getByRole('button', { name: 'Cancel' }).click({ timeout: 20_000 })
+    await waitFor(
+      async () => (await bob.json<FileInfo[]>(['files'])).find((f) => f.name === 'large-two.bin')?.status === 'cancelled',
+      { what: 'bob sees large-two.bin cancelled' }
+    )
+    await second.getByText('cancelled').waitFor()
+  })
+
+  it('sound plays inline: a received WAV is an audio player with its length known', async () => {
+    await writeFile(join(files, 'tone.wav'), wav())
+    await bob.json(['send-file', 'alice', join(files, 'tone.wav')])
+    const audio = log().getByRole('listitem').filter({ hasText: 'tone.wav' }).locator('audio[controls]')
+    await audio.waitFor({ timeout: 20_000 })
+    const duration = await waitFor(
+      () => audio.evaluate((e) => ((e as HTMLAudioElement).readyState >= 1 ? (e as HTMLAudioElement).duration : 0)),
+      { what: 'the audio metadata loaded' }
+    )
+    assert.ok(Math.abs(duration - 0.5) < 0.05, `duration ${duration}`)
+  })
+
+  it('history is paged: 50 at first, "Load older messages" until the first; a search result opens the conversation at its message', async () => {
+    // Over two pages: the first and two more.
+    const more = 110 - (await alice.json<HistoryEntry[]>(['history', bob.peerId, '--limit', '1000'])).length
+    const api = new ApiClient(dataPaths(bob.dataDir).socket, bob.dataDir)
+    try {
+      for (let i = 0; i < more; i++) await api.send(alice.peerId, `more ${i}`, { waitMs: 0 })
+    } finally {
+      await api.close()
+    }
+    const last = `more ${more - 1}`
+    const total = await waitFor(async () => {
+      const n = (await alice.json<HistoryEntry[]>(['history', bob.peerId, '--limit', '1000'])).length
+      return n >= 110 && n
+    }, { what: 'alice has them all' })
+    const open = async () => {
+      await page.reload()
+      await page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /bob/ }).click()
+      await item(last).waitFor({ timeout: 20_000 })
+    }
+
+    // The oldest message is beyond the first page: the search result pages back to it.
+    await open()
+    assert.equal(await item('hello alice').count(), 0)
+    await page.getByRole('searchbox', { name: 'Search' }).fill('hello')
+    await page.getByRole('searchbox', { name: 'Search' }).press('Enter')
+    await page.getByLabel('Search results').getByRole('button', { name: /hello alice/ }).click()
+    await waitFor(async () => (await item('hello alice').count()) === 1 && (await inView(item('hello alice'))), {
+      what: 'the found message shown and in sight'
+    })
+    assert.ok(await focused(item('hello alice')), 'the found message has the focus')
+
+    await open()
+    assert.equal(await log().getByRole('listitem').count(), 50)
+    const older = page.getByRole('button', { name: 'Load older messages' })
+    const items = log().getByRole('listitem')
+    for (let i = 0; i < 10 && (await older.isVisible()); i++) {
+      const shown = await items.count()
+      await older.click()
+      await waitFor(async () => (await items.count()) > shown, { what: 'an older page shown' })
+    }
+    assert.equal(await older.isVisible(), false, 'no older messages left')
+    assert.equal(await log().getByRole('listitem').count(), total)
   })
 })

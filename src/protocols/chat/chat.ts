@@ -16,8 +16,28 @@ import {
 } from './constants.ts'
 import { NotConnectedError } from './errors.ts'
 import { errorText } from '../util.ts'
-import { byteLength, openFrames, readFrame, readHello, readMailboxInfo, sanitizeName } from './frames.ts'
-import type { ChatComponents, ChatEvents, ChatInit, ChatProtocol, ChatStore, LiveStatus } from './index.ts'
+import {
+  byteLength,
+  MAX_REACH_ADDRS,
+  openFrames,
+  readFrame,
+  readHello,
+  readMailboxInfo,
+  readReach,
+  sanitizeName
+} from './frames.ts'
+import type {
+  ChatComponents,
+  ChatEvents,
+  ChatInit,
+  ChatProtocol,
+  ChatStore,
+  GroupHooks,
+  GroupItem,
+  GroupOutcome,
+  LiveStatus,
+  OutboxEntry
+} from './index.ts'
 import { Frame } from './pb/chat.ts'
 import { Presence } from './presence.ts'
 import { Retries, type SessionEnd } from './retry.ts'
@@ -86,7 +106,9 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   async start(): Promise<void> {
     await this.components.libp2p.handle(PROTOCOL, (stream, connection) => this.onInbound(stream, connection), {
       maxInboundStreams: MAX_INBOUND_STREAMS,
-      maxOutboundStreams: MAX_INBOUND_STREAMS
+      maxOutboundStreams: MAX_INBOUND_STREAMS,
+      // Chat is small: it goes through a relay (within the relay's limits) until a direct path replaces it.
+      runOnLimitedConnection: true
     })
     this.components.libp2p.addEventListener('connection:close', this.onConnectionClose)
     this.started = true
@@ -127,6 +149,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     return entry.message
   }
 
+  queued(peer: string, entry: OutboxEntry): void {
+    const session = this.sessions.get(peer)
+    if (session != null && this.allows(peer) && !this.foreign.has(peer)) session.offer(entry)
+    else this.flush(peer)
+  }
+
   flush(peer: string, options: { probe?: boolean } = {}): void {
     if (!this.started || !this.isConnected(peer) || !this.allows(peer)) return
     if (options.probe === true) {
@@ -152,7 +180,15 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   /** Back off, give up on a peer that is no p2pnode node, or do nothing; and say why. */
   private afterSession(peer: string, end: SessionEnd): void {
     if (!this.started) return
-    if (end.kind === 'gone') this.log('chat stream to %s closed with its connection: %s', peer, end.reason)
+    if (end.kind === 'gone') {
+      this.log('chat stream to %s closed with its connection: %s', peer, end.reason)
+      // Replaced (a relayed connection retired for a direct one): go on over the connection that is left. What was
+      // unacked is sent again; the receiver keeps each message once.
+      if (end.closed === true && this.isConnected(peer)) {
+        this.flush(peer)
+        return
+      }
+    }
     const decision = this.retries.ended(peer, end)
     if (decision == null) return
     if ('foreign' in decision) {
@@ -245,7 +281,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   /** @internal */
   helloFrame(): Frame {
     // Our mailbox rides along with the greeting: older nodes skip the field they do not know.
-    return { hello: { name: this.name, version: this.version }, mailbox: this.mailboxFrameInfo() }
+    const relayAddrs = this.components.relayAddrs?.() ?? []
+    return {
+      hello: { name: this.name, version: this.version },
+      mailbox: this.mailboxFrameInfo(),
+      ...(relayAddrs.length > 0 ? { reach: { relayAddrs: relayAddrs.slice(0, MAX_REACH_ADDRS) } } : {})
+    }
   }
 
   private mailboxFrameInfo(): { peer: string; addrs: string[] } {
@@ -263,16 +304,30 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     this.safeDispatchEvent('mailbox', { detail: { peer, mailbox } })
   }
 
-  /** @internal A stream on an open connection to the peer (never a dial: connecting is the node's business). */
-  async openStream(peer: string): Promise<{ stream: Stream; connection: Connection }> {
-    const connection = this.components.libp2p.getConnections(peerIdFromString(peer)).find((c) => c.status === 'open')
+  /**
+   * @internal A stream on an open connection to the peer (never a dial: connecting is the node's business): an
+   * unlimited one if there is one, else a relayed one.
+   */
+  async openStream(
+    peer: string,
+    chosen?: (connection: Connection) => void
+  ): Promise<{ stream: Stream; connection: Connection }> {
+    const open = this.components.libp2p.getConnections(peerIdFromString(peer)).filter((c) => c.status === 'open')
+    const connection = open.find((c) => c.limits == null) ?? open[0]
     if (connection == null) throw new NotConnectedError(`${peer} is not connected`)
-    const stream = await connection.newStream(PROTOCOL, { signal: AbortSignal.timeout(this.helloTimeout) })
+    // Known before the stream opens, so that a stream refused on a connection that stays open counts as a failure
+    // (backed off), not as a connection gone.
+    chosen?.(connection)
+    const stream = await connection.newStream(PROTOCOL, {
+      signal: AbortSignal.timeout(this.helloTimeout),
+      runOnLimitedConnection: true
+    })
     return { stream, connection }
   }
 
-  /** @internal The peer greeted us on a stream of `connection`. */
-  onHello(peer: string, name: string, connection: Connection): void {
+  /** @internal The peer greeted us on a stream of `connection`, with its relay addresses beside. */
+  onHello(peer: string, name: string, connection: Connection, relayAddrs: string[] = []): void {
+    if (relayAddrs.length > 0) this.safeDispatchEvent('reach', { detail: { peer, relayAddrs } })
     // A greeting proves a p2pnode node, whatever we concluded before.
     this.retries.greeted(peer)
     const wasForeign = this.foreign.has(peer)
@@ -298,6 +353,29 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     }
     for (const id of ids) set.add(id)
     this.safeDispatchEvent('sent', { detail: { peer, ids } })
+  }
+
+  /** @internal A group frame from a peer (see GroupHooks). */
+  async receiveGroupItem(peer: string, item: GroupItem): Promise<GroupOutcome> {
+    return this.components.groups?.receive(peer, item) ?? { refused: 'no-group' }
+  }
+
+  /** @internal */
+  signedState(group: string): ReturnType<GroupHooks['signedState']> {
+    return this.components.groups?.signedState(group)
+  }
+
+  /** @internal The peer refused our messages: they are out of its outbox. */
+  onRefused(peer: string, ids: string[], reason: string): void {
+    this.retries.progressed(peer)
+    const set = this.onWire.get(peer)
+    for (const id of ids) {
+      set?.delete(id)
+      for (const resolve of this.waiters.get(`${peer}/${id}`) ?? []) resolve()
+    }
+    if (set?.size === 0) this.onWire.delete(peer)
+    this.log('%s refused %d messages: %s', peer, ids.length, reason)
+    this.safeDispatchEvent('refused', { detail: { peer, ids, reason } })
   }
 
   /** @internal */
@@ -334,7 +412,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       const first = await readFrame(frames, { signal: AbortSignal.timeout(this.helloTimeout) })
       const hello = readHello(first)
       await frames.write(Frame.encode(this.helloFrame()))
-      this.onHello(peer, hello.name, connection)
+      this.onHello(peer, hello.name, connection, readReach(first))
       this.onMailboxFrame(peer, first)
       await new InboundSession(this, peer, frames).run()
       await stream.close()

@@ -54,3 +54,12 @@ export const MAX_INBOUND_STREAMS = 4
 
 /** Timestamps further than this in the future are rejected as malformed. */
 export const MAX_CLOCK_SKEW_MS = 365 * 24 * 3600_000
+
+/** Most members of a group, the admin among them: a message to a group is one copy per member to store and ack. */
+export const MAX_GROUP_MEMBERS = 256
+
+/** Largest group name, in UTF-8 bytes. */
+export const MAX_GROUP_NAME_BYTES = 64
+
+/** Group ids are 128 bits (see group-state.ts). */
+export const GROUP_ID_BYTES = 16

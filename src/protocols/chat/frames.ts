@@ -13,6 +13,7 @@ import {
 } from './constants.ts'
 import { ProtocolViolationError } from './errors.ts'
 import { type Ack, type ChatMessage, Frame, type Hello, type MailboxInfo } from './pb/chat.ts'
+import { GROUP_ID_BYTES } from './constants.ts'
 
 /** A checked incoming message, ids as hex. */
 export interface WireMessage {
@@ -30,9 +31,76 @@ export function byteLength(text: string): number {
   return Buffer.byteLength(text)
 }
 
+/** Every field of a Frame: a frame carries exactly one. */
+const FRAME_FIELDS: ReadonlyArray<keyof Frame> = ['hello', 'message', 'ack', 'groupMessage', 'groupChange', 'refused', 'groupLeave']
+
 /** Which single field a frame carries; more or fewer than one is a violation. */
 function only<K extends keyof Frame>(frame: Frame, key: K): NonNullable<Frame[K]> {
-  return onlyField(frame, key, ['hello', 'message', 'ack'], (m) => new ProtocolViolationError(m))
+  return onlyField(frame, key, FRAME_FIELDS, (m) => new ProtocolViolationError(m))
+}
+
+/** What the stream's opener may send after its greeting, checked. */
+export type InboundItem =
+  | { type: 'message'; message: WireMessage }
+  | { type: 'group-message'; message: WireMessage & { group: string; groupVersion: number } }
+  | { type: 'group-change'; id: string; state: Uint8Array; signature: Uint8Array; size: number }
+  | { type: 'group-leave'; id: string; group: string; size: number }
+
+/** The id an inbound item is acked (or refused) by. */
+export function itemId(item: InboundItem): string {
+  return item.type === 'message' || item.type === 'group-message' ? item.message.id : item.id
+}
+
+export function itemSize(item: InboundItem): number {
+  return item.type === 'message' || item.type === 'group-message' ? item.message.size : item.size
+}
+
+export function readInbound(frame: Frame, now = Date.now()): InboundItem {
+  if (frame.groupMessage != null) {
+    const gm = only(frame, 'groupMessage')
+    if (gm.group == null || gm.group.byteLength !== GROUP_ID_BYTES) {
+      throw new ProtocolViolationError(`a group message carries its ${GROUP_ID_BYTES}-byte group id`)
+    }
+    const message = checkMessage(gm, now)
+    return { type: 'group-message', message: { ...message, group: toHex(gm.group), groupVersion: Number(gm.groupVersion ?? 0n) } }
+  }
+  if (frame.groupChange != null) {
+    const change = only(frame, 'groupChange')
+    if (change.id.byteLength !== ID_BYTES) throw new ProtocolViolationError(`change id must be ${ID_BYTES} bytes`)
+    return {
+      type: 'group-change',
+      id: toHex(change.id),
+      state: change.state,
+      signature: change.signature,
+      size: change.state.byteLength + change.signature.byteLength + 64
+    }
+  }
+  if (frame.groupLeave != null) {
+    const leave = only(frame, 'groupLeave')
+    if (leave.id.byteLength !== ID_BYTES || leave.group.byteLength !== GROUP_ID_BYTES) {
+      throw new ProtocolViolationError('malformed group leave')
+    }
+    return { type: 'group-leave', id: toHex(leave.id), group: toHex(leave.group), size: 64 }
+  }
+  return { type: 'message', message: readMessage(frame, now) }
+}
+
+/** What the acceptor sends back: ids stored (ack) or not (refused, with why). */
+export type Answer = { type: 'ack'; ids: string[] } | { type: 'refused'; ids: string[]; reason: string }
+
+export function readAnswer(frame: Frame): Answer {
+  if (frame.refused != null) {
+    const refused = only(frame, 'refused')
+    if (refused.ids.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many ids in one refusal')
+    if (Buffer.byteLength(refused.reason) > MAX_NAME_BYTES) throw new ProtocolViolationError('refusal reason too long')
+    return { type: 'refused', ids: refused.ids.map(checkedId), reason: sanitizeName(refused.reason) }
+  }
+  return { type: 'ack', ids: readAck(frame) }
+}
+
+function checkedId(id: Uint8Array): string {
+  if (id.byteLength !== ID_BYTES) throw new ProtocolViolationError(`acked id must be ${ID_BYTES} bytes`)
+  return toHex(id)
 }
 
 export function readHello(frame: Frame): Hello {
@@ -42,8 +110,25 @@ export function readHello(frame: Frame): Hello {
   return { name: sanitizeName(hello.name), version: hello.version }
 }
 
+/** Most relay addresses one greeting may carry, and their longest: see `Reach` in chat.proto. */
+export const MAX_REACH_ADDRS = 8
+export const MAX_REACH_ADDR_BYTES = 256
+
+/** The relay addresses beside a greeting (none from peers that send none). */
+export function readReach(frame: Frame): string[] {
+  const addrs = frame.reach?.relayAddrs ?? []
+  if (addrs.length > MAX_REACH_ADDRS) throw new ProtocolViolationError('too many relay addresses')
+  if (addrs.some((a) => byteLength(a) > MAX_REACH_ADDR_BYTES)) throw new ProtocolViolationError('relay address too long')
+  return addrs
+}
+
 export function readMessage(frame: Frame, now = Date.now()): WireMessage {
   const msg: ChatMessage = only(frame, 'message')
+  if (msg.group != null || msg.groupVersion != null) throw new ProtocolViolationError('a group field in a one-to-one message')
+  return checkMessage(msg, now)
+}
+
+function checkMessage(msg: ChatMessage, now: number): WireMessage {
   if (msg.id.byteLength !== ID_BYTES) throw new ProtocolViolationError(`message id must be ${ID_BYTES} bytes`)
   if (msg.replyTo != null && msg.replyTo.byteLength !== ID_BYTES) {
     throw new ProtocolViolationError(`reply-to id must be ${ID_BYTES} bytes`)
@@ -88,7 +173,7 @@ export function readMailboxInfo(info: MailboxInfo): PeerMailbox | null {
 
 /** A frame that carries only a mailbox announcement (an update, sent by the opener after the greeting). */
 export function isMailboxUpdate(frame: Frame): boolean {
-  return frame.mailbox != null && frame.hello == null && frame.message == null && frame.ack == null
+  return frame.mailbox != null && FRAME_FIELDS.every((k) => frame[k] == null)
 }
 
 /** One of our stored messages as the frame that carries it (on a chat stream or in a mailbox envelope). */
@@ -125,7 +210,14 @@ export function sanitizeName(name: string): string {
 
 // ---- stream helpers -------------------------------------------------------------------------------------------
 
-const DECODE_LIMITS = { limits: { ack: { ids: MAX_IN_FLIGHT }, mailbox: { addrs: MAX_MAILBOX_ADDRS } } }
+const DECODE_LIMITS = {
+  limits: {
+    ack: { ids: MAX_IN_FLIGHT },
+    refused: { ids: MAX_IN_FLIGHT },
+    mailbox: { addrs: MAX_MAILBOX_ADDRS },
+    reach: { relayAddrs: MAX_REACH_ADDRS }
+  }
+}
 
 /** Read one frame; anything that does not decode is a protocol violation. */
 export async function readFrame(lp: LengthPrefixedStream, options: { signal?: AbortSignal } = {}): Promise<Frame> {

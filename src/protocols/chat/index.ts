@@ -15,6 +15,7 @@ import type { NewIncomingMessage, NewOutgoingMessage, OutboxEntry, StoredMessage
 import { Chat } from './chat.ts'
 import type { PeerMailbox } from './frames.ts'
 import type { RelayedResult } from './relayed.ts'
+import type { InboundItem } from './frames.ts'
 
 export type { OutboxEntry } from '../../store/index.ts'
 export { checkText } from './chat.ts'
@@ -22,6 +23,8 @@ export { messageFrame, type PeerMailbox } from './frames.ts'
 export type { RelayedResult } from './relayed.ts'
 export * from './constants.ts'
 export { ChatTimeoutError, NotConnectedError, ProtocolViolationError } from './errors.ts'
+export type { InboundItem } from './frames.ts'
+export { ForgedStateError, groupIdOf, type GroupStateInfo, newNonce, openState, signState, type SignedState } from './group-state.ts'
 
 /** What the protocol needs from storage (implemented by src/store's Store). */
 export interface ChatStore {
@@ -30,9 +33,25 @@ export interface ChatStore {
   outboxEntry(peer: string, id: string): Promise<OutboxEntry | undefined>
   addIncoming(msgs: NewIncomingMessage[]): Promise<StoredMessage[]>
   markDelivered(peer: string, entries: OutboxEntry[]): Promise<void>
+  /** The peer refused these (a group it is not in, as it sees it): out of its outbox, recorded on the entries. */
+  markRefused(peer: string, entries: OutboxEntry[]): Promise<void>
   /** Take entries out of the outbox without marking them delivered (a file entry that will never be offered). */
   unqueue(peer: string, entries: OutboxEntry[]): Promise<void>
   outbox(peer: string, options?: { afterSeq?: string; limit?: number }): Promise<OutboxEntry[]>
+}
+
+/** What became of a group frame: stored (or known already: acked), or refused with a one-word reason. */
+export type GroupOutcome = { stored: true } | { refused: string }
+
+/** A group frame as received: everything but one-to-one messages (see frames.ts). */
+export type GroupItem = Exclude<InboundItem, { type: 'message' }>
+
+/** Groups, as the chat protocol needs them (implemented by the node's group module). */
+export interface GroupHooks {
+  /** A group frame from `peer`, checked for form: store it, or say why not (never throws for a refusal). */
+  receive(peer: string, item: GroupItem): Promise<GroupOutcome>
+  /** The newest signed state of a group we are in, sent before our first message of it on a stream. */
+  signedState(group: string): { version: number; state: Uint8Array<ArrayBuffer>; signature: Uint8Array<ArrayBuffer> } | undefined
 }
 
 export interface ChatComponents {
@@ -62,6 +81,13 @@ export interface ChatComponents {
    * greeting and, when it changes, by announceMailbox(). @default none
    */
   mailbox?: () => PeerMailbox | undefined
+  /** Groups: without them every group frame is refused (`no-group`). */
+  groups?: GroupHooks
+  /**
+   * Our circuit addresses through our relays, told to each peer beside our greeting (chat.proto `Reach`), so that
+   * contacts can redial us through them. @default none
+   */
+  relayAddrs?: () => string[]
 }
 
 export interface ChatInit {
@@ -95,6 +121,8 @@ export interface ChatEvents {
   message: CustomEvent<StoredMessage>
   /** A peer greeted us (on either stream direction). */
   hello: CustomEvent<{ peer: string; name: string }>
+  /** A peer told us, beside its greeting, where it can be reached through its relays now (maybe nowhere). */
+  reach: CustomEvent<{ peer: string; relayAddrs: string[] }>
   /**
    * A peer arrived (`here`: it greeted us on an open connection) or left (its last greeted connection closed).
    * Fired exactly when that changes; chat streams closing while idle change nothing.
@@ -104,6 +132,8 @@ export interface ChatEvents {
   sent: CustomEvent<{ peer: string; ids: string[] }>
   /** A peer acknowledged our messages. */
   delivered: CustomEvent<{ peer: string; ids: string[] }>
+  /** A peer refused our group messages (it is not in the group, as it sees it): they will not be sent again. */
+  refused: CustomEvent<{ peer: string; ids: string[]; reason: string }>
   /**
    * What we concluded about a peer changed: `notP2pnode` says why it is no p2pnode node (nothing is sent to it,
    * nothing retried), undefined when it turned out to be one after all (it greeted us).
@@ -123,6 +153,8 @@ export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
    * Throws RangeError for empty or oversize text.
    */
   send(peer: string, text: string, options?: { replyTo?: string }): Promise<StoredMessage>
+  /** An entry of ours now waits in the peer's outbox (a group message): send it as soon as the peer is connected. */
+  queued(peer: string, entry: OutboxEntry): void
   /**
    * Send the peer's outbox now if it is connected (call on connect); opening the stream also greets. Does nothing
    * while a retry is backing off or for a peer that is no p2pnode node, unless `probe` (the user asked: look again).

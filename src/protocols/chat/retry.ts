@@ -5,7 +5,7 @@ export type SessionEnd =
   /** Ended cleanly (idle, or closed by us). */
   | { kind: 'done' }
   /** Its connection closed: reconnecting is the redialer's business, not ours. */
-  | { kind: 'gone'; reason: string }
+  | { kind: 'gone'; reason: string; closed?: boolean }
   /** Failed while the peer stayed connected: retried with back-off. */
   | { kind: 'failed'; reason: string; greeted: boolean }
   /** The peer proved not to be a p2pnode node: never retried (until it greets us, or the user asks). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Chat } from './chat.ts'
@@ -5,14 +6,17 @@ import { MAX_FRAME_BYTES, MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from '.
 import { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
 import { errorText, fromHex, isEOF } from '../util.ts'
 import {
+  type InboundItem,
   isMailboxUpdate,
+  itemId,
+  itemSize,
   messageFrame,
   openFrames,
-  readAck,
+  readAnswer,
   readFrame,
   readHello,
-  readMessage,
-  type WireMessage
+  readInbound,
+  readReach
 } from './frames.ts'
 import type { LiveStatus, OutboxEntry } from './index.ts'
 import { Frame } from './pb/chat.ts'
@@ -26,7 +30,7 @@ export class InboundSession {
   private readonly chat: Chat
   private readonly peer: string
   private readonly frames: LengthPrefixedStream
-  private readonly queue: WireMessage[] = []
+  private readonly queue: InboundItem[] = []
   private queuedBytes = 0
   private wakeup = Promise.withResolvers<void>()
   private ended = false
@@ -62,9 +66,9 @@ export class InboundSession {
           this.chat.onMailboxFrame(this.peer, frame)
           continue
         }
-        const message = readMessage(frame)
-        this.queue.push(message)
-        this.queuedBytes += message.size
+        const item = readInbound(frame)
+        this.queue.push(item)
+        this.queuedBytes += itemSize(item)
         // An honest sender never has more than MAX_IN_FLIGHT messages or MAX_IN_FLIGHT_BYTES unacknowledged.
         if (this.queue.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many unacknowledged messages')
         if (this.queuedBytes > MAX_IN_FLIGHT_BYTES + MAX_FRAME_BYTES) {
@@ -89,9 +93,30 @@ export class InboundSession {
       const batch = this.queue.splice(0)
       this.queuedBytes = 0
       // Persist first, then ack: an ack is a promise that the message is on disk.
-      const added = await this.chat.store.addIncoming(batch.map((m) => ({ ...m, peer: this.peer, to })))
-      for (const message of added) this.chat.onMessage(message)
-      await this.frames.write(Frame.encode({ ack: { ids: batch.map((m) => fromHex(m.id)) } }))
+      const acked: string[] = []
+      const refused = new Map<string, string[]>()
+      for (let i = 0; i < batch.length; ) {
+        const item = batch[i]
+        if (item.type === 'message') {
+          // Consecutive one-to-one messages: one batch.
+          let j = i
+          while (j < batch.length && batch[j].type === 'message') j++
+          const texts = batch.slice(i, j).map((b) => (b as Extract<InboundItem, { type: 'message' }>).message)
+          const added = await this.chat.store.addIncoming(texts.map((m) => ({ ...m, peer: this.peer, to })))
+          for (const message of added) this.chat.onMessage(message)
+          acked.push(...texts.map((m) => m.id))
+          i = j
+          continue
+        }
+        const outcome = await this.chat.receiveGroupItem(this.peer, item)
+        if ('refused' in outcome) refused.set(outcome.refused, [...(refused.get(outcome.refused) ?? []), itemId(item)])
+        else acked.push(itemId(item))
+        i++
+      }
+      const answers: Uint8Array[] = []
+      if (acked.length > 0) answers.push(Frame.encode({ ack: { ids: acked.map(fromHex) } }))
+      for (const [reason, ids] of refused) answers.push(Frame.encode({ refused: { ids: ids.map(fromHex), reason } }))
+      await this.frames.writeV(answers)
     }
   }
 }
@@ -178,8 +203,11 @@ export class OutboundSession {
   private async run(): Promise<SessionEnd> {
     let watchdog: NodeJS.Timeout | undefined
     let connection: Connection | undefined
+    let chosen: Connection | undefined
     try {
-      const opened = await this.chat.openStream(this.peer)
+      const opened = await this.chat.openStream(this.peer, (c) => {
+        chosen = c
+      })
       connection = opened.connection
       const stream = opened.stream
       this.stream = stream
@@ -193,7 +221,7 @@ export class OutboundSession {
       const hello = readHello(first)
       this.greeted = true
       this.frames = frames
-      this.chat.onHello(this.peer, hello.name, connection)
+      this.chat.onHello(this.peer, hello.name, connection, readReach(first))
       this.chat.onMailboxFrame(this.peer, first)
       const ackTimeout = this.chat.timeouts.ack
       watchdog = setInterval(
@@ -215,7 +243,10 @@ export class OutboundSession {
       return { kind: 'done' }
     } catch (err) {
       this.stream?.abort(err instanceof Error ? err : new Error(String(err)))
-      return this.classify(err, connection)
+      const end = this.classify(err, connection)
+      // The connection it was on closed (a relayed one retired for a direct one, say): not the peer gone.
+      if (end.kind === 'gone' && chosen != null && chosen.status !== 'open') return { ...end, closed: true }
+      return end
     } finally {
       clearInterval(watchdog)
       this.open = false
@@ -274,6 +305,23 @@ export class OutboundSession {
           break
         }
         const m = entry.message
+        if (m.group != null) {
+          const frames2 = this.groupFrames(entry)
+          if (frames2 == null) {
+            // Nothing this version can send for it (a file to a group): it leaves the outbox.
+            await this.chat.store.unqueue(this.peer, [entry])
+            this.lastSeq = entry.seq
+            continue
+          }
+          const size = frames2.reduce((n, f) => n + f.byteLength, 0)
+          if (this.inFlight.size === 0) this.lastProgress = Date.now()
+          this.inFlight.set(m.id, { entry, size })
+          this.inFlightBytes += size
+          this.lastSeq = entry.seq
+          batch.push(...frames2)
+          ids.push(m.id)
+          continue
+        }
         if (m.kind === 'file' || m.kind === 'voice') {
           // A file's turn: what came before goes out first, and nothing after it until its offer is answered.
           if (batch.length > 0) {
@@ -299,6 +347,52 @@ export class OutboundSession {
         this.chat.onSent(this.peer, ids)
       }
     }
+  }
+
+  /** Membership versions of the groups whose signed state this stream has carried. */
+  private readonly statesSent = new Map<string, number>()
+
+  /**
+   * The frames for a group entry: a message (after the group's newest signed state, the first time on this stream
+   * or when it changed, so that a member who missed a change can check the sender), a change, a leave.
+   */
+  private groupFrames(entry: OutboxEntry): Uint8Array[] | undefined {
+    const m = entry.message
+    const group = m.group ?? ''
+    if (m.kind === 'system' && m.signed != null) {
+      return [
+        Frame.encode({
+          groupChange: {
+            id: fromHex(m.id),
+            state: Buffer.from(m.signed.state, 'base64'),
+            signature: Buffer.from(m.signed.signature, 'base64')
+          }
+        })
+      ]
+    }
+    if (m.kind === 'system' && m.system?.type === 'left') {
+      return [Frame.encode({ groupLeave: { id: fromHex(m.id), group: fromHex(group) } })]
+    }
+    if (m.kind !== 'text' && m.kind != null) return undefined
+    const frames: Uint8Array[] = []
+    const signed = this.chat.signedState(group)
+    if (signed != null && this.statesSent.get(group) !== signed.version) {
+      this.statesSent.set(group, signed.version)
+      frames.push(Frame.encode({ groupChange: { id: randomId(), state: signed.state, signature: signed.signature } }))
+    }
+    frames.push(
+      Frame.encode({
+        groupMessage: {
+          id: fromHex(m.id),
+          timestamp: BigInt(m.timestamp),
+          text: m.text,
+          group: fromHex(group),
+          groupVersion: BigInt(signed?.version ?? 0),
+          ...(m.replyTo != null ? { replyTo: fromHex(m.replyTo) } : {})
+        }
+      })
+    )
+    return frames
   }
 
   /**
@@ -336,8 +430,9 @@ export class OutboundSession {
         if (isEOF(err) || !this.open) return
         throw err
       }
+      const answer = readAnswer(frame)
       const acked: OutboxEntry[] = []
-      for (const id of readAck(frame)) {
+      for (const id of answer.ids) {
         const f = this.inFlight.get(id)
         if (f == null) continue // an ack for something we no longer wait for (a resend): harmless
         this.inFlight.delete(id)
@@ -347,6 +442,17 @@ export class OutboundSession {
       }
       this.lastProgress = Date.now()
       const ids = acked.map((e) => e.message.id)
+      if (answer.type === 'refused') {
+        // Not stored there, and never will be: out of the outbox, and said.
+        try {
+          await this.chat.store.markRefused(this.peer, acked)
+        } finally {
+          for (const id of ids) this.acking.delete(id)
+        }
+        this.chat.onRefused(this.peer, ids, answer.reason)
+        this.wakeup.resolve()
+        continue
+      }
       // The ack means the peer has the messages on disk: tell waiters now, then record it on our side.
       this.chat.onDelivered(this.peer, ids)
       try {
@@ -357,4 +463,8 @@ export class OutboundSession {
       this.wakeup.resolve()
     }
   }
+}
+
+function randomId(): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(randomBytes(16))
 }

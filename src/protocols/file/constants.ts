@@ -113,3 +113,9 @@ export const READ_AHEAD_CHUNKS = 4
 export const MAX_CREDIT_CHUNKS = 256
 /** Largest voice note (Offer.voice) taken without asking, over the auto-accept limit too (10 min of Opus is ~2.4 MB). */
 export const MAX_VOICE_NOTE_BYTES = 16 * 1024 * 1024
+
+/**
+ * Largest file whose chunks go through a relay (a relayed connection carries 64 MiB at most on p2pnode's relays,
+ * 128 KiB on libp2p's defaults, and the chat shares it): larger files wait for a direct path.
+ */
+export const MAX_RELAYED_FILE_BYTES = 1024 * 1024

@@ -24,6 +24,8 @@ export interface FileContext {
   /** A record was created or changed: tell listeners. */
   changed(record: TransferRecord): void
   progress(id: string, received: number, size: number): void
+  /** Incoming transfers waiting for a direct connection (see paths.ts). */
+  readonly directWait: Set<string>
   /** Run `fn` after the retry delay, unless the node stops first. */
   later(fn: () => Promise<void>): void
 }

@@ -16,6 +16,12 @@ export class UnsafeFileNameError extends Error {
   override name = UnsafeFileNameError.NAME
 }
 
+/** Thrown when a file's chunks would have to go through a relay: it waits for a direct connection. */
+export class DirectPathNeededError extends Error {
+  static readonly NAME = 'DirectPathNeededError'
+  override name = DirectPathNeededError.NAME
+}
+
 /** Thrown when the peer ends a transfer (cancelled, file gone, bad request). */
 export class TransferStoppedError extends Error {
   static readonly NAME = 'TransferStoppedError'

@@ -29,6 +29,7 @@ import {
 import { chunkLength } from './chunks.ts'
 import { hashTree } from './tree.ts'
 import type { FileContext } from './context.ts'
+import { DIRECT_PATH_REASON } from './paths.ts'
 import { Incoming } from './incoming.ts'
 import type { FileComponents, FileEvents, FileInit, FileStore, FileTransferProtocol, TransferInfo } from './index.ts'
 import { Outgoing } from './outgoing.ts'
@@ -58,6 +59,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   private readonly lastProgress = new Map<string, number>()
   private readonly streams = new Set<Stream>()
   private readonly timers = new Set<NodeJS.Timeout>()
+  /** Incoming transfers waiting for a direct connection (their peer is reachable only through a relay). */
+  private readonly directWait = new Set<string>()
   private started = false
   /** The receiver's half (offers in, fetches out) and the sender's (offers out, fetches served). */
   private readonly incoming: Incoming
@@ -93,7 +96,8 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       fail: (id, error) => this.fail(id, error),
       changed: (record) => this.changed(record),
       progress: (id, received, size) => this.progress(id, received, size),
-      later: (fn) => this.later(fn)
+      later: (fn) => this.later(fn),
+      directWait: this.directWait
     }
     this.incoming = new Incoming(ctx, {
       downloadsDir: init.downloadsDir,
@@ -107,7 +111,13 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   readonly [Symbol.toStringTag] = 'p2pnode:file'
 
   async start(): Promise<void> {
-    const limits = { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: MAX_INBOUND_STREAMS }
+    // Accepted on relayed connections too: the side that opens a stream decides whether it may go there (offers
+    // always, chunks of small files only: see paths.ts).
+    const limits = {
+      maxInboundStreams: MAX_INBOUND_STREAMS,
+      maxOutboundStreams: MAX_INBOUND_STREAMS,
+      runOnLimitedConnection: true
+    }
     await this.components.libp2p.handle(OFFER_PROTOCOL_V3, (s, c) => this.incoming.onOffer(s, c, 3), limits)
     await this.components.libp2p.handle(OFFER_PROTOCOL_V2, (s, c) => this.incoming.onOffer(s, c, 2), limits)
     await this.components.libp2p.handle(OFFER_PROTOCOL, (s, c) => this.incoming.onOffer(s, c, 1), limits)
@@ -265,7 +275,12 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     else if (received == null && record.direction === 'in' && record.status !== 'failed') {
       received = (await this.store.verified(record.id)).reduce((sum, i) => sum + chunkLength(record, i), 0)
     }
-    return { ...record, received: received ?? 0, sent: this.sent.get(record.id) ?? 0 }
+    return {
+      ...record,
+      received: received ?? 0,
+      sent: this.sent.get(record.id) ?? 0,
+      ...(this.directWait.has(record.id) && record.status === 'transferring' ? { directWait: DIRECT_PATH_REASON } : {})
+    }
   }
 
   private async setStatus(id: string, status: TransferStatus): Promise<TransferRecord | undefined> {

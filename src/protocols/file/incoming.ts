@@ -2,7 +2,6 @@
 import { link, mkdir, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Connection, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import type { TransferRecord } from '../../store/index.ts'
 import { errorText, fromHex, toHex } from '../util.ts'
@@ -19,14 +18,22 @@ import {
   MAX_FILE_BYTES,
   MAX_NAME_BYTES,
   MAX_OFFER_FRAME_BYTES,
+  MAX_RELAYED_FILE_BYTES,
   MIN_CHUNK_SIZE
 } from './constants.ts'
 import type { FileContext } from './context.ts'
-import { FileProtocolError, HashMismatchError, TransferStoppedError, UnsafeFileNameError } from './errors.ts'
+import {
+  DirectPathNeededError,
+  FileProtocolError,
+  HashMismatchError,
+  TransferStoppedError,
+  UnsafeFileNameError
+} from './errors.ts'
 import { clip, offerField, readFrame } from './frames.ts'
 import { checkLeaves, readFetchedHashes, readFetchedLeaves, readOfferedHashes } from './hash-list.ts'
 import { safeFileName, stripFormat, withSuffix } from './names.ts'
 import { FetchFrame, type Offer, OfferFrame, OfferReply, Stop } from './pb/file.ts'
+import { fileStream } from './paths.ts'
 import { receiveChunks, receiveStream } from './receiver.ts'
 
 /** File-system errors on the receiver's side that end a transfer (anything else is retried). */
@@ -88,8 +95,9 @@ export class Incoming {
   async tellSender(record: TransferRecord, reason: Stop.Reason, detail: string): Promise<void> {
     try {
       const protocol = record.root != null ? FETCH_PROTOCOL_V3 : FETCH_PROTOCOL
-      const stream = await this.ctx.components.libp2p.dialProtocol(peerIdFromString(record.peer), protocol, {
-        signal: AbortSignal.timeout(this.ctx.frameTimeout)
+      const stream = await fileStream(this.ctx.components.libp2p, record.peer, protocol, {
+        signal: AbortSignal.timeout(this.ctx.frameTimeout),
+        relayed: true
       })
       const lp = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
       await lp.writeV([
@@ -251,9 +259,11 @@ export class Incoming {
       await this.sink.open(id, tempPath, n, !v3 && missing.length === n)
       // Opened even when nothing is missing (an empty file, or a crash after the last chunk): the sender learns
       // the outcome on this stream.
-      stream = await this.ctx.components.libp2p.dialProtocol(peerIdFromString(peer), v3 ? FETCH_PROTOCOL_V3 : FETCH_PROTOCOL, {
-        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.ctx.frameTimeout)])
+      stream = await fileStream(this.ctx.components.libp2p, peer, v3 ? FETCH_PROTOCOL_V3 : FETCH_PROTOCOL, {
+        signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.ctx.frameTimeout)]),
+        relayed: record.size <= MAX_RELAYED_FILE_BYTES
       })
+      if (this.ctx.directWait.delete(id)) this.ctx.changed(record)
       this.ctx.streams.add(stream)
       const s = stream
       const frames = lpStream(stream, { maxDataLength: MAX_FETCH_FRAME_BYTES })
@@ -341,6 +351,13 @@ export class Incoming {
         if (code != null) this.ctx.log.error('receiving %s failed: %s', id, errorText(err))
         if (stream != null && lp != null && stream.status === 'open') await this.tell(stream, lp, Stop.Reason.FAILED, told)
         else if (this.ctx.isConnected(peer)) void this.tellSender(record, Stop.Reason.FAILED, told)
+      } else if (err instanceof DirectPathNeededError) {
+        // Not retried: the node resumes it when a direct connection comes (onConnect), and says why it waits.
+        this.ctx.log('%s waits for a direct connection to %s', id, peer)
+        if (!this.ctx.directWait.has(id)) {
+          this.ctx.directWait.add(id)
+          this.ctx.changed(record)
+        }
       } else {
         stream?.abort(err instanceof Error ? err : new Error(String(err)))
         if (!controller.signal.aborted && this.ctx.started()) {

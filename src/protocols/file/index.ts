@@ -91,6 +91,8 @@ export interface TransferInfo extends TransferRecord {
   received: number
   /** Chunk bytes this process has written to the peer for this transfer (sender side; resends included). */
   sent: number
+  /** Receiver side: why it waits although accepted (the peer is reachable only through a relay, for now). */
+  directWait?: string
 }
 
 export interface FileEvents {

@@ -5,7 +5,6 @@
 import { type FileHandle, open, stat } from 'node:fs/promises'
 import { hashFile } from './chunks.ts'
 import type { Connection, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { FINAL_STATUSES, type TransferRecord, type TransferStatus } from '../../store/index.ts'
 import { errorText, fromHex, toHex } from '../util.ts'
@@ -22,6 +21,7 @@ import { TransferStoppedError } from './errors.ts'
 import { clip, fetchField, offerField, readFrame } from './frames.ts'
 import { hashFrames, listDigest } from './hash-list.ts'
 import { FetchFrame, OfferFrame, OfferReply, Stop } from './pb/file.ts'
+import { fileStream } from './paths.ts'
 import { serveChunks, streamChunks } from './sender.ts'
 
 export class Outgoing {
@@ -95,8 +95,10 @@ export class Outgoing {
       // fetch stream, once accepted), else version 1. A file hashed for version 3 and offered to an older peer is
       // hashed again, once, the old way (SHA-256), before its first offer.
       const protocols = record.root != null ? [OFFER_PROTOCOL_V3, OFFER_PROTOCOL_V2, OFFER_PROTOCOL] : [OFFER_PROTOCOL_V2, OFFER_PROTOCOL]
-      stream = await this.ctx.components.libp2p.dialProtocol(peerIdFromString(record.peer), protocols, {
-        signal: AbortSignal.timeout(this.ctx.frameTimeout)
+      // An offer is small: it goes through a relay too (the chunks may wait for a direct path).
+      stream = await fileStream(this.ctx.components.libp2p, record.peer, protocols, {
+        signal: AbortSignal.timeout(this.ctx.frameTimeout),
+        relayed: true
       })
       this.ctx.streams.add(stream)
       const v3 = stream.protocol === OFFER_PROTOCOL_V3

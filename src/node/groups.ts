@@ -1,0 +1,600 @@
+/**
+ * Groups (`p2pnode group …`, `groups`): membership signed by the admin, messages fanned out over each member's
+ * /chat/1.0 stream through the outbox (one record per member: acked, persisted, exactly once, in the sender's order,
+ * waiting for members who are away). What arrives from the network is checked here (GroupHooks): a change must be
+ * the admin's and newer than ours, a message must come from a member of a group we are in; anything else is refused
+ * and never stored.
+ */
+import { randomBytes } from 'node:crypto'
+import type { PrivateKey } from '@libp2p/interface'
+import type { EventLog } from '../api/events.ts'
+import type { FileInfo } from '../api/files.ts'
+import type { GroupInfo, GroupsApi, HistoryEntry, HistoryQuery, SearchResult, SendResult } from '../api/types.ts'
+import { ErrorCode, P2pError } from '../errors.ts'
+import {
+  type ChatProtocol,
+  checkText,
+  ForgedStateError,
+  type GroupHooks,
+  type GroupItem,
+  type GroupOutcome,
+  groupIdOf,
+  type GroupStateInfo,
+  MAX_GROUP_MEMBERS,
+  MAX_GROUP_NAME_BYTES,
+  newNonce,
+  openState,
+  signState
+} from '../protocols/chat/index.ts'
+import { type GroupRecord, groupConversation, MAX_GROUPS, type OutboxEntry, type Store, type StoredMessage } from '../store/index.ts'
+import { KeyedLock } from '../store/lock.ts'
+import { entryOf } from './event-feed.ts'
+
+type SystemEvent = NonNullable<StoredMessage['system']>
+
+export interface GroupsHost {
+  store: Store
+  chat: ChatProtocol
+  privateKey: PrivateKey
+  self: string
+  /** Our own name. */
+  ownName: () => string
+  events: EventLog
+  resolvePeer: (ref: string, options: { dial: boolean }) => Promise<string>
+  displayName: (peerId: string) => string
+  /** Connect to a member that has something waiting (redialled like any peer with an outbox). */
+  redial: (peerId: string) => void
+  log: (text: string) => void
+}
+
+const ID = /^[0-9a-f]{32}$/
+
+export class NodeGroups implements GroupsApi {
+  private readonly host: GroupsHost
+  /** Changes to one group, one after another (ours and those received). */
+  private readonly lock = new KeyedLock()
+
+  constructor(host: GroupsHost) {
+    this.host = host
+  }
+
+  private get book() {
+    return this.host.store.groups
+  }
+
+  // ---- the chat protocol's side ------------------------------------------------------------------------------
+
+  readonly hooks: GroupHooks = {
+    receive: (peer, item) => this.receive(peer, item),
+    signedState: (group) => {
+      const r = this.book.get(group)
+      if (r == null || r.status !== 'member') return undefined
+      return { version: r.version, state: b64(r.state), signature: b64(r.signature) }
+    }
+  }
+
+  private async receive(peer: string, item: GroupItem): Promise<GroupOutcome> {
+    switch (item.type) {
+      case 'group-change':
+        return this.receiveChange(item)
+      case 'group-message':
+        return this.receiveMessage(peer, item.message)
+      case 'group-leave':
+        return this.receiveLeave(peer, item.id, item.group)
+    }
+  }
+
+  private async receiveChange(item: Extract<GroupItem, { type: 'group-change' }>): Promise<GroupOutcome> {
+    let info: GroupStateInfo
+    try {
+      info = await openState(item.state, item.signature)
+    } catch (err) {
+      if (err instanceof ForgedStateError) {
+        this.host.log(`refused a group change: ${err.message}`)
+        return { refused: 'forged' }
+      }
+      throw err // malformed: the stream is reset
+    }
+    return this.lock.run(info.id, async () => {
+      const current = this.book.get(info.id)
+      if (current != null && info.version < current.version) return { refused: 'stale' }
+      if (current != null && info.version === current.version) {
+        return current.signature === b64text(item.signature) ? { stored: true } : { refused: 'stale' }
+      }
+      const inIt = info.members.includes(this.host.self)
+      if (current == null && !inIt) return { refused: 'no-group' }
+      if (current == null && this.book.size >= MAX_GROUPS) return { refused: 'too-many-groups' }
+      const record = recordOf(info, item.state, item.signature, inIt ? 'member' : 'removed', current)
+      const system = describe(current, info)
+      const gone = current?.members.filter((m) => !info.members.includes(m)) ?? []
+      if (gone.length > 0) await this.book.dropOutbox(info.id, gone)
+      await this.book.applyTheirs(record, this.systemEntry(item.id, record, system, info.admin, info.timestamp), info.admin)
+      this.publishChange(record, system)
+      return { stored: true }
+    })
+  }
+
+  private async receiveMessage(
+    peer: string,
+    m: Extract<GroupItem, { type: 'group-message' }>['message']
+  ): Promise<GroupOutcome> {
+    const record = this.book.get(m.group)
+    if (record == null) return { refused: 'no-group' }
+    if (record.status !== 'member') return { refused: 'removed' }
+    if (!record.members.includes(peer) || record.leaving?.includes(peer) === true) return { refused: 'not-member' }
+    const entry: StoredMessage = {
+      id: m.id,
+      peer,
+      from: peer,
+      to: this.host.self,
+      text: m.text,
+      timestamp: m.timestamp,
+      direction: 'in',
+      status: 'received',
+      kind: 'text',
+      group: m.group,
+      ...(m.replyTo != null ? { replyTo: m.replyTo } : {})
+    }
+    const added = await this.book.addTheirs(m.group, peer, entry)
+    if (added != null) {
+      this.host.events.publish({
+        type: 'group-message',
+        group: { id: record.id, name: record.name },
+        message: this.entry(added),
+        name: this.host.displayName(peer)
+      })
+    }
+    return { stored: true }
+  }
+
+  private async receiveLeave(peer: string, id: string, groupId: string): Promise<GroupOutcome> {
+    return this.lock.run(groupId, async () => {
+      const record = this.book.get(groupId)
+      if (record == null) return { refused: 'no-group' }
+      if (!record.members.includes(peer) || peer === record.admin) return { refused: 'not-member' }
+      if (record.leaving?.includes(peer) === true || (await this.book.has(groupId, id))) return { stored: true }
+      const next: GroupRecord = { ...record, leaving: [...(record.leaving ?? []), peer] }
+      const system: SystemEvent = { type: 'left', peers: [peer], version: record.version }
+      await this.book.dropOutbox(groupId, [peer])
+      await this.book.applyTheirs(next, this.systemEntry(id, next, system, peer, Date.now()), peer)
+      this.publishChange(next, system)
+      // The admin makes it part of the membership, signed, for everyone (and for members who join later).
+      if (record.admin === this.host.self && record.status === 'member') {
+        await this.changeLocked(next, { members: next.members.filter((m) => m !== peer) }, { type: 'left', peers: [peer] })
+      }
+      return { stored: true }
+    })
+  }
+
+  /**
+   * Check every stored group against the state its admin signed (a record edited on disk, members added by hand,
+   * is not used, and said). Returns how many failed.
+   */
+  async verifyStored(): Promise<number> {
+    let bad = 0
+    for (const r of this.book.list()) {
+      let ok = false
+      try {
+        const info = await openState(b64(r.state), b64(r.signature))
+        ok =
+          info.id === r.id &&
+          info.admin === r.admin &&
+          info.version === r.version &&
+          info.name === r.name &&
+          info.members.join('\n') === r.members.join('\n')
+      } catch {
+        ok = false
+      }
+      if (!ok) {
+        bad++
+        this.book.ignore(r.id)
+        this.host.log(`group ${r.id} failed its check (its record does not match what its admin signed): not used`)
+      }
+    }
+    return bad
+  }
+
+  // ---- the API -----------------------------------------------------------------------------------------------
+
+  async groups(): Promise<GroupInfo[]> {
+    const mine = this.book.list().filter((r) => r.status === 'member')
+    return Promise.all(mine.sort((a, b) => a.name.localeCompare(b.name)).map((r) => this.info(r)))
+  }
+
+  async createGroup(name: string, peers: string[]): Promise<GroupInfo> {
+    const clean = checkGroupName(name)
+    const members = await this.resolveMembers(peers)
+    if (members.length === 0) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'a group needs at least one member besides you', {
+        hint: 'p2pnode group create <name> <peer>...'
+      })
+    }
+    const all = [this.host.self, ...members]
+    checkSize(all.length)
+    const nonce = newNonce()
+    const id = groupIdOf(this.host.self, nonce)
+    const info: GroupStateInfo = {
+      id,
+      nonce: Buffer.from(nonce).toString('hex'),
+      admin: this.host.self,
+      version: 1,
+      name: clean,
+      members: all,
+      timestamp: Date.now()
+    }
+    return this.lock.run(id, async () => this.publishOwn(info, undefined, { type: 'created', peers: members, name: clean }))
+  }
+
+  async addMembers(group: string, peers: string[]): Promise<GroupInfo> {
+    const record = this.adminOf(await this.find(group))
+    const added = (await this.resolveMembers(peers)).filter((p) => !record.members.includes(p))
+    if (added.length === 0) throw new P2pError(ErrorCode.INVALID_ARGUMENT, `they are all in ${record.name} already`)
+    checkSize(record.members.length + added.length)
+    return this.change(record, { members: [...record.members, ...added] }, { type: 'joined', peers: added })
+  }
+
+  async removeMember(group: string, peer: string): Promise<GroupInfo> {
+    const record = this.adminOf(await this.find(group))
+    const gone = await this.host.resolvePeer(peer, { dial: false })
+    if (gone === this.host.self) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'you are the admin: you cannot remove yourself', {
+        hint: `remove the others one by one (p2pnode group remove ${record.name} <peer>)`
+      })
+    }
+    if (!record.members.includes(gone)) {
+      throw new P2pError(ErrorCode.PEER_NOT_FOUND, `${this.host.displayName(gone)} is not in ${record.name}`, {
+        hint: 'p2pnode groups lists the members'
+      })
+    }
+    return this.change(record, { members: record.members.filter((m) => m !== gone) }, { type: 'removed', peers: [gone] })
+  }
+
+  async renameGroup(group: string, name: string): Promise<GroupInfo> {
+    const record = this.adminOf(await this.find(group))
+    const clean = checkGroupName(name)
+    return this.change(record, { name: clean }, { type: 'renamed', name: clean })
+  }
+
+  async leaveGroup(group: string): Promise<{ id: string; name: string; left: boolean }> {
+    const record = await this.find(group)
+    if (record.admin === this.host.self) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `you are the admin of ${record.name}: the admin cannot leave it`, {
+        hint: `remove the members instead: p2pnode group remove ${record.name} <peer>`
+      })
+    }
+    return this.lock.run(record.id, async () => {
+      const others = record.members.filter((m) => m !== this.host.self)
+      const next: GroupRecord = { ...record, status: 'left' }
+      const system: SystemEvent = { type: 'left', peers: [this.host.self], version: record.version }
+      const entry = this.systemEntry(randomId(), next, system, this.host.self, Date.now())
+      const queued = await this.book.applyOwn(next, { ...entry, direction: 'out', status: 'pending', to: '' }, others)
+      this.fanOut(others, queued)
+      this.publishChange(next, system)
+      return { id: record.id, name: record.name, left: true }
+    })
+  }
+
+  // ---- messages ------------------------------------------------------------------------------------------------
+
+  /** Our message to a group: stored once, queued for every member (but us and those leaving). */
+  async send(record: GroupRecord, text: string, options: { replyTo?: string; waitMs?: number } = {}): Promise<SendResult> {
+    if (record.status !== 'member') {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `you are no longer in ${record.name}: nothing was sent`)
+    }
+    checkText(text)
+    const recipients = record.members.filter((m) => m !== this.host.self && record.leaving?.includes(m) !== true)
+    const message: StoredMessage = {
+      id: randomId(),
+      peer: this.host.self,
+      from: this.host.self,
+      to: '',
+      text,
+      timestamp: Date.now(),
+      direction: 'out',
+      status: recipients.length === 0 ? 'delivered' : 'pending',
+      kind: 'text',
+      group: record.id,
+      ...(options.replyTo != null ? { replyTo: options.replyTo } : {})
+    }
+    const queued = await this.book.addOwn(record.id, message, recipients)
+    this.fanOut(recipients, queued)
+    this.host.events.publish({
+      type: 'group-message',
+      group: { id: record.id, name: record.name },
+      message: this.entry(queued.message),
+      name: this.host.ownName()
+    })
+    const waitMs = options.waitMs ?? 2000
+    const connected = recipients.filter((r) => this.host.chat.isConnected(r))
+    let acked = 0
+    if (waitMs > 0 && connected.length > 0) {
+      const signal = AbortSignal.timeout(waitMs)
+      const got = await Promise.all(connected.map((r) => this.host.chat.waitForDelivery(r, queued.message.id, { signal })))
+      acked = got.filter(Boolean).length
+    }
+    // An ack is told before it is written down: the larger of the two counts is the true one.
+    const stored = await this.host.store.getEntry(groupConversation(record.id), queued.message.id)
+    const delivered = Math.max(acked, stored?.deliveredTo?.length ?? 0)
+    return {
+      id: queued.message.id,
+      status: delivered >= recipients.length ? 'delivered' : 'pending',
+      delivered,
+      recipients: recipients.length
+    }
+  }
+
+  /** send-file to a group: each member gets its own transfer; the group gets a line naming the file. */
+  fileTarget(record: GroupRecord): { peers: string[]; sent: (first: FileInfo) => Promise<void> } {
+    if (record.status !== 'member') {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `you are no longer in ${record.name}: nothing was sent`)
+    }
+    const peers = record.members.filter((m) => m !== this.host.self && record.leaving?.includes(m) !== true)
+    return {
+      peers,
+      sent: async (first) => {
+        await this.send(record, `[file] ${first.name} (${first.size} bytes), sent to each member`, { waitMs: 0 })
+      }
+    }
+  }
+
+  async history(record: GroupRecord, options: HistoryQuery = {}): Promise<HistoryEntry[]> {
+    const stored = await this.book.history(record.id, options)
+    await this.book.markRead(record.id, Date.now())
+    return stored.map((m) => this.entry(m))
+  }
+
+  async search(query: string, record: GroupRecord, limit?: number): Promise<SearchResult[]> {
+    return this.host.store.search(query, { conversation: groupConversation(record.id), limit })
+  }
+
+  /** One of our group entries was acked by a member (the chat protocol's `delivered`): tell the event stream. */
+  async delivered(peer: string, ids: string[]): Promise<void> {
+    for (const r of this.book.list()) {
+      if (!r.members.includes(peer)) continue
+      for (const id of ids) {
+        const m = await this.host.store.getEntry(groupConversation(r.id), id)
+        if (m == null || m.direction !== 'out' || m.kind === 'system') continue
+        this.host.events.publish({
+          type: 'group-status',
+          group: r.id,
+          id,
+          peer,
+          delivered: m.deliveredTo?.length ?? 0,
+          recipients: m.recipients?.length ?? 0
+        })
+      }
+    }
+  }
+
+  /**
+   * The group a reference means, or undefined: `#name` or `#id` always a group; an id of one of our groups; a name
+   * of one. Throws GROUP_NOT_FOUND for `#…` that matches none, PEER_AMBIGUOUS for a name two groups share.
+   */
+  match(ref: string): GroupRecord | undefined {
+    const text = ref.trim()
+    const explicit = text.startsWith('#')
+    const bare = explicit ? text.slice(1) : text
+    const all = this.book.list()
+    const byId = ID.test(bare) ? all.find((r) => r.id === bare) : undefined
+    if (byId != null) return byId
+    const named = all.filter((r) => r.name.toLowerCase() === bare.toLowerCase())
+    const live = named.filter((r) => r.status === 'member')
+    const pick = live.length > 0 ? live : named
+    if (pick.length > 1) {
+      throw new P2pError(ErrorCode.PEER_AMBIGUOUS, `${pick.length} groups are called ${bare}`, {
+        hint: `use the group's id: ${pick.map((r) => `#${r.id}`).join(', ')} (p2pnode groups lists them)`
+      })
+    }
+    if (pick.length === 0 && explicit) {
+      throw new P2pError(ErrorCode.GROUP_NOT_FOUND, `no group called ${bare}`, { hint: 'p2pnode groups lists yours' })
+    }
+    return pick[0]
+  }
+
+  async find(ref: string): Promise<GroupRecord> {
+    const record = this.match(ref.trim().startsWith('#') ? ref : `#${ref.trim()}`)
+    if (record == null) throw new P2pError(ErrorCode.GROUP_NOT_FOUND, `no group called ${ref}`, { hint: 'p2pnode groups lists yours' })
+    return record
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------------------
+
+  private adminOf(record: GroupRecord): GroupRecord {
+    if (record.status !== 'member') throw new P2pError(ErrorCode.INVALID_ARGUMENT, `you are no longer in ${record.name}`)
+    if (record.admin !== this.host.self) {
+      throw new P2pError(ErrorCode.NOT_GROUP_ADMIN, `only the admin of ${record.name} (${this.host.displayName(record.admin)}) may change it`, {
+        hint: 'ask them to'
+      })
+    }
+    return record
+  }
+
+  private async change(record: GroupRecord, next: { members?: string[]; name?: string }, system: SystemEvent): Promise<GroupInfo> {
+    return this.lock.run(record.id, async () => this.changeLocked(this.book.get(record.id) ?? record, next, system))
+  }
+
+  /** A new signed version of the group (call under its lock), sent to every member old and new. */
+  private async changeLocked(record: GroupRecord, next: { members?: string[]; name?: string }, system: SystemEvent): Promise<GroupInfo> {
+    const info: GroupStateInfo = {
+      id: record.id,
+      nonce: record.nonce,
+      admin: record.admin,
+      version: record.version + 1,
+      name: next.name ?? record.name,
+      members: next.members ?? record.members,
+      timestamp: Date.now()
+    }
+    return this.publishOwn(info, record, system)
+  }
+
+  private async publishOwn(info: GroupStateInfo, current: GroupRecord | undefined, system: SystemEvent): Promise<GroupInfo> {
+    const signed = await signState(this.host.privateKey, info)
+    const record = recordOf(info, signed.state, signed.signature, 'member', current)
+    const gone = current?.members.filter((m) => !info.members.includes(m)) ?? []
+    // Members who are gone get nothing more: only this change, which tells them.
+    if (gone.length > 0) await this.book.dropOutbox(info.id, gone)
+    const recipients = [...new Set([...(current?.members ?? []), ...info.members])].filter((m) => m !== this.host.self)
+    const full = { ...system, version: info.version }
+    const entry: StoredMessage = {
+      ...this.systemEntry(randomId(), record, full, this.host.self, info.timestamp),
+      direction: 'out',
+      status: 'pending',
+      to: '',
+      signed: { state: b64text(signed.state), signature: b64text(signed.signature) }
+    }
+    const queued = await this.book.applyOwn(record, entry, recipients)
+    this.fanOut(recipients, queued)
+    this.publishChange(record, full)
+    return this.info(record)
+  }
+
+  private fanOut(recipients: string[], entry: OutboxEntry): void {
+    for (const r of recipients) {
+      this.host.chat.queued(r, entry)
+      if (!this.host.chat.isConnected(r)) this.host.redial(r)
+    }
+  }
+
+  private systemEntry(id: string, record: GroupRecord, system: SystemEvent, by: string, timestamp: number): StoredMessage {
+    return {
+      id,
+      peer: by,
+      from: by,
+      to: this.host.self,
+      text: '',
+      timestamp,
+      direction: 'in',
+      status: 'received',
+      kind: 'system',
+      group: record.id,
+      system
+    }
+  }
+
+  private publishChange(record: GroupRecord, system: SystemEvent): void {
+    void this.info(record).then((group) => this.host.events.publish({ type: 'group', group, change: system, status: record.status }))
+  }
+
+  private async info(r: GroupRecord): Promise<GroupInfo> {
+    const recent = await this.book.history(r.id, { limit: 200 })
+    const unread = recent.filter((m) => m.direction === 'in' && m.kind !== 'system' && m.timestamp > (r.readAt ?? 0)).length
+    return {
+      id: r.id,
+      name: r.name,
+      members: r.members.filter((m) => r.leaving?.includes(m) !== true).map((peerId) => ({ peerId, name: this.nameOf(peerId) })),
+      admin: r.admin,
+      unread
+    }
+  }
+
+  private nameOf(peerId: string): string {
+    return peerId === this.host.self ? this.host.ownName() : this.host.displayName(peerId)
+  }
+
+  /** A group entry as the API shows it. */
+  entry(m: StoredMessage): HistoryEntry {
+    const base = entryOf(m, m.status)
+    const out: HistoryEntry = { ...base, group: m.group, fromName: this.nameOf(m.from) }
+    if (m.direction === 'out' && m.kind !== 'system') {
+      out.delivered = m.deliveredTo?.length ?? 0
+      out.recipients = m.recipients?.length ?? 0
+    }
+    if (m.kind === 'system' && m.system != null) {
+      out.kind = 'system'
+      out.system = m.system
+      out.text = this.say(m.from, m.system)
+    }
+    return out
+  }
+
+  /** A system entry in words. */
+  private say(by: string, s: SystemEvent): string {
+    const who = this.nameOf(by)
+    const names = (s.peers ?? []).map((p) => this.nameOf(p)).join(', ')
+    switch (s.type) {
+      case 'created':
+        return `${who} created the group ${s.name ?? ''} with ${names}`
+      case 'joined':
+        return `${who} added ${names}`
+      case 'removed':
+        return `${who} removed ${names}`
+      case 'left':
+        return `${names} left`
+      case 'renamed':
+        return `${who} renamed the group ${s.name ?? ''}`
+    }
+  }
+
+  private async resolveMembers(peers: string[]): Promise<string[]> {
+    const ids: string[] = []
+    for (const p of peers) {
+      const id = await this.host.resolvePeer(p, { dial: true })
+      if (id !== this.host.self && !ids.includes(id)) ids.push(id)
+    }
+    return ids
+  }
+}
+
+function recordOf(
+  info: GroupStateInfo,
+  state: Uint8Array,
+  signature: Uint8Array,
+  status: GroupRecord['status'],
+  current: GroupRecord | undefined
+): GroupRecord {
+  const leaving = (current?.leaving ?? []).filter((m) => info.members.includes(m))
+  return {
+    id: info.id,
+    name: info.name,
+    admin: info.admin,
+    nonce: info.nonce,
+    version: info.version,
+    members: info.members,
+    state: b64text(state),
+    signature: b64text(signature),
+    status,
+    ...(leaving.length > 0 ? { leaving } : {}),
+    ...(current?.readAt != null ? { readAt: current.readAt } : {})
+  }
+}
+
+/** What a received change did, for its system entry. */
+function describe(current: GroupRecord | undefined, info: GroupStateInfo): SystemEvent {
+  if (current == null) return { type: 'created', peers: info.members.filter((m) => m !== info.admin), name: info.name, version: info.version }
+  const added = info.members.filter((m) => !current.members.includes(m))
+  const gone = current.members.filter((m) => !info.members.includes(m))
+  if (gone.length > 0) {
+    const left = gone.every((m) => current.leaving?.includes(m) === true)
+    return { type: left ? 'left' : 'removed', peers: gone, version: info.version }
+  }
+  if (added.length > 0) return { type: 'joined', peers: added, version: info.version }
+  return { type: 'renamed', name: info.name, version: info.version }
+}
+
+function checkGroupName(name: string): string {
+  const clean = name.replace(/[\p{Cc}\p{Cf}]/gu, '').replace(/\s+/gu, ' ').trim()
+  if (clean === '' || Buffer.byteLength(clean) > MAX_GROUP_NAME_BYTES || clean.startsWith('#') || ID.test(clean)) {
+    throw new P2pError(ErrorCode.INVALID_ARGUMENT, `a group name holds 1 to ${MAX_GROUP_NAME_BYTES} bytes, does not start with # and is no id`, {
+      hint: 'p2pnode group create family alice bob'
+    })
+  }
+  return clean
+}
+
+function checkSize(n: number): void {
+  if (n > MAX_GROUP_MEMBERS) {
+    throw new P2pError(ErrorCode.GROUP_FULL, `a group has at most ${MAX_GROUP_MEMBERS} members, you with them (this would be ${n})`)
+  }
+}
+
+function randomId(): string {
+  return randomBytes(16).toString('hex')
+}
+
+function b64(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(Buffer.from(text, 'base64'))
+}
+
+function b64text(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64')
+}
