@@ -722,8 +722,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   }
 
   async history(ref: string, options: HistoryQuery = {}): Promise<HistoryEntry[]> {
-    const peer = await this.resolvePeer(ref, { dial: false })
-    return this.voice.decorate(peer, await this.fileApi.decorate(await this.textHistory(peer, options)))
+    return this.voice.decorate(await this.fileApi.decorate(await this.textHistory(ref, options)))
   }
 
   private async textHistory(ref: string, options: HistoryQuery): Promise<HistoryEntry[]> {

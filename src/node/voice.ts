@@ -119,11 +119,12 @@ export class NodeVoice implements VoiceApi {
   }
 
   /** Voice notes in a conversation as `kind: 'voice'` with their duration and transcript. */
-  async decorate(peer: string, entries: HistoryEntry[]): Promise<HistoryEntry[]> {
+  async decorate(entries: HistoryEntry[]): Promise<HistoryEntry[]> {
     return Promise.all(
       entries.map(async (e) => {
         if (e.kind !== 'voice') return e
-        const record = await this.notes.get(peer, e.id)
+        // A note is kept under the other side of its conversation (voice notes go one to one).
+        const record = await this.notes.get(e.direction === 'out' ? e.to : e.from, e.id)
         return { ...e, duration: record?.duration ?? 0, transcript: transcriptOf(record, this.engineName) }
       })
     )
