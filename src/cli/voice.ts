@@ -11,7 +11,7 @@ type CommandFactory = (name: string, description: string) => Command
 /** `send-voice`, `transcript`: registered on the program by cli/index.ts. */
 export function registerVoiceCommands(command: CommandFactory, run: Run): void {
   command('send-voice', 'send a voice note (.wav, .ogg/.opus, .webm): {"id","duration","status","transcript"}')
-    .argument('<peer>', 'peer id, display name or multiaddr')
+    .argument('<peer>', 'peer id, display name or multiaddr; or a group (#name or its id): a note to each member')
     .argument('<audio>', 'the recording')
     .action(
       run(async (peer: string, path: string, opts: CommonOptions) => {

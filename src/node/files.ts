@@ -9,8 +9,11 @@ const PREFIX = /^[0-9a-f]{8,31}$/
 const FINAL = new Set(['complete', 'failed', 'cancelled'])
 
 /** The node's FilesApi: checks arguments and turns protocol results and failures into API shapes and codes. */
-/** Who a file goes to: a peer, or a group's members (one transfer each; `sent` is told of the first). */
-export type FileTarget = string | { peers: string[]; sent: (first: FileInfo) => Promise<void> }
+/**
+ * Who a file goes to: a peer, or a group's members (one transfer each; `sent` is told of the first, and posts `line`
+ * in the group, or a line naming the file).
+ */
+export type FileTarget = string | { peers: string[]; sent: (first: FileInfo, line?: string) => Promise<void> }
 
 export class NodeFiles implements FilesApi {
   private readonly protocol: FileTransferProtocol

@@ -324,15 +324,15 @@ export class NodeGroups implements GroupsApi {
   }
 
   /** send-file to a group: each member gets its own transfer; the group gets a line naming the file. */
-  fileTarget(record: GroupRecord): { peers: string[]; sent: (first: FileInfo) => Promise<void> } {
+  fileTarget(record: GroupRecord): { peers: string[]; sent: (first: FileInfo, line?: string) => Promise<void> } {
     if (record.status !== 'member') {
       throw new P2pError(ErrorCode.INVALID_ARGUMENT, `you are no longer in ${record.name}: nothing was sent`)
     }
     const peers = record.members.filter((m) => m !== this.host.self && record.leaving?.includes(m) !== true)
     return {
       peers,
-      sent: async (first) => {
-        await this.send(record, `[file] ${first.name} (${first.size} bytes), sent to each member`, { waitMs: 0 })
+      sent: async (first, line) => {
+        await this.send(record, line ?? `[file] ${first.name} (${first.size} bytes), sent to each member`, { waitMs: 0 })
       }
     }
   }

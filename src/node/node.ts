@@ -45,7 +45,7 @@ import { reachTransports, relayRateLimits, relayServer } from './relay-service.t
 import { type StunServer, startStunServer } from './stun.ts'
 import { switchableMdns } from './discovery.ts'
 import { entryOf, feedEvents } from './event-feed.ts'
-import { NodeFiles } from './files.ts'
+import { type FileTarget, NodeFiles } from './files.ts'
 import { checkEngine, NodeVoice, type NodeVoiceOptions } from './voice.ts'
 import { NodeGroups } from './groups.ts'
 import { type OpenedData, openDataDir, watchDamage } from './open-data.ts'
@@ -262,18 +262,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       },
       { ...options.files, downloadsDir: options.downloads ?? join(options.dataDir, 'downloads') }
     )
-    this.fileApi = new NodeFiles(this.files, async (ref) => {
-      const target = await this.target(ref, { dial: true })
-      // To a group: one transfer to each member, and a line in the group saying so.
-      if ('group' in target) return this.groups.fileTarget(target.group)
-      const peer = target.peer
-      if (peer === this.libp2p.peerId.toString()) {
-        throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send files to yourself')
-      }
-      this.people.notBlocked(peer)
-      this.markChatted(peer, true)
-      return peer
-    })
+    this.fileApi = new NodeFiles(this.files, (ref) => this.fileTarget(ref))
     this.mailbox = new NodeMailbox(
       {
         libp2p,
@@ -293,15 +282,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         store,
         files: this.files,
         fileApi: this.fileApi,
-        resolvePeer: async (ref) => {
-          const peer = await this.resolvePeer(ref, { dial: true })
-          if (peer === this.libp2p.peerId.toString()) {
-            throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send voice notes to yourself')
-          }
-          this.people.notBlocked(peer)
-          this.markChatted(peer, true)
-          return peer
-        },
+        resolveTarget: (ref) => this.fileTarget(ref),
         log: libp2p.logger.forComponent('p2pnode:voice'),
         transcribed: (record, direction, timestamp) => {
           const { id, peer, duration, transcript } = record
@@ -803,6 +784,19 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   }
 
   /** Resolve a peer id, display name or multiaddr to a peer id. */
+  /** Whom a file or a voice note goes to: a peer we may send to, or a group's members (and a line in the group). */
+  private async fileTarget(ref: string): Promise<FileTarget> {
+    const target = await this.target(ref, { dial: true })
+    if ('group' in target) return this.groups.fileTarget(target.group)
+    const peer = target.peer
+    if (peer === this.libp2p.peerId.toString()) {
+      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot send files or voice notes to yourself')
+    }
+    this.people.notBlocked(peer)
+    this.markChatted(peer, true)
+    return peer
+  }
+
   async resolvePeer(ref: string, options: { dial: boolean }): Promise<string> {
     const text = ref.trim()
     if (text === '')

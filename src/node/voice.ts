@@ -19,7 +19,7 @@ import {
   type TranscriberOptions,
   TranscriptQueue
 } from '../voice/index.ts'
-import type { NodeFiles } from './files.ts'
+import { type FileTarget, type NodeFiles, toFileInfo } from './files.ts'
 import { checkPath } from './people.ts'
 
 /** Which engine transcribes, with what model (`--asr-engine`, `--asr-model`). */
@@ -29,8 +29,8 @@ export interface NodeVoiceComponents {
   store: Store
   files: FileTransferProtocol
   fileApi: NodeFiles
-  /** A peer reference to a peer id we may send to (as for send-file). */
-  resolvePeer(ref: string): Promise<string>
+  /** A peer or group reference to whom a note goes (as for send-file: a group's members get one each). */
+  resolveTarget(ref: string): Promise<FileTarget>
   log: Logger
   /** A transcript is ready (or failed). */
   transcribed(record: VoiceRecord, direction: 'in' | 'out', timestamp: number): void
@@ -97,7 +97,18 @@ export class NodeVoice implements VoiceApi {
     } catch (err) {
       throw audioError(path, err)
     }
-    const peer = await this.c.resolvePeer(ref)
+    const target = await this.c.resolveTarget(ref)
+    if (typeof target === 'string') return this.sendOne(target, path, duration)
+    // To a group: a note to each member (each transcribes its own copy), and a line in the group saying so.
+    let first: VoiceSendResult | undefined
+    for (const peer of target.peers) first ??= await this.sendOne(peer, path, duration)
+    if (first == null) throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'nobody else is in that group')
+    const info = await this.c.files.get(first.id)
+    if (info != null) await target.sent(toFileInfo(info), `[voice note] ${minutes(duration)}, sent to each member`)
+    return first
+  }
+
+  private async sendOne(peer: string, path: string, duration: number): Promise<VoiceSendResult> {
     const info = await this.c.files.send(peer, path, { voice: true })
     const record = await this.notes.add({ id: info.id, peer, path }, duration, this.engineName)
     this.queue?.kick()
@@ -170,6 +181,12 @@ export async function checkEngine(options: TranscriberOptions): Promise<EngineUn
 
 export function transcriptOf(record: VoiceRecord | undefined, engine: string): TranscriptInfo {
   return record?.transcript ?? { status: 'pending', text: '', engine }
+}
+
+/** 67 000 ms → "1:07". */
+function minutes(ms: number): string {
+  const s = Math.round(ms / 1000)
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
 }
 
 function audioError(path: string, err: unknown): unknown {

@@ -157,6 +157,29 @@ describe('voice notes between two nodes (send-voice, history, transcript, search
     assert.equal((await alice.json<FileInfo[]>(['files'])).length, before)
   })
 
+  it('to a group: each member gets the note as a voice note of its own, and the group says so', async () => {
+    const group = await alice.json<{ id: string }>(['group', 'create', 'club', 'bob'])
+    await waitFor(async () => (await bob.json<Array<{ id: string }>>(['groups'])).find((g) => g.id === group.id), {
+      what: 'bob to be in the club'
+    })
+    const note = join(work, 'short.wav')
+    await writeFile(note, wavBytes(new Int16Array(16000 * 2)))
+    const res = await alice.json<VoiceSendResult>(['send-voice', 'club', note])
+    assert.equal(res.duration, 2000)
+    const got = await waitFor(
+      async () => (await bob.json<FileInfo[]>(['files'])).find((f) => f.id === res.id && f.status === 'complete'),
+      { what: 'bob to have the group voice note' }
+    )
+    assert.equal(sha256(got.path), sha256(note))
+    const said = (m: HistoryEntry) => m.text === '[voice note] 0:02, sent to each member'
+    assert.ok((await alice.json<HistoryEntry[]>(['history', 'club'])).some(said), 'the line in the sender\'s group')
+    await waitFor(async () => (await bob.json<HistoryEntry[]>(['history', 'club'])).find(said), {
+      what: 'the line in bob\'s group'
+    })
+    const e = await transcribed(bob, 'alice', res.id)
+    assert.equal(e.kind, 'voice')
+  })
+
   it('kill -9 during a transcription: it is done after the restart', async () => {
     // 9 s of natural speech (two LibriVox clips that say "amiable"): the engine takes seconds on it, long enough to
     // be caught mid-transcription (it is looked for every 50 ms), short enough for a loaded machine.
