@@ -16,7 +16,8 @@ interface Row {
   connected: boolean
   contact?: ContactInfo
   last?: { text: string; timestamp: number }
-  unread: number
+  /** When the recent incoming messages were sent: unread ones are counted as the list is drawn. */
+  incoming: number[]
   group?: GroupInfo
 }
 
@@ -66,17 +67,17 @@ function label(name: string, peerId: string): string {
 async function loadRows(): Promise<void> {
   const [peers, { contacts }, groups] = await Promise.all([api.peers(), api.contacts(), api.groups()])
   const byId = new Map<string, Row>()
-  const add = (p: PeerInfo) => byId.set(p.peerId, { peerId: p.peerId, name: label(p.name, p.peerId), connected: p.connected, unread: 0 })
+  const add = (p: PeerInfo) => byId.set(p.peerId, { peerId: p.peerId, name: label(p.name, p.peerId), connected: p.connected, incoming: [] })
   for (const p of peers) add(p)
   for (const c of contacts) {
-    const row = byId.get(c.peerId) ?? { peerId: c.peerId, name: '', connected: c.connected, unread: 0 }
+    const row = byId.get(c.peerId) ?? { peerId: c.peerId, name: '', connected: c.connected, incoming: [] }
     row.name = label(c.name, c.peerId)
     row.contact = c
     byId.set(c.peerId, row)
   }
   // Groups are conversations too, listed with the others (`#name`).
   for (const g of groups) {
-    byId.set(`#${g.id}`, { peerId: `#${g.id}`, name: `#${g.name}`, connected: false, unread: 0, group: g })
+    byId.set(`#${g.id}`, { peerId: `#${g.id}`, name: `#${g.name}`, connected: false, incoming: [], group: g })
   }
   const next = [...byId.values()]
   await Promise.all(
@@ -87,8 +88,7 @@ async function loadRows(): Promise<void> {
         const text = last.kind === 'voice' ? '🎤 voice note' : last.kind === 'file' ? `file: ${last.file?.name ?? ''}` : last.text
         row.last = { text: row.group != null && last.kind !== 'system' ? `${last.fromName ?? ''}: ${text}` : text, timestamp: last.timestamp }
       }
-      const read = open?.peer === row.peerId ? Number.POSITIVE_INFINITY : lastRead(row.peerId)
-      row.unread = recent.filter((m) => m.direction === 'in' && m.timestamp > read).length
+      row.incoming = recent.filter((m) => m.direction === 'in').map((m) => m.timestamp)
     })
   )
   // Those you chatted with or who are here; newest conversation first.
@@ -98,10 +98,19 @@ async function loadRows(): Promise<void> {
   renderRows()
 }
 
+/** Unread: not the open conversation, and sent after it was last read (counted now, not when the rows were loaded:
+ * a load that started before a conversation was opened must not count it unread once it is open). */
+function unreadOf(r: Row): number {
+  if (open?.peer === r.peerId) return 0
+  const read = lastRead(r.peerId)
+  return r.incoming.filter((t) => t > read).length
+}
+
 function renderRows(): void {
   const list = $('conversations')
   list.replaceChildren(
     ...rows.map((r) => {
+      const unread = unreadOf(r)
       const button = el(
         'button',
         { type: 'button', class: 'conv', 'aria-current': open?.peer === r.peerId ? 'true' : undefined, 'data-peer': r.peerId },
@@ -109,7 +118,7 @@ function renderRows(): void {
           ? el('span', { class: 'dot group', role: 'img', 'aria-label': 'group' })
           : el('span', { class: r.connected ? 'dot on' : 'dot', role: 'img', 'aria-label': r.connected ? 'online' : 'offline' }),
         el('span', { class: 'name' }, r.name),
-        r.unread > 0 ? el('span', { class: 'unread', 'aria-label': `${r.unread} unread` }, String(r.unread)) : null,
+        unread > 0 ? el('span', { class: 'unread', 'aria-label': `${unread} unread` }, String(unread)) : null,
         el('span', { class: 'preview' }, r.last?.text.slice(0, 80) ?? (r.connected ? 'here now' : '')),
         r.last != null ? el('time', {}, formatTime(r.last.timestamp)) : null
       )

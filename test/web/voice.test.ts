@@ -104,6 +104,9 @@ describe('voice notes in the web app (chromium, a fake microphone fed from a WAV
       await p.waitForFunction((id) => Number((document.querySelector(`figure.voice[data-voice="${id}"] .voice-scrub`) as HTMLInputElement).value) > 0, noteId)
       await note.locator('.voice-scrub').fill('0')
     }
+    // UPDATE_SCREENSHOT=1 writes the receiver's page to docs/web-voice.png for the README.
+    const path = process.env.UPDATE_SCREENSHOT === '1' ? join(ROOT, 'docs', 'web-voice.png') : join(profile, 'web-voice.png')
+    assert.ok((await bobPage.screenshot({ path })).length > 10_000, 'a real picture')
   })
 
   it('search finds a word said in it, on both sides, as a voice note', async () => {
