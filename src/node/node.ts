@@ -41,7 +41,7 @@ import { dataPaths, ensureDataDir } from './data-dir.ts'
 import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
 import { decodeInvite, encodeInvite, isInvite } from './invite.ts'
 import { checkRelayAddr, gaterWithRelays, Reach } from './reach.ts'
-import { reachTransports, relayRateLimits, relayServer } from './relay-service.ts'
+import { reachTransports, relayAnnounce, relayRateLimits, relayServer } from './relay-service.ts'
 import { type StunServer, startStunServer } from './stun.ts'
 import { switchableMdns } from './discovery.ts'
 import { entryOf, feedEvents } from './event-feed.ts'
@@ -385,7 +385,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
           ...(options.announce != null && options.announce.length > 0
             ? { announce: options.announce }
             : options.relayService === true
-              ? { announce: listen.listen.filter((a) => !/^\/ip[46]\/(0\.0\.0\.0|::)\//.test(a)) }
+              ? { announce: relayAnnounce(listen.listen) }
               : {})
         },
         transports: [tcp(), ...reachTransports(() => ref.reach?.iceServers() ?? [])],

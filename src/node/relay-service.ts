@@ -46,6 +46,15 @@ class PerMinute {
 }
 
 /** The relay's rate limits, as connection gater methods to add to the node's gater. */
+/**
+ * What a relay tells its clients it is at when not told (`--announce`): its listen addresses on a given IP and port.
+ * A wildcard IP or port 0 is no address to hand anyone; those are left to libp2p, which advertises the bound
+ * address (at once for a private one; a public one once confirmed), so a relay on `tcp/0` still works on a LAN.
+ */
+export function relayAnnounce(listen: string[]): string[] {
+  return listen.filter((a) => !/^\/ip[46]\/(0\.0\.0\.0|::)\//.test(a) && !/\/(tcp|udp)\/0(\/|$)/.test(a))
+}
+
 export function relayRateLimits(): Pick<ConnectionGater, 'denyInboundRelayReservation' | 'denyOutboundRelayedConnection'> {
   const reservations = new PerMinute(RESERVATIONS_PER_MINUTE)
   const relayed = new PerMinute(RELAYED_CONNECTIONS_PER_MINUTE)

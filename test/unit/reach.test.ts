@@ -9,6 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { decodeInvite, encodeInvite, isInvite } from '../../src/node/invite.ts'
 import { isCircuit, peerIdOf, withoutPeerId } from '../../src/node/peer-ref.ts'
 import { checkRelayAddr, pathOf, stunUrlOf } from '../../src/node/reach.ts'
+import { relayAnnounce } from '../../src/node/relay-service.ts'
 import { bindingResponse, isBindingRequest, startStunServer } from '../../src/node/stun.ts'
 import { readHello, readReach } from '../../src/protocols/chat/frames.ts'
 import { Frame } from '../../src/protocols/chat/pb/chat.ts'
@@ -63,6 +64,12 @@ describe('circuit addresses: the peer is the last /p2p/ part', () => {
     assert.equal(pathOf(conn(`/ip4/10.0.0.1/tcp/4001/p2p/${relay}/p2p-circuit/p2p/${peer}`, true)), 'relayed')
     assert.equal(pathOf(conn(`/ip4/10.0.0.1/tcp/4001/p2p/${relay}/p2p-circuit/webrtc/p2p/${peer}`)), 'webrtc')
     assert.equal(pathOf(conn(`/webrtc/p2p/${peer}`)), 'webrtc')
+  })
+  it('a relay announces its listen addresses on a given IP and port; a wildcard IP or port 0 is left to libp2p', () => {
+    assert.deepEqual(
+      relayAnnounce(['/ip4/203.0.113.5/tcp/4001', '/ip4/0.0.0.0/tcp/4002', '/ip6/::/tcp/4003', '/ip4/127.0.0.1/tcp/0', '/ip4/10.0.0.1/tcp/0/ws']),
+      ['/ip4/203.0.113.5/tcp/4001']
+    )
   })
 })
 
