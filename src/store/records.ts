@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto'
 
 /**
  * Integrity of records at rest: each value is stored with an HMAC over its key and its canonical JSON, under a
@@ -22,11 +22,12 @@ export function canonicalJson(value: unknown): string {
 }
 
 export class RecordSealer {
-  private readonly key: Buffer
+  /** A KeyObject, made once (see ValueSealer: createHmac with bytes as its key is ~6x slower). */
+  private readonly key: KeyObject
 
   constructor(secret: Uint8Array) {
     // A separate key for digests, so that digests and key hashes never share a key.
-    this.key = createHmac('sha256', secret).update('p2pnode record digest v1').digest()
+    this.key = createSecretKey(createHmac('sha256', secret).update('p2pnode record digest v1').digest())
   }
 
   seal<T>(key: string, record: T): SealedRecord<T> {

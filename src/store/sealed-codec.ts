@@ -8,7 +8,7 @@
  * Values written by 0.1 are plain JSON (`{...}`): they are accepted while the store is in legacy mode (until its
  * values are sealed by the migration to the conversation log; see migrate.ts), and damaged after.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto'
 
 const DAMAGED = Symbol('p2pnode.damaged')
 const PREFIX = '#'
@@ -39,12 +39,17 @@ function parse(text: string): unknown {
 }
 
 export class ValueSealer {
-  private readonly key: Buffer
+  /**
+   * A KeyObject, made once: createHmac with a key given as bytes costs ~8 µs per call here against ~1.4 µs with a
+   * KeyObject (Node 24; it first checks whether the bytes are a KeyObject or a CryptoKey), and every stored entry
+   * and outbox record is sealed, four per message sent and acked.
+   */
+  private readonly key: KeyObject
   /** Accept unsealed (0.1) values as good. */
   legacy = false
 
   constructor(secret: Uint8Array) {
-    this.key = createHmac('sha256', secret).update('p2pnode value seal v1').digest()
+    this.key = createSecretKey(createHmac('sha256', secret).update('p2pnode value seal v1').digest())
   }
 
   private mac(json: string): string {

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto'
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import type { AbstractBatchOperation } from 'abstract-level'
 import { ErrorCode, P2pError } from '../errors.ts'
 import { Codec, unreadable } from './codec.ts'
@@ -74,7 +74,8 @@ export interface StoreOpenOptions {
  */
 export class Store {
   private readonly db: Db
-  private readonly secret: Uint8Array
+  /** The store secret as a KeyObject, made once (see ValueSealer). */
+  private readonly secret: KeyObject
   /** The sublevels (see keys.ts). */
   readonly parts: Parts
   readonly codec: Codec
@@ -105,7 +106,7 @@ export class Store {
 
   private constructor(db: Db, secret: Uint8Array) {
     this.db = db
-    this.secret = secret
+    this.secret = createSecretKey(secret)
     this.codec = new Codec(secret)
     this.parts = openParts(db, this.codec)
     // Entries and the outbox are sealed: a value changed on disk is skipped and reported, never shown.
