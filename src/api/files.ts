@@ -21,6 +21,8 @@ export interface FileInfo {
   sha256: string
   /** Offer version 3: the root of the file's BLAKE3 hash tree (hex), the file's identity. */
   root?: string
+  /** A voice note (`send-voice`): its transcript is `p2pnode transcript <id>`. */
+  voice?: boolean
   /** out: the file sent; in: where the verified file is ('' until complete). */
   path: string
   mime: string

@@ -2,7 +2,7 @@ import { ApiClient } from '../api/client.ts'
 import { API_BODY_LIMIT, type HistoryEntry, type NodeApi, type PeerInfo } from '../api/types.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import { displayText, formatTime, out, padEnd, shortId, width } from './output.ts'
-import { clockOf, transcriptText } from './voice.ts'
+import { clockOf, voiceState } from './voice.ts'
 
 export interface CommonOptions {
   data?: string
@@ -103,7 +103,7 @@ export function formatHistory(entries: HistoryEntry[], nameOf: (peerId: string) 
       const status =
         m.direction !== 'out' ? '' : m.recipients != null ? `  [delivered to ${m.delivered ?? 0} of ${m.recipients}]` : `  [${m.status}]`
       if (m.kind === 'voice') {
-        return `${formatTime(m.timestamp)}  ${who}: 🎤 ${clockOf(m.duration ?? 0)} ${transcriptText(m.transcript)}  [${m.id.slice(0, 8)}]${status}`
+        return `${formatTime(m.timestamp)}  ${who}: 🎤 ${clockOf(m.duration ?? 0)} ${voiceState(m)}  [${m.id.slice(0, 8)}]${status}`
       }
       const text = m.kind === 'file' ? `[file] ${m.file?.name} (${m.file?.size} bytes, ${m.file?.status})` : m.text
       return `${formatTime(m.timestamp)}  ${who}: ${displayText(text)}${status}`

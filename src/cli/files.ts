@@ -134,7 +134,8 @@ export function promptFiles(
     } else if (t.status === 'waiting' && t.direction === 'out') {
       print(`* ${who} must accept ${t.name} (${t.waitReason ?? 'it is over their auto-accept limit'}); it goes once they do`)
     } else if (t.status === 'waiting' && t.direction === 'in') {
-      print(`* ${who} offers ${t.name} (${bytes(t.size)}): /accept ${t.id.slice(0, 8)} to take it, /cancel to refuse`)
+      const what = t.voice === true ? `a voice note (${bytes(t.size)})` : `${t.name} (${bytes(t.size)})`
+      print(`* ${who} offers ${what}: /accept ${t.id.slice(0, 8)} to take it, /cancel to refuse`)
     }
   }
   const send = async (peer: string, path: string) => {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
-import type { TranscriptInfo } from '../api/types.ts'
+import type { HistoryEntry, TranscriptInfo } from '../api/types.ts'
 import type { VoiceNoteInfo, VoiceSendResult } from '../api/voice.ts'
 import { type CommonOptions, show, withApi } from './commands.ts'
 import { displayText } from './output.ts'
@@ -33,6 +33,17 @@ export function registerVoiceCommands(command: CommandFactory, run: Run): void {
 export function clockOf(ms: number): string {
   const s = Math.round(ms / 1000)
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
+}
+
+/**
+ * A voice note in a conversation, for a person: its transcript, or, while it has not arrived, that it waits (for
+ * this user's accept, with the command) or is on its way.
+ */
+export function voiceState(m: HistoryEntry): string {
+  if (m.direction === 'in' && m.file?.status === 'waiting') return `(waiting for you to accept it: p2pnode accept ${m.id.slice(0, 8)})`
+  if (m.direction === 'in' && (m.file?.status === 'transferring' || m.file?.status === 'offered')) return '(arriving…)'
+  if (m.file?.status === 'failed' || m.file?.status === 'cancelled') return `(${m.file.status})`
+  return transcriptText(m.transcript)
 }
 
 /** What a transcript says, for a person: the words in quotes, or why there are none. */

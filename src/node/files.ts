@@ -152,6 +152,7 @@ export function toFileInfo(t: TransferInfo): FileInfo {
     status: t.status,
     sha256: t.sha256,
     ...(t.root != null ? { root: t.root } : {}),
+    ...(t.voice === true ? { voice: true } : {}),
     path: t.path,
     mime: t.mime,
     sent: t.sent,

@@ -4,6 +4,8 @@ import stringWidth from 'string-width'
 import { formatPeers } from '../../src/cli/commands.ts'
 import { formatFiles } from '../../src/cli/files.ts'
 import { displayText } from '../../src/cli/output.ts'
+import { voiceState } from '../../src/cli/voice.ts'
+import type { HistoryEntry } from '../../src/api/types.ts'
 import { matchPeerName } from '../../src/node/peer-ref.ts'
 import { sanitizeName } from '../../src/protocols/chat/frames.ts'
 import type { FileInfo } from '../../src/api/files.ts'
@@ -60,5 +62,27 @@ describe('text shown on a terminal', () => {
       return true
     })
     assert.equal(matchPeerName('bob', known), A)
+  })
+})
+
+describe('a voice note in history, before and after it arrives', () => {
+  const note = (direction: 'in' | 'out', status: string, transcript?: HistoryEntry['transcript']): HistoryEntry => ({
+    id: 'c14434415b5c40724457a4d5f3572c8e',
+    from: A,
+    to: B,
+    text: '',
+    timestamp: 0,
+    direction,
+    status: 'delivered',
+    kind: 'voice',
+    file: { name: 'n.wav', size: 1, sha256: '', mime: 'audio/wav', status },
+    transcript: transcript ?? { text: '', engine: 'pocketsphinx', status: 'pending' }
+  })
+  it('says it waits for your accept, with the command, and not that it is being transcribed', () => {
+    assert.equal(voiceState(note('in', 'waiting')), '(waiting for you to accept it: p2pnode accept c1443441)')
+    assert.equal(voiceState(note('in', 'transferring')), '(arriving…)')
+    assert.equal(voiceState(note('in', 'cancelled')), '(cancelled)')
+    assert.equal(voiceState(note('out', 'waiting')), '(transcribing…)')
+    assert.equal(voiceState(note('in', 'complete', { text: 'young man', engine: 'pocketsphinx', status: 'done' })), '"young man"')
   })
 })
