@@ -25,13 +25,17 @@ export class VoiceNotes {
    * Record a voice note (its entry must exist) with a pending transcript and queue its job, in one batch. Returns
    * undefined if there is no such entry; the existing record if it has one already (nothing queued again).
    */
+  private lastAdded = 0
+
   async add(job: Omit<VoiceJob, 'added'>, duration: number, engine: string): Promise<VoiceRecord | undefined> {
     const key = await this.store.entryKey(job.peer, job.id)
     if (key == null) return undefined
     const known = await this.records.get(key)
     if (known != null) return known
     const record: VoiceRecord = { id: job.id, peer: job.peer, duration, transcript: { status: 'pending', text: '', engine } }
-    const added = Date.now()
+    // Jobs are keyed by when they were added: two in one millisecond must still keep their order (ids are random).
+    const added = Math.max(Date.now(), this.lastAdded + 1)
+    this.lastAdded = added
     await this.store.batch([
       { type: 'put', sublevel: this.records, key, value: record },
       { type: 'put', sublevel: this.jobsDb, key: jobKey(added, job.id), value: { ...job, added } }
