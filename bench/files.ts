@@ -295,8 +295,11 @@ export async function fileBench(sizesMiB: number[] = [256, 1024]): Promise<FileR
 }
 
 
-/** One message at a time alice → bob through the API, each until bob has stored it (acked); latencies sorted. */
-async function chatLatencies(alice: NodeProcess, bob: NodeProcess, until: () => boolean, max = 500) {
+/**
+ * One message at a time alice → bob through the API, each until bob has stored it (acked); latencies sorted.
+ * `everyMs` paces them (a message at most that often), as a conversation rather than a flood.
+ */
+export async function chatLatencies(alice: NodeProcess, bob: NodeProcess, until: () => boolean, max = 500, everyMs = 0): Promise<number[]> {
   const api = new ApiClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
   const out: number[] = []
   try {
@@ -304,7 +307,9 @@ async function chatLatencies(alice: NodeProcess, bob: NodeProcess, until: () => 
       const t = performance.now()
       const res = await api.send(bob.peerId, 'x'.repeat(64))
       if (res.status !== 'delivered') throw new Error(`message not delivered: ${res.status}`)
-      out.push(performance.now() - t)
+      const took = performance.now() - t
+      out.push(took)
+      if (took < everyMs) await new Promise((r) => setTimeout(r, everyMs - took))
     }
   } finally {
     await api.close()

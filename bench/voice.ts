@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import { ApiClient } from '../src/api/client.ts'
 import type { IdInfo } from '../src/api/types.ts'
 import { POCKETSPHINX_MODEL, transcribeFile, wavBytes, wordErrorRate, words } from '../src/voice/index.ts'
-import { Fleet, type NodeProcess } from '../test/helpers/cli.ts'
+import { Fleet } from '../test/helpers/cli.ts'
+import { chatLatencies } from './files.ts'
 import { pct, type Row } from './stats.ts'
 
 const LIBRIVOX = '/usr/share/pocketsphinx/test/data/librivox'
@@ -44,24 +45,6 @@ async function clips(): Promise<Array<{ path: string; reference: string }>> {
 
 /** Paced as a lively conversation (a message every 20 ms), not a flood: what a transcription does to chat. */
 const CHAT_EVERY_MS = 20
-
-async function chatLatencies(alice: NodeProcess, bob: NodeProcess, until: () => boolean, max: number): Promise<number[]> {
-  const api = new ApiClient(join(alice.dataDir, 'api.sock'), alice.dataDir)
-  const out: number[] = []
-  try {
-    while (out.length < max && until()) {
-      const t = performance.now()
-      const res = await api.send(bob.peerId, 'x'.repeat(64))
-      if (res.status !== 'delivered') throw new Error(`message not delivered: ${res.status}`)
-      const took = performance.now() - t
-      out.push(took)
-      if (took < CHAT_EVERY_MS) await new Promise((r) => setTimeout(r, CHAT_EVERY_MS - took))
-    }
-  } finally {
-    await api.close()
-  }
-  return out.sort((x, y) => x - y)
-}
 
 export async function voiceBench(): Promise<Row[]> {
   if (!existsSync(join(POCKETSPHINX_MODEL, 'mdef')) || !existsSync(join(LIBRIVOX, 'transcription'))) {
@@ -120,7 +103,7 @@ export async function voiceBench(): Promise<Row[]> {
     const bob = await fleet.start(await fleet.dir(), ['--name', 'bob'])
     await bob.json(['contacts', 'add', alice.peerId])
     await alice.json(['dial', (await bob.json<IdInfo>(['id'])).addrs[0]])
-    const idle = await chatLatencies(alice, bob, () => true, 1000)
+    const idle = await chatLatencies(alice, bob, () => true, 1000, CHAT_EVERY_MS)
     const idleRss = await rssMb(bob.child.pid ?? 0)
 
     const api = new ApiClient(join(bob.dataDir, 'api.sock'), bob.dataDir)
@@ -139,7 +122,7 @@ export async function voiceBench(): Promise<Row[]> {
         if (performance.now() - t0 > 600_000) pending = false
       }
     })()
-    const busy = await chatLatencies(alice, bob, () => pending, 30_000)
+    const busy = await chatLatencies(alice, bob, () => pending, 30_000, CHAT_EVERY_MS)
     await watch
     const doneMs = performance.now() - t0
     await api.close()
