@@ -5,7 +5,6 @@
  * the admin's and newer than ours, a message must come from a member of a group we are in; anything else is refused
  * and never stored.
  */
-import { randomBytes } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import type { EventLog } from '../api/events.ts'
 import type { FileInfo } from '../api/files.ts'
@@ -20,8 +19,6 @@ import {
   type GroupOutcome,
   groupIdOf,
   type GroupStateInfo,
-  MAX_GROUP_MEMBERS,
-  MAX_GROUP_NAME_BYTES,
   newNonce,
   openState,
   signState
@@ -29,8 +26,7 @@ import {
 import { type GroupRecord, groupConversation, MAX_GROUPS, type OutboxEntry, type Store, type StoredMessage } from '../store/index.ts'
 import { KeyedLock } from '../store/lock.ts'
 import { entryOf } from './event-feed.ts'
-
-type SystemEvent = NonNullable<StoredMessage['system']>
+import { b64, b64text, checkGroupName, checkSize, describe, matchGroup, randomId, recordOf, say, type SystemEvent, systemEntry } from './group-records.ts'
 
 export interface GroupsHost {
   store: Store
@@ -46,8 +42,6 @@ export interface GroupsHost {
   redial: (peerId: string) => void
   log: (text: string) => void
 }
-
-const ID = /^[0-9a-f]{32}$/
 
 export class NodeGroups implements GroupsApi {
   private readonly host: GroupsHost
@@ -371,24 +365,7 @@ export class NodeGroups implements GroupsApi {
    * of one. Throws GROUP_NOT_FOUND for `#…` that matches none, PEER_AMBIGUOUS for a name two groups share.
    */
   match(ref: string): GroupRecord | undefined {
-    const text = ref.trim()
-    const explicit = text.startsWith('#')
-    const bare = explicit ? text.slice(1) : text
-    const all = this.book.list()
-    const byId = ID.test(bare) ? all.find((r) => r.id === bare) : undefined
-    if (byId != null) return byId
-    const named = all.filter((r) => r.name.toLowerCase() === bare.toLowerCase())
-    const live = named.filter((r) => r.status === 'member')
-    const pick = live.length > 0 ? live : named
-    if (pick.length > 1) {
-      throw new P2pError(ErrorCode.PEER_AMBIGUOUS, `${pick.length} groups are called ${bare}`, {
-        hint: `use the group's id: ${pick.map((r) => `#${r.id}`).join(', ')} (p2pnode groups lists them)`
-      })
-    }
-    if (pick.length === 0 && explicit) {
-      throw new P2pError(ErrorCode.GROUP_NOT_FOUND, `no group called ${bare}`, { hint: 'p2pnode groups lists yours' })
-    }
-    return pick[0]
+    return matchGroup(this.book.list(), ref)
   }
 
   async find(ref: string): Promise<GroupRecord> {
@@ -456,19 +433,7 @@ export class NodeGroups implements GroupsApi {
   }
 
   private systemEntry(id: string, record: GroupRecord, system: SystemEvent, by: string, timestamp: number): StoredMessage {
-    return {
-      id,
-      peer: by,
-      from: by,
-      to: this.host.self,
-      text: '',
-      timestamp,
-      direction: 'in',
-      status: 'received',
-      kind: 'system',
-      group: record.id,
-      system
-    }
+    return systemEntry(this.host.self, id, record.id, system, by, timestamp)
   }
 
   private publishChange(record: GroupRecord, system: SystemEvent): void {
@@ -502,27 +467,9 @@ export class NodeGroups implements GroupsApi {
     if (m.kind === 'system' && m.system != null) {
       out.kind = 'system'
       out.system = m.system
-      out.text = this.say(m.from, m.system)
+      out.text = say(m.system, (p) => this.nameOf(p), m.from)
     }
     return out
-  }
-
-  /** A system entry in words. */
-  private say(by: string, s: SystemEvent): string {
-    const who = this.nameOf(by)
-    const names = (s.peers ?? []).map((p) => this.nameOf(p)).join(', ')
-    switch (s.type) {
-      case 'created':
-        return `${who} created the group ${s.name ?? ''} with ${names}`
-      case 'joined':
-        return `${who} added ${names}`
-      case 'removed':
-        return `${who} removed ${names}`
-      case 'left':
-        return `${names} left`
-      case 'renamed':
-        return `${who} renamed the group ${s.name ?? ''}`
-    }
   }
 
   private async resolveMembers(peers: string[]): Promise<string[]> {
@@ -533,68 +480,4 @@ export class NodeGroups implements GroupsApi {
     }
     return ids
   }
-}
-
-function recordOf(
-  info: GroupStateInfo,
-  state: Uint8Array,
-  signature: Uint8Array,
-  status: GroupRecord['status'],
-  current: GroupRecord | undefined
-): GroupRecord {
-  const leaving = (current?.leaving ?? []).filter((m) => info.members.includes(m))
-  return {
-    id: info.id,
-    name: info.name,
-    admin: info.admin,
-    nonce: info.nonce,
-    version: info.version,
-    members: info.members,
-    state: b64text(state),
-    signature: b64text(signature),
-    status,
-    ...(leaving.length > 0 ? { leaving } : {}),
-    ...(current?.readAt != null ? { readAt: current.readAt } : {})
-  }
-}
-
-/** What a received change did, for its system entry. */
-function describe(current: GroupRecord | undefined, info: GroupStateInfo): SystemEvent {
-  if (current == null) return { type: 'created', peers: info.members.filter((m) => m !== info.admin), name: info.name, version: info.version }
-  const added = info.members.filter((m) => !current.members.includes(m))
-  const gone = current.members.filter((m) => !info.members.includes(m))
-  if (gone.length > 0) {
-    const left = gone.every((m) => current.leaving?.includes(m) === true)
-    return { type: left ? 'left' : 'removed', peers: gone, version: info.version }
-  }
-  if (added.length > 0) return { type: 'joined', peers: added, version: info.version }
-  return { type: 'renamed', name: info.name, version: info.version }
-}
-
-function checkGroupName(name: string): string {
-  const clean = name.replace(/[\p{Cc}\p{Cf}]/gu, '').replace(/\s+/gu, ' ').trim()
-  if (clean === '' || Buffer.byteLength(clean) > MAX_GROUP_NAME_BYTES || clean.startsWith('#') || ID.test(clean)) {
-    throw new P2pError(ErrorCode.INVALID_ARGUMENT, `a group name holds 1 to ${MAX_GROUP_NAME_BYTES} bytes, does not start with # and is no id`, {
-      hint: 'p2pnode group create family alice bob'
-    })
-  }
-  return clean
-}
-
-function checkSize(n: number): void {
-  if (n > MAX_GROUP_MEMBERS) {
-    throw new P2pError(ErrorCode.GROUP_FULL, `a group has at most ${MAX_GROUP_MEMBERS} members, you with them (this would be ${n})`)
-  }
-}
-
-function randomId(): string {
-  return randomBytes(16).toString('hex')
-}
-
-function b64(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(Buffer.from(text, 'base64'))
-}
-
-function b64text(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('base64')
 }
