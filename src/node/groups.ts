@@ -1,9 +1,8 @@
 /**
  * Groups (`p2pnode group …`, `groups`): membership signed by the admin, messages fanned out over each member's
  * /chat/1.0 stream through the outbox (one record per member: acked, persisted, exactly once, in the sender's order,
- * waiting for members who are away). What arrives from the network is checked here (GroupHooks): a change must be
- * the admin's and newer than ours, a message must come from a member of a group we are in; anything else is refused
- * and never stored.
+ * waiting for members who are away). What arrives from the network is checked in node/group-inbound.ts; the pure
+ * helpers (records, system entries in words, names and sizes) are in node/group-records.ts.
  */
 import type { PrivateKey } from '@libp2p/interface'
 import type { EventLog } from '../api/events.ts'
@@ -13,20 +12,17 @@ import { ErrorCode, P2pError } from '../errors.ts'
 import {
   type ChatProtocol,
   checkText,
-  ForgedStateError,
   type GroupHooks,
-  type GroupItem,
-  type GroupOutcome,
   groupIdOf,
   type GroupStateInfo,
   newNonce,
-  openState,
   signState
 } from '../protocols/chat/index.ts'
-import { type GroupRecord, groupConversation, MAX_GROUPS, type OutboxEntry, type Store, type StoredMessage } from '../store/index.ts'
+import { type GroupRecord, groupConversation, type OutboxEntry, type Store, type StoredMessage } from '../store/index.ts'
 import { KeyedLock } from '../store/lock.ts'
 import { entryOf } from './event-feed.ts'
-import { b64, b64text, checkGroupName, checkSize, describe, matchGroup, randomId, recordOf, say, type SystemEvent, systemEntry } from './group-records.ts'
+import { GroupInbound } from './group-inbound.ts'
+import { b64text, checkGroupName, checkSize, matchGroup, randomId, recordOf, say, type SystemEvent, systemEntry } from './group-records.ts'
 
 export interface GroupsHost {
   store: Store
@@ -47,117 +43,33 @@ export class NodeGroups implements GroupsApi {
   private readonly host: GroupsHost
   /** Changes to one group, one after another (ours and those received). */
   private readonly lock = new KeyedLock()
+  /** What members send: checked, then stored (node/group-inbound.ts). */
+  private readonly inbound: GroupInbound
 
   constructor(host: GroupsHost) {
     this.host = host
+    this.inbound = new GroupInbound({
+      store: host.store,
+      self: host.self,
+      events: host.events,
+      displayName: host.displayName,
+      log: host.log,
+      lock: this.lock,
+      publishChange: (record, system) => this.publishChange(record, system),
+      entry: (m) => this.entry(m),
+      changeLocked: (record, next, system) => this.changeLocked(record, next, system)
+    })
   }
 
   private get book() {
     return this.host.store.groups
   }
 
-  // ---- the chat protocol's side ------------------------------------------------------------------------------
+  // ---- the chat protocol's side (node/group-inbound.ts) -------------------------------------------------------
 
-  readonly hooks: GroupHooks = {
-    receive: (peer, item) => this.receive(peer, item),
-    signedState: (group) => {
-      const r = this.book.get(group)
-      if (r == null || r.status !== 'member') return undefined
-      return { version: r.version, state: b64(r.state), signature: b64(r.signature) }
-    }
-  }
-
-  private async receive(peer: string, item: GroupItem): Promise<GroupOutcome> {
-    switch (item.type) {
-      case 'group-change':
-        return this.receiveChange(item)
-      case 'group-message':
-        return this.receiveMessage(peer, item.message)
-      case 'group-leave':
-        return this.receiveLeave(peer, item.id, item.group)
-    }
-  }
-
-  private async receiveChange(item: Extract<GroupItem, { type: 'group-change' }>): Promise<GroupOutcome> {
-    let info: GroupStateInfo
-    try {
-      info = await openState(item.state, item.signature)
-    } catch (err) {
-      if (err instanceof ForgedStateError) {
-        this.host.log(`refused a group change: ${err.message}`)
-        return { refused: 'forged' }
-      }
-      throw err // malformed: the stream is reset
-    }
-    return this.lock.run(info.id, async () => {
-      const current = this.book.get(info.id)
-      if (current != null && info.version < current.version) return { refused: 'stale' }
-      if (current != null && info.version === current.version) {
-        return current.signature === b64text(item.signature) ? { stored: true } : { refused: 'stale' }
-      }
-      const inIt = info.members.includes(this.host.self)
-      if (current == null && !inIt) return { refused: 'no-group' }
-      if (current == null && this.book.size >= MAX_GROUPS) return { refused: 'too-many-groups' }
-      const record = recordOf(info, item.state, item.signature, inIt ? 'member' : 'removed', current)
-      const system = describe(current, info)
-      const gone = current?.members.filter((m) => !info.members.includes(m)) ?? []
-      if (gone.length > 0) await this.book.dropOutbox(info.id, gone)
-      await this.book.applyTheirs(record, this.systemEntry(item.id, record, system, info.admin, info.timestamp), info.admin)
-      this.publishChange(record, system)
-      return { stored: true }
-    })
-  }
-
-  private async receiveMessage(
-    peer: string,
-    m: Extract<GroupItem, { type: 'group-message' }>['message']
-  ): Promise<GroupOutcome> {
-    const record = this.book.get(m.group)
-    if (record == null) return { refused: 'no-group' }
-    if (record.status !== 'member') return { refused: 'removed' }
-    if (!record.members.includes(peer) || record.leaving?.includes(peer) === true) return { refused: 'not-member' }
-    const entry: StoredMessage = {
-      id: m.id,
-      peer,
-      from: peer,
-      to: this.host.self,
-      text: m.text,
-      timestamp: m.timestamp,
-      direction: 'in',
-      status: 'received',
-      kind: 'text',
-      group: m.group,
-      ...(m.replyTo != null ? { replyTo: m.replyTo } : {})
-    }
-    const added = await this.book.addTheirs(m.group, peer, entry)
-    if (added != null) {
-      this.host.events.publish({
-        type: 'group-message',
-        group: { id: record.id, name: record.name },
-        message: this.entry(added),
-        name: this.host.displayName(peer)
-      })
-    }
-    return { stored: true }
-  }
-
-  private async receiveLeave(peer: string, id: string, groupId: string): Promise<GroupOutcome> {
-    return this.lock.run(groupId, async () => {
-      const record = this.book.get(groupId)
-      if (record == null) return { refused: 'no-group' }
-      if (!record.members.includes(peer) || peer === record.admin) return { refused: 'not-member' }
-      if (record.leaving?.includes(peer) === true || (await this.book.has(groupId, id))) return { stored: true }
-      const next: GroupRecord = { ...record, leaving: [...(record.leaving ?? []), peer] }
-      const system: SystemEvent = { type: 'left', peers: [peer], version: record.version }
-      await this.book.dropOutbox(groupId, [peer])
-      await this.book.applyTheirs(next, this.systemEntry(id, next, system, peer, Date.now()), peer)
-      this.publishChange(next, system)
-      // The admin makes it part of the membership, signed, for everyone (and for members who join later).
-      if (record.admin === this.host.self && record.status === 'member') {
-        await this.changeLocked(next, { members: next.members.filter((m) => m !== peer) }, { type: 'left', peers: [peer] })
-      }
-      return { stored: true }
-    })
+  /** What the chat protocol asks of groups: checks and stores what members send. */
+  get hooks(): GroupHooks {
+    return this.inbound.hooks
   }
 
   /**
@@ -165,27 +77,7 @@ export class NodeGroups implements GroupsApi {
    * is not used, and said). Returns how many failed.
    */
   async verifyStored(): Promise<number> {
-    let bad = 0
-    for (const r of this.book.list()) {
-      let ok = false
-      try {
-        const info = await openState(b64(r.state), b64(r.signature))
-        ok =
-          info.id === r.id &&
-          info.admin === r.admin &&
-          info.version === r.version &&
-          info.name === r.name &&
-          info.members.join('\n') === r.members.join('\n')
-      } catch {
-        ok = false
-      }
-      if (!ok) {
-        bad++
-        this.book.ignore(r.id)
-        this.host.log(`group ${r.id} failed its check (its record does not match what its admin signed): not used`)
-      }
-    }
-    return bad
+    return this.inbound.verifyStored()
   }
 
   // ---- the API -----------------------------------------------------------------------------------------------
