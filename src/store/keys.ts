@@ -25,6 +25,7 @@
  * (`H(peer)!seq`), `ids`, `outbox` (`H(peer)!seq` → the message), `words` and `pwords` keyed by `H(peer)`; migrate.ts
  * moves it to layout 2. Values in `meta`, `peers` and `transfers` had no version then.
  */
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto'
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level'
 import type { Codec } from './codec.ts'
 import type { SealedRecord } from './records.ts'
@@ -90,6 +91,41 @@ export const META = {
 } as const
 
 export type Conversation = `dm:${string}` | `group:${string}`
+
+/** Bound on the peer-hash cache, which a flood of peer ids could otherwise grow. */
+const HASH_CACHE_MAX = 10_000
+
+/** `H(peer)`, the keyed hash of a peer id (the only form in which peer ids appear in keys), and the keys built on it. */
+export class PeerHashes {
+  /** The store secret as a KeyObject, made once (see ValueSealer). */
+  private readonly secret: KeyObject
+  private readonly hashes = new Map<string, string>()
+
+  constructor(secret: Uint8Array) {
+    this.secret = createSecretKey(secret)
+  }
+
+  /** Keyed hash of a peer id. */
+  peerKey(peerId: string): string {
+    let h = this.hashes.get(peerId)
+    if (h == null) {
+      h = createHmac('sha256', this.secret).update(peerId).digest('hex')
+      if (this.hashes.size >= HASH_CACHE_MAX) this.hashes.clear()
+      this.hashes.set(peerId, h)
+    }
+    return h
+  }
+
+  /** The one-to-one conversation with a peer. */
+  dm(peerId: string): Conversation {
+    return dmConversation(this.peerKey(peerId))
+  }
+
+  /** The conversation an entry belongs to (a group's, or the one with `peer`). */
+  conversationOf(message: Pick<StoredMessage, 'peer' | 'group'>): Conversation {
+    return message.group != null ? groupConversation(message.group) : this.dm(message.peer)
+  }
+}
 
 /** The conversation with one peer, by the keyed hash of its id. */
 export function dmConversation(peerHash: string): Conversation {
