@@ -1,10 +1,8 @@
 import type { Libp2p, Logger, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import type { MailboxApi, MailboxLimits, MailboxStatus } from '../api/mailbox.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
-import { type ChatProtocol, messageFrame, type PeerMailbox } from '../protocols/chat/index.ts'
-import { Frame } from '../protocols/chat/pb/chat.ts'
+import type { ChatProtocol, PeerMailbox } from '../protocols/chat/index.ts'
 import {
   type CollectedEnvelope,
   createMailbox,
@@ -15,14 +13,13 @@ import {
   DEFAULT_TTL_MS,
   MailboxRefusedError,
   type MailboxInit,
-  type MailboxProtocol,
-  MAX_LETTER_BYTES,
-  MAX_LETTER_FRAMES
+  type MailboxProtocol
 } from '../protocols/mailbox/index.ts'
-import { errorText, fromHex, toHex } from '../protocols/util.ts'
-import type { OutboxEntry, Store } from '../store/index.ts'
-import { type DepositRun, MailboxBook, type MailboxAddress } from '../store/mailbox-book.ts'
+import { errorText } from '../protocols/util.ts'
+import type { Store } from '../store/index.ts'
+import { MailboxBook, type MailboxAddress } from '../store/mailbox-book.ts'
 import { type HoldLimits, MailboxHold } from '../store/mailbox-hold.ts'
+import { firstTexts, MAX_BACKOFF_MS, MailboxDeposits, reach } from './mailbox-deposits.ts'
 import type { Policy } from './policy.ts'
 
 export interface MailboxOptions {
@@ -51,14 +48,8 @@ export interface MailboxDeps {
 
 /** Most peers whose announced mailbox is kept in memory only (anyone can greet under new peer ids). */
 const MAX_ANNOUNCED = 4096
-/** A run is started over this long before its first envelope would expire (clocks and transit). */
-const RUN_MARGIN_MS = 60_000
 /** Most message ids owed an ack per peer (the sender resends anything else anyway). */
 const MAX_OWED = 4096
-/** Outbox entries read per deposit round. */
-const OUTBOX_BATCH = 256
-/** Longest wait between tries at an unreachable mailbox. */
-const MAX_BACKOFF_MS = 10 * 60_000
 /** Most addresses we tell for our mailbox. */
 const MAX_ADDRS = 8
 
@@ -66,7 +57,7 @@ const MAX_ADDRS = 8
  * The mailbox, node side: which mailbox we use (told to peers over chat), the mailboxes peers told us, deposits of
  * sealed copies of waiting messages at a contact's mailbox when the contact stays away, collection of what waits at
  * ours (stored exactly once, in order, through the chat protocol's own checks), and the acks that go back the same
- * way. With `service`, the node is a mailbox for others too.
+ * way (the deposits themselves: node/mailbox-deposits.ts). With `service`, the node is a mailbox for others too.
  */
 export class NodeMailbox implements MailboxApi {
   private readonly deps: MailboxDeps
@@ -74,18 +65,12 @@ export class NodeMailbox implements MailboxApi {
   private mailboxProtocol: MailboxProtocol | undefined
   private mailboxHold: MailboxHold | undefined
   private readonly book: MailboxBook
-  private readonly depositDelay: number
   private readonly interval: number
   private own: MailboxAddress | undefined
   /** Mailboxes peers announced, for peers not (yet) kept on disk. */
   private readonly announced = new Map<string, MailboxAddress | null>()
-  /** Ids of messages we collected, per sender, not yet acked back to it. */
-  private readonly owed = new Map<string, Set<string>>()
-  private readonly timers = new Map<string, NodeJS.Timeout>()
-  private readonly depositing = new Map<string, Promise<void>>()
-  private readonly again = new Set<string>()
-  /** Peers whose mailbox failed us lately: not tried again before `next` (1, 2, 4, ... intervals, ≤ 10 min). */
-  private readonly backoff = new Map<string, { failures: number; next: number }>()
+  /** What goes to contacts' mailboxes (node/mailbox-deposits.ts), with the acks we owe for what we collected. */
+  private readonly deposits: MailboxDeposits
   private collecting: Promise<number> | undefined
   private lastCollect: { at: number; count: number; error?: string } | undefined
   private ticker: NodeJS.Timeout | undefined
@@ -103,8 +88,15 @@ export class NodeMailbox implements MailboxApi {
     this.deps = deps
     this.options = options
     this.book = new MailboxBook(deps.store)
-    this.depositDelay = options.depositDelay ?? 5000
     this.interval = options.interval ?? 30_000
+    this.deposits = new MailboxDeposits(deps, {
+      book: this.book,
+      protocol: () => this.protocol,
+      mailboxOf: (peer) => this.mailboxOf(peer),
+      signal: this.stopping.signal,
+      interval: this.interval,
+      depositDelay: options.depositDelay ?? 5000
+    })
   }
 
   /** The mailbox protocol (once started). */
@@ -165,8 +157,8 @@ export class NodeMailbox implements MailboxApi {
     chat.addEventListener('presence', (evt) => {
       const { peer, here } = evt.detail
       // Here: the chat stream delivers (and acks) what waits, both ways. Gone: what waits may go to its mailbox.
-      if (here) this.owed.delete(peer)
-      else this.queued(peer)
+      if (here) this.deposits.owed.delete(peer)
+      else this.deposits.queued(peer)
     })
     this.ticker = setInterval(() => void this.tick(), this.interval)
     this.ticker.unref()
@@ -177,9 +169,8 @@ export class NodeMailbox implements MailboxApi {
     this.stopped = true
     this.stopping.abort(new Error('node stopping'))
     clearInterval(this.ticker)
-    for (const t of this.timers.values()) clearTimeout(t)
     this.deps.libp2p.removeEventListener('peer:connect', this.onConnect)
-    await Promise.allSettled([...this.depositing.values(), this.collecting])
+    await Promise.allSettled([this.deposits.stop(), this.collecting])
     await this.mailboxProtocol?.stop()
   }
 
@@ -271,7 +262,7 @@ export class NodeMailbox implements MailboxApi {
       const address = mailbox == null ? undefined : { peerId: mailbox.peerId, addrs: mailbox.addrs }
       if (address != null) this.deps.policy.services.add(address.peerId)
       // Perhaps a new mailbox, or new addresses: worth trying at once.
-      this.backoff.delete(peer)
+      this.deposits.retryNow(peer)
       if (this.deps.known(peer)) {
         const before = await this.book.of(peer)
         if (JSON.stringify(before) !== JSON.stringify(address)) await this.book.setOf(peer, address)
@@ -311,139 +302,21 @@ export class NodeMailbox implements MailboxApi {
 
   /** A message for `peer` waits in the outbox: if the peer stays away, a sealed copy goes to its mailbox. */
   queued(peer: string): void {
-    if (this.stopped || this.timers.has(peer)) return
-    const timer = setTimeout(() => {
-      this.timers.delete(peer)
-      void this.depositFor(peer)
-    }, this.depositDelay)
-    timer.unref()
-    this.timers.set(peer, timer)
+    this.deposits.queued(peer)
   }
 
+  /** Every interval: deposits for every peer with something waiting (or acks owed), and a collection when due. */
   private async tick(): Promise<void> {
     if (this.stopped) return
     try {
       await this.keepKnown()
-      for (const peer of new Set([...(await this.deps.store.peersWithOutbox()), ...this.owed.keys()])) {
-        await this.depositFor(peer)
+      for (const peer of new Set([...(await this.deps.store.peersWithOutbox()), ...this.deposits.owed.keys()])) {
+        await this.deposits.depositFor(peer)
       }
     } catch (err) {
       this.deps.log.error('mailbox deposits failed: %s', errorText(err))
     }
     if (this.own != null && Date.now() >= this.nextCollect) await this.collectNow().catch(() => {})
-  }
-
-  /**
-   * Deposit what waits for `peer` at its mailbox: one run at a time per peer; asked again while one runs, it runs
-   * once more after it (so that what was stored meanwhile goes too).
-   */
-  depositFor(peer: string): Promise<void> {
-    const running = this.depositing.get(peer)
-    if (running != null) {
-      this.again.add(peer)
-      return running
-    }
-    if ((this.backoff.get(peer)?.next ?? 0) > Date.now()) return Promise.resolve()
-    const run = (async () => {
-      do {
-        this.again.delete(peer)
-        let ok: boolean
-        try {
-          ok = await this.deposit(peer)
-        } catch (err) {
-          ok = false
-          if (!this.stopped) this.deps.log.error('deposit for %s failed: %s', peer, errorText(err))
-        }
-        if (ok) {
-          this.backoff.delete(peer)
-        } else {
-          const failures = (this.backoff.get(peer)?.failures ?? 0) + 1
-          const wait = Math.min(MAX_BACKOFF_MS, this.interval * 2 ** (failures - 1))
-          this.backoff.set(peer, { failures, next: Date.now() + wait })
-          if (this.backoff.size > MAX_ANNOUNCED) this.backoff.delete(this.backoff.keys().next().value ?? peer)
-          break
-        }
-      } while (this.again.has(peer) && !this.stopped)
-    })().finally(() => this.depositing.delete(peer))
-    this.depositing.set(peer, run)
-    return run
-  }
-
-  /** One deposit round for `peer`; false when the mailbox did not take everything (or could not be reached). */
-  private async deposit(peer: string, retried = false): Promise<boolean> {
-    const { chat, policy, store } = this.deps
-    if (this.stopped || policy.visibility === 'hidden' || !policy.allows(peer)) return true
-    if (chat.greeted(peer) || chat.notP2pnode(peer) != null) return true
-    const mailbox = await this.mailboxOf(peer)
-    if (mailbox == null) return true
-    let run = await this.book.run(peer)
-    if (run != null && (run.mailbox !== mailbox.peerId || Date.now() >= run.started + run.ttlMs - RUN_MARGIN_MS)) {
-      // Its first envelope has expired (or is about to), or the peer has another mailbox: start over.
-      run = undefined
-    }
-    const owed = [...(this.owed.get(peer) ?? [])]
-    const outbox = await store.outbox(peer, { afterSeq: run?.through, limit: OUTBOX_BATCH })
-    const entries = firstTexts(outbox)
-    // More may wait behind these: another round follows this one.
-    if (outbox.length === OUTBOX_BATCH && entries.length === outbox.length) this.again.add(peer)
-    if (entries.length === 0 && owed.length === 0) return true
-    const letters = packLetters(entries, owed)
-    await this.reach(mailbox)
-    let prev = run?.last != null ? fromHex(run.last) : new Uint8Array(0)
-    const sealed = []
-    for (const letter of letters) {
-      const s = await this.protocol.seal(peer, letter.frames, { prev })
-      sealed.push({ ...s, letter })
-      prev = s.id
-    }
-    const results = await this.protocol.deposit(
-      mailbox.peerId,
-      sealed.map((s) => s.bytes),
-      { signal: this.stopping.signal }
-    )
-    let accepted = 0
-    for (const [i, r] of results.entries()) {
-      if (r.status !== 'OK' && r.status !== 'DUPLICATE') break
-      const { letter, id } = sealed[i]
-      run = {
-        mailbox: mailbox.peerId,
-        last: toHex(id),
-        through: letter.through ?? run?.through ?? '',
-        started: run?.started ?? Date.now(),
-        ttlMs: r.ttlMs
-      } satisfies DepositRun
-      for (const a of letter.acks) this.owed.get(peer)?.delete(a)
-      accepted++
-    }
-    if (run != null && accepted > 0) await this.book.setRun(peer, run)
-    if (this.owed.get(peer)?.size === 0) this.owed.delete(peer)
-    const failed = results.length > accepted ? results[accepted] : undefined
-    if (failed?.status === 'GAP' && !retried) {
-      // The mailbox lost the run (expired, or it was reset): start a new one with everything still waiting.
-      await this.book.setRun(peer, undefined)
-      return this.deposit(peer, true)
-    }
-    if (failed != null) {
-      this.deps.log.error('%s\'s mailbox took %d of %d envelopes: %s %s', peer, accepted, sealed.length, failed.status, failed.detail)
-      return false
-    }
-    if (accepted > 0) this.deps.log('deposited %d envelopes for %s at %s', accepted, peer, mailbox.peerId)
-    return true
-  }
-
-  /** Make a mailbox dialable: the addresses we were told go into libp2p's peer store. */
-  private async reach(mailbox: MailboxAddress): Promise<void> {
-    const multiaddrs = []
-    for (const a of mailbox.addrs) {
-      try {
-        multiaddrs.push(multiaddr(a))
-      } catch {
-        // an address we cannot parse is simply not tried
-      }
-    }
-    if (multiaddrs.length > 0) {
-      await this.deps.libp2p.peerStore.merge(peerIdFromString(mailbox.peerId), { multiaddrs }).catch(() => {})
-    }
   }
 
   // ---- collecting --------------------------------------------------------------------------------------------
@@ -458,7 +331,7 @@ export class NodeMailbox implements MailboxApi {
     const own = this.own
     if (own == null || this.stopped || this.deps.policy.visibility === 'hidden') return 0
     const run = (async () => {
-      await this.reach(own)
+      await reach(this.deps.libp2p, own)
       const count = await this.protocol.collect(own.peerId, (batch) => this.received(batch), {
         signal: this.stopping.signal
       })
@@ -466,7 +339,7 @@ export class NodeMailbox implements MailboxApi {
       this.collectFailures = 0
       this.nextCollect = 0
       if (count > 0) this.deps.log('collected %d envelopes from %s', count, own.peerId)
-      for (const peer of this.owed.keys()) void this.depositFor(peer)
+      for (const peer of this.deposits.owed.keys()) void this.deposits.depositFor(peer)
       return count
     })()
     this.collecting = run
@@ -505,10 +378,10 @@ export class NodeMailbox implements MailboxApi {
         continue
       }
       if (result.received.length === 0) continue
-      let set = this.owed.get(sender)
+      let set = this.deposits.owed.get(sender)
       if (set == null) {
         set = new Set()
-        this.owed.set(sender, set)
+        this.deposits.owed.set(sender, set)
       }
       for (const id of result.received) if (set.size < MAX_OWED) set.add(id)
     }
@@ -519,51 +392,3 @@ function limitsOf({ ttlMs, perSender, perRecipient, maxSenders, maxOwners }: Hol
   return { ttlMs, perSender, perRecipient, maxSenders, maxOwners }
 }
 
-/**
- * The outbox's texts to the peer itself, up to its first file entry (files go over a direct connection, in their
- * turn); group entries are for their group's own streams, not for a mailbox (their order is the group's).
- */
-function firstTexts(entries: OutboxEntry[]): OutboxEntry[] {
-  const out: OutboxEntry[] = []
-  for (const e of entries) {
-    if (e.message.group != null) continue
-    if (e.message.kind != null && e.message.kind !== 'text') break
-    out.push(e)
-  }
-  return out
-}
-
-interface Letter {
-  frames: Uint8Array<ArrayBuffer>[]
-  acks: string[]
-  /** Seq of the last outbox entry in it, if any. */
-  through?: string
-}
-
-/** Outbox entries and owed acks packed into letters that each fit one envelope, in order; acks first. */
-function packLetters(entries: OutboxEntry[], acks: string[]): Letter[] {
-  const letters: Letter[] = []
-  let current: Letter = { frames: [], acks: [] }
-  let size = 0
-  const room = MAX_LETTER_BYTES - 1024
-  const push = (frame: Uint8Array<ArrayBuffer>) => {
-    if (current.frames.length > 0 && (current.frames.length >= MAX_LETTER_FRAMES || size + frame.byteLength + 8 > room)) {
-      letters.push(current)
-      current = { frames: [], acks: [] }
-      size = 0
-    }
-    current.frames.push(frame)
-    size += frame.byteLength + 8
-  }
-  for (let i = 0; i < acks.length; i += 1024) {
-    const ids = acks.slice(i, i + 1024)
-    push(Frame.encode({ ack: { ids: ids.map((id) => fromHex(id)) } }))
-    current.acks.push(...ids)
-  }
-  for (const entry of entries) {
-    push(messageFrame(entry.message))
-    current.through = entry.seq
-  }
-  if (current.frames.length > 0) letters.push(current)
-  return letters
-}
