@@ -108,6 +108,10 @@ function unreadOf(r: Row): number {
 
 function renderRows(): void {
   const list = $('conversations')
+  // A redraw replaces the buttons: the one that had the focus gives it to its successor (else it would fall to
+  // the page's body, and a keyboard user would start again from the top).
+  const active = document.activeElement
+  const focusedPeer = active instanceof HTMLElement && list.contains(active) ? active.dataset.peer : undefined
   list.replaceChildren(
     ...rows.map((r) => {
       const unread = unreadOf(r)
@@ -126,6 +130,7 @@ function renderRows(): void {
       return el('li', {}, button)
     })
   )
+  if (focusedPeer != null) list.querySelector<HTMLElement>(`button[data-peer="${CSS.escape(focusedPeer)}"]`)?.focus()
   $('no-conversations').hidden = rows.length > 0
   if (open != null) renderHead(open.peer)
 }

@@ -100,6 +100,15 @@ describe('web app: replies, the picture viewer, paste and the keyboard (chromium
     await waitFor(async () => (await bobHistory()).some((m) => m.text === 'typed with the keyboard only'), { what: 'bob has it' })
   })
 
+  it('the focused conversation keeps the focus when the list is redrawn (a message arrives)', async () => {
+    const conversation = page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /bob/ })
+    await conversation.focus()
+    await bob.json(['send', 'alice', 'arrives while the list has the focus'])
+    // The preview shows it: the list was drawn again.
+    await conversation.filter({ hasText: 'arrives while the list has the focus' }).waitFor()
+    assert.ok(await focused(conversation), 'the focus stays on the conversation, not the page body')
+  })
+
   it('reply: the Reply control of a message (by keyboard too), the composer shows what it answers and can cancel; the sent message carries replyTo', async () => {
     await bob.json(['send', 'alice', 'question from bob'])
     await item('question from bob').waitFor()
