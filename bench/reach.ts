@@ -93,10 +93,10 @@ export async function reachBench(): Promise<Row[]> {
     const relay = await start('relay', { relayService: true })
     const relayAddr = `${relay.libp2p.getMultiaddrs()[0].toString()}`
     const b = await start('b', { relays: [relayAddr] })
-    await waitFor(async () => (await b.reach.list()).some((r) => r.circuitAddrs.length > 0), { what: 'b reserved' })
-    const circuit = `${(await b.reach.list())[0].circuitAddrs[0]}/p2p/${b.libp2p.peerId.toString()}`
+    await waitFor(async () => (await b.connectivity.reach.list()).some((r) => r.circuitAddrs.length > 0), { what: 'b reserved' })
+    const circuit = `${(await b.connectivity.reach.list())[0].circuitAddrs[0]}/p2p/${b.libp2p.peerId.toString()}`
     const bPeer = b.libp2p.peerId.toString()
-    const pathAt = (x: P2pNode) => x.reach.pathTo(bPeer)
+    const pathAt = (x: P2pNode) => x.connectivity.pathTo(bPeer)
 
     // Relayed: a has no relay, so it does not try WebRTC; b never tries (it did not dial).
     const a = await start('a')

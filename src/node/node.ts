@@ -7,7 +7,6 @@ import type { Libp2p, Logger, PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { TypedEventEmitter } from 'main-event'
 import { EventLog, type EventLogOptions } from '../api/events.ts'
@@ -38,11 +37,10 @@ import {
   Transfers
 } from '../store/index.ts'
 import { dataPaths, ensureDataDir } from './data-dir.ts'
-import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
+import { Connectivity } from './connectivity.ts'
 import { decodeInvite, encodeInvite, isInvite } from './invite.ts'
-import { checkRelayAddr, gaterWithRelays, Reach } from './reach.ts'
+import { checkRelayAddr, gaterWithRelays } from './reach.ts'
 import { reachTransports, relayAnnounce, relayRateLimits, relayServer } from './relay-service.ts'
-import { type StunServer, startStunServer } from './stun.ts'
 import { switchableMdns } from './discovery.ts'
 import { entryOf, feedEvents } from './event-feed.ts'
 import { type FileTarget, NodeFiles } from './files.ts'
@@ -54,7 +52,6 @@ import { type MailboxOptions, NodeMailbox } from './mailbox.ts'
 import { isCircuit, isPeerId, matchPeerName, NAME_RANK, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import { isVisibility, Policy, type Visibility } from './policy.ts'
 import { checkName, MAX_NAME_BYTES, People } from './people.ts'
-import { Redialer } from './redialer.ts'
 import { VERSION } from './version.ts'
 
 export interface NodeOptions {
@@ -123,7 +120,6 @@ export interface NodeEvents {
 }
 
 const UPGRADE_TIMEOUT_MS = 10_000
-const MAX_SIGHTED = 1000
 
 /** The host name, cut to a legal display name. */
 function defaultName(): string {
@@ -167,20 +163,16 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   private readonly ownNames = new Map<string, string>()
   private readonly localNames = new Map<string, string>()
   private readonly chatted = new Set<string>()
-  /** Peers seen on p2pnode's mDNS service this run, oldest first (bounded: anyone can announce ever new ids). */
-  private readonly sighted = new Set<string>()
   /** Peers we sent something to (or chatted with, in a 0.1 record): redialled on start, unlike strangers. */
   private readonly wroteTo = new Set<string>()
-  private readonly redialer: Redialer
   /** Contacts, visibility, blocking, search, export (the API's `people` part). */
   readonly people: People
   /** The local API, as the modules that implement it (served by api/server.ts, routes in api/routes.ts). */
   readonly api: ApiParts
   /** Groups (node/groups.ts). */
   readonly groups: NodeGroups
-  /** Relays, NAT traversal, paths (node/reach.ts). */
-  readonly reach: Reach
-  private stun: StunServer | undefined
+  /** Dialling, redialling, relays and direct paths (node/connectivity.ts). */
+  readonly connectivity: Connectivity
   /** What happens, for `GET /v1/events`: recent events kept for clients that reconnect. */
   readonly events: EventLog
   /** The web app's login link for `p2pnode web`: the web server `p2pnode start` attaches, if any. */
@@ -199,10 +191,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     name: string,
     policy: Policy,
     privateKey: PrivateKey,
-    reach: Reach
+    connectivity: Connectivity
   ) {
     super()
-    this.reach = reach
+    this.connectivity = connectivity
     this.libp2p = libp2p
     this.store = store
     this.policy = policy
@@ -231,13 +223,12 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       },
       { ...options.chat, name, version: `p2pnode/${VERSION}` }
     )
-    this.redialer = new Redialer({ libp2p, store, chat: this.chat, policy, log: this.log })
     this.people = new People({
       libp2p,
       store,
       policy,
       chat: this.chat,
-      redialer: this.redialer,
+      redialer: connectivity,
       names: this.names,
       chatted: this.wroteTo,
       ownName: () => this.name,
@@ -255,7 +246,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         store: new Transfers(store),
         logger: libp2p.logger,
         isBlocked: (peer) => !policy.allows(peer),
-        connect: (peerId) => void this.redialer.redial(peerId),
+        connect: (peerId) => void connectivity.redial(peerId),
         // Files are fetched without asking only from contacts and peers we wrote to; strangers' offers wait.
         trusts: async (peer) => policy.isContact(peer) || (await store.hasWritten(peer)),
         queued: (peer) => this.chat.flush(peer)
@@ -301,10 +292,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       events: this.events,
       resolvePeer: (ref, o) => this.resolvePeer(ref, o),
       displayName: (peerId) => this.displayName(peerId),
-      redial: (peerId) => void this.redialer.redial(peerId),
+      redial: (peerId) => void connectivity.redial(peerId),
       log: (text) => this.log.error('%s', text)
     })
     feedEvents(this, this.files, this.events)
+    const reach = connectivity.reach
     const reachApi: ReachApi = {
       relays: () => reach.list(),
       addRelay: (addr) => reach.add(addr),
@@ -367,9 +359,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       for (const t of tampered) {
         if (t.claimedPeerId != null) policy.apply({ peerId: t.claimedPeerId, contact: false, blocked: true, muted: false })
       }
-      // Built before libp2p (the gater and WebRTC ask it about relays), given libp2p once it exists.
-      const ref: { reach?: Reach } = {}
-      const isRelay = (peer: string) => ref.reach?.isRelay(peer) ?? false
+      // Built once libp2p exists, asked before (the gater and WebRTC ask it about relays).
+      const ref: { connectivity?: Connectivity } = {}
+      const isRelay = (peer: string) => ref.connectivity?.isRelay(peer) ?? false
       libp2p = await createLibp2p({
         privateKey,
         // Identify tells peers our software: p2pnode and its version, not libp2p's default (which names Node's).
@@ -388,7 +380,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
               ? { announce: relayAnnounce(listen.listen) }
               : {})
         },
-        transports: [tcp(), ...reachTransports(() => ref.reach?.iceServers() ?? [])],
+        transports: [tcp(), ...reachTransports(() => ref.connectivity?.iceServers() ?? [])],
         connectionEncrypters: [noise()],
         streamMuxers: [yamux()],
         services: {
@@ -406,15 +398,17 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         },
         start: false
       })
-      const started = libp2p
-      const reach = new Reach({
-        libp2p: started,
-        settings: store,
-        log: libp2p.logger.forComponent('p2pnode:reach'),
-        onDirect: (peerId) => node.onDirect(peerId)
+      const connectivity: Connectivity = new Connectivity({
+        libp2p,
+        store,
+        chat: { isConnected: (p) => node.chat.isConnected(p), flush: (p, o) => node.chat.flush(p, o), notP2pnode: (p) => node.chat.notP2pnode(p) },
+        policy,
+        log: libp2p.logger.forComponent('p2pnode:node'),
+        remember: (peerId, update) => node.remember(peerId, update),
+        handOver: (peerId) => node.handOver(peerId)
       })
-      ref.reach = reach
-      const node = new P2pNode(libp2p, store, options, name, policy, privateKey, reach)
+      ref.connectivity = connectivity
+      const node: P2pNode = new P2pNode(libp2p, store, options, name, policy, privateKey, connectivity)
       node.closeData = data.close
       watchDamage(paths, store, (text) => node.log.error('%s', text))
       node.notices.push(...notices, ...listen.notices)
@@ -445,8 +439,6 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       if (record.wrote === true || (record.wrote == null && record.chatted)) this.wroteTo.add(record.peerId)
     }
     const libp2p = this.libp2p
-    libp2p.addEventListener('peer:discovery', (evt) => this.redialer.redial(evt.detail.id.toString()))
-    libp2p.addEventListener('peer:connect', (evt) => this.onConnect(evt.detail))
     this.chat.addEventListener('presence', (evt) => this.onPresence(evt.detail.peer, evt.detail.name, evt.detail.here))
     this.chat.addEventListener('verdict', (evt) => {
       void this.remember(evt.detail.peer, { notP2pnode: evt.detail.notP2pnode ?? null })
@@ -483,51 +475,16 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     await this.files.start()
     await this.mailbox.start()
     await this.voice.start()
-    // mDNS reports every sighting; libp2p's peer:discovery only peers new to its peer store. Listening here
-    // redials known peers that come back (restarted, or back on the network) without waiting for anything else.
-    const mdnsService = (libp2p.services as Record<string, EventTarget | undefined>).mdns
-    mdnsService?.addEventListener('peer', (evt) => {
-      const peerId = (evt as CustomEvent<{ id: PeerId }>).detail.id.toString()
-      this.sighted.delete(peerId)
-      this.sighted.add(peerId)
-      if (this.sighted.size > MAX_SIGHTED) this.sighted.delete(this.sighted.values().next().value ?? '')
-      void this.redialer.redial(peerId)
-    })
-
     // Contacts and peers we wrote to; not strangers that only wrote to us, nor every address a peer claimed (the
     // redialer bounds the peers dialled per address).
-    for (const peerId of this.wroteTo) void this.redialer.redial(peerId)
-    for (const r of records) if (r.contact) void this.redialer.redial(r.peerId)
+    const known = [...this.wroteTo, ...records.filter((r) => r.contact).map((r) => r.peerId)]
+    const { reconnectInterval, relays, relayService, listen } = this.options
+    const started = this.connectivity.start(known, { reconnectInterval, relays, relayService, listen })
     for (const addr of this.options.dial ?? []) {
       this.dial(addr).catch((err: Error) => this.log.error('dial %s failed: %s', addr, err.message))
     }
-    this.redialer.start(this.options.reconnectInterval ?? 3000)
-    await this.reach.start(this.options.relays ?? [])
-    if (this.options.relayService === true) await this.startStun()
-  }
-
-  /** The relay's STUN responder: UDP, on the host and port number of its first TCP listen address. */
-  private async startStun(): Promise<void> {
-    const tcpAddr = this.libp2p.getMultiaddrs().find((a) => a.getComponents().some((c) => c.name === 'tcp'))
-    const listenHost = (this.options.listen ?? [])
-      .map((a) => parseMultiaddr(a).getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value)
-      .find((h) => h != null)
-    const port = Number(tcpAddr?.getComponents().find((c) => c.name === 'tcp')?.value)
-    if (!Number.isInteger(port) || port === 0) {
-      this.notices.push('p2pnode: no TCP port to run the STUN server beside; WebRTC through this relay will not work')
-      return
-    }
-    try {
-      this.stun = await startStunServer({ host: listenHost ?? '0.0.0.0', port, log: this.log })
-    } catch (err) {
-      this.notices.push(`p2pnode: cannot run the STUN server on UDP port ${port}: ${(err as Error).message}`)
-    }
-  }
-
-  /** A direct connection replaced a relayed one (node/reach.ts): what waits goes over it. */
-  private onDirect(peerId: string): void {
-    this.chat.flush(peerId)
-    this.files.onConnect(peerId)
+    await started
+    this.notices.push(...this.connectivity.notices)
   }
 
   /** One string with our peer id, name and every address a friend could reach us at, relays included. */
@@ -560,7 +517,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       if (peerId === self) continue
       // Other libp2p programs (strangers that dialled us, addresses that answered as someone else) are not listed:
       // only peers that greeted us on /chat/1.0 or were seen on p2pnode's own mDNS service.
-      if (!out.has(peerId) && !this.names.has(peerId) && !this.chat.greeted(peerId) && !this.sighted.has(peerId)) {
+      if (!out.has(peerId) && !this.names.has(peerId) && !this.chat.greeted(peerId) && !this.connectivity.sighted(peerId)) {
         continue
       }
       const addrs = p.addresses.map((a) => a.multiaddr.toString())
@@ -578,7 +535,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       // the handshake, before any greeting, and must not show as here even for that moment.
       if (info == null) continue
       info.connected = this.chat.greeted(peerId)
-      const path = info.connected ? this.reach.pathTo(peerId) : undefined
+      const path = info.connected ? this.connectivity.pathTo(peerId) : undefined
       if (path != null) info.path = path
     }
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name) || a.peerId.localeCompare(b.peerId))
@@ -586,61 +543,24 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
 
   async dial(addr: string): Promise<DialResult> {
     if (isInvite(addr)) return this.dialInvite(addr)
-    const ma = parseMultiaddr(addr)
-    if (this.policy.visibility === 'hidden') {
-      throw new P2pError(ErrorCode.DIAL_FAILED, 'you are hidden: a hidden node dials nobody', {
-        hint: 'switch first: p2pnode visibility everyone (or contacts)'
-      })
-    }
-    const failed = (reason: string, cause?: unknown) =>
-      new P2pError(ErrorCode.DIAL_FAILED, `could not reach ${addr}: ${reason}`, { hint: dialHint(ma), cause })
-    let peerId: string
-    try {
-      peerId = (await dialAddress(this.libp2p, ma)).peerId
-    } catch (err) {
-      if (isP2pError(err)) throw err
-      throw failed((err as Error).message, err)
-    }
+    const peerId = await this.connectivity.dialTyped(addr)
     // The user asked: whatever we concluded about this peer before, look again (open a chat stream, greet).
     this.chat.flush(peerId, { probe: true })
     const name = await this.nameOf(peerId)
     // A peer that refuses us (blocked, hidden, contacts only) closes the connection right after the handshake.
-    if (!this.chat.isConnected(peerId)) throw failed('the peer closed the connection')
+    if (!this.chat.isConnected(peerId)) {
+      throw this.connectivity.failed(addr, parseMultiaddr(addr), 'the peer closed the connection')
+    }
     await this.notForeign(peerId)
-    await this.remember(peerId, { addrs: [withoutPeerId(ma).toString()] })
+    await this.remember(peerId, { addrs: [withoutPeerId(parseMultiaddr(addr)).toString()] })
     return { peerId, name }
   }
 
-  /**
-   * Dial a friend's invite: its addresses are remembered as the peer's (redialled like any), then tried, direct
-   * ones first. The peer is known by the id in the invite whoever answers: libp2p checks it in the handshake.
-   */
+  /** Dial a friend's invite (see Connectivity.dialInvite), then wait for its greeting as dial() does. */
   private async dialInvite(text: string): Promise<DialResult> {
     const invite = decodeInvite(text)
-    if (invite.peerId === this.libp2p.peerId.toString()) {
-      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is your own invite', {
-        hint: 'give it to a friend; paste theirs here'
-      })
-    }
-    if (this.policy.visibility === 'hidden') {
-      throw new P2pError(ErrorCode.DIAL_FAILED, 'you are hidden: a hidden node dials nobody', {
-        hint: 'switch first: p2pnode visibility everyone (or contacts)'
-      })
-    }
+    await this.connectivity.dialInvite(invite)
     const peerId = invite.peerId
-    await this.remember(peerId, { addrs: invite.addrs })
-    const id = peerIdFromString(peerId)
-    const multiaddrs = invite.addrs.map((a) => parseMultiaddr(a).encapsulate(`/p2p/${peerId}`))
-    try {
-      await this.libp2p.peerStore.merge(id, { multiaddrs: multiaddrs.map((a) => withoutPeerId(a)) })
-      await this.libp2p.dial(multiaddrs, { signal: AbortSignal.timeout(15_000) })
-    } catch (err) {
-      void this.redialer.redial(peerId, { force: true })
-      throw new P2pError(ErrorCode.DIAL_FAILED, `could not reach ${invite.name || peerId} at any address of the invite`, {
-        hint: 'check that the other node is running (with its relay, if it is behind a NAT); it is redialled meanwhile',
-        cause: err
-      })
-    }
     this.chat.flush(peerId, { probe: true })
     const name = await this.nameOf(peerId)
     if (!this.chat.isConnected(peerId)) {
@@ -722,9 +642,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   /** Stop everything; idempotent. */
   async stop(): Promise<void> {
     this.stopping ??= (async () => {
-      this.redialer.stop()
-      this.reach.stop()
-      await this.stun?.close().catch(() => {})
+      await this.connectivity.stop()
       await this.mailbox.stop().catch((err: Error) => this.log.error('stopping the mailbox: %s', err.message))
       await this.voice.stop().catch((err: Error) => this.log.error('stopping voice: %s', err.message))
       await this.files.stop().catch((err: Error) => this.log.error('stopping files: %s', err.message))
@@ -812,7 +730,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         }
         return (await this.dial(text)).peerId
       }
-      if (options.dial) await this.checkAddress(ma, peerId)
+      if (options.dial) await this.connectivity.checkAddress(ma, peerId)
       return peerId
     }
     if (isPeerId(text)) return peerIdFromString(text).toString()
@@ -830,30 +748,10 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     return matchPeerName(text, known)
   }
 
-  /**
-   * An address typed with a peer id (`send /ip4/…/p2p/ID`, `contacts add …`): dialled, and kept as that peer's only
-   * if nobody else answers there. One that cannot be tried now (hidden, blocked) or does not answer (the peer may be
-   * offline) is kept as the best we know, and redialled.
-   */
-  private async checkAddress(ma: Multiaddr, peerId: string): Promise<void> {
-    const addrs = [withoutPeerId(ma).toString()]
-    if (peerId === this.libp2p.peerId.toString()) return
-    if (this.policy.allows(peerId)) {
-      try {
-        await dialAddress(this.libp2p, ma)
-      } catch (err) {
-        if (err instanceof WrongPeerError) throw err
-        this.log('%s did not answer: %s', ma.toString(), (err as Error).message)
-      }
-    }
-    await this.remember(peerId, { addrs })
-    void this.redialer.redial(peerId, { force: true })
-  }
-
   // ---- connection policy -------------------------------------------------------------------------------------
 
-  private onConnect(peer: PeerId): void {
-    const peerId = peer.toString()
+  /** A peer connected, or a direct path replaced a relayed one (node/connectivity.ts): what waits goes now. */
+  private handOver(peerId: string): void {
     // Greets the peer (names are exchanged on the chat stream) and sends anything waiting for it. The peer is
     // present (a `peer` event) once it has greeted us: see onPresence.
     this.chat.flush(peerId)
@@ -864,7 +762,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   private onPresence(peerId: string, name: string, here: boolean): void {
     // A greeting proves the connection useful: only then are the peer's dial failures forgotten. A peer that lets
     // us connect and then drops us (it blocked us) stays backed off.
-    if (here) this.redialer.connected(peerId)
+    if (here) this.connectivity.connected(peerId)
     this.safeDispatchEvent('peer', { detail: { peerId, name: this.names.get(peerId) ?? name, connected: here } })
   }
 

@@ -59,7 +59,7 @@ export interface PeopleHost {
   store: Store
   policy: Policy
   chat: ChatProtocol
-  redialer: Redialer
+  redialer: Pick<Redialer, 'redial' | 'redialWaiting'>
   /** Display names by peer id (a contact's local name, else the name it tells us). */
   names: ReadonlyMap<string, string>
   /** Peers we have chatted with (redialled when we come out of hiding). */
