@@ -33,9 +33,11 @@ export interface ConnectivityComponents {
   log: Logger
   /** Keep addresses we learnt for a peer in its record. */
   remember(peerId: string, update: { addrs: string[] }): Promise<void>
+  /** A peer connected (peer:connect): what only waits for a connection goes now (files offer and resume). */
+  onConnect(peerId: string): void
   /**
-   * A peer connected, or a direct (or WebRTC) connection replaced its relayed one: what waits for the peer goes
-   * now, over the best connection (chat greets and flushes its outbox; files offer and resume).
+   * The hand-over: a direct (or WebRTC) connection replaced a peer's relayed one, whose streams ended. What was
+   * under way goes on over the direct one (chat flushes its outbox; files offer and resume).
    */
   handOver(peerId: string): void
 }
@@ -74,7 +76,7 @@ export class Connectivity {
     })
     // Before libp2p starts, so that nothing found or connected early is missed.
     libp2p.addEventListener('peer:discovery', (evt) => void this.redialer.redial(evt.detail.id.toString()))
-    libp2p.addEventListener('peer:connect', (evt) => components.handOver(evt.detail.toString()))
+    libp2p.addEventListener('peer:connect', (evt) => components.onConnect(evt.detail.toString()))
   }
 
   /** Whether a peer is one of our relays (the connection gater lets them through any visibility). */

@@ -17,7 +17,7 @@ import type {
   SendResult
 } from '../api/types.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
-import { type ChatProtocol, checkText, createChat } from '../protocols/chat/index.ts'
+import { type ChatProtocol, checkText } from '../protocols/chat/index.ts'
 import { createFileTransfer, type FileTransferProtocol } from '../protocols/file/index.ts'
 import { type GroupRecord, type PeerRecord, type Store, type StoredMessage, Transfers } from '../store/index.ts'
 import { buildLibp2p, listenError } from './build-libp2p.ts'
@@ -34,8 +34,8 @@ import { isCircuit, withoutPeerId } from './peer-ref.ts'
 import { People } from './people.ts'
 import type { Policy } from './policy.ts'
 import { Refs } from './refs.ts'
+import { type ProtocolServices, protocolServices } from './services.ts'
 import { checkOptions, openData, settle } from './start-up.ts'
-import { VERSION } from './version.ts'
 import { NodeVoice } from './voice.ts'
 import { wireEvents } from './wiring.ts'
 
@@ -84,7 +84,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   private closeData: () => Promise<void> = () => this.store.close()
 
   private constructor(
-    libp2p: Libp2p,
+    libp2p: Libp2p<ProtocolServices>,
     store: Store,
     options: NodeOptions,
     name: string,
@@ -102,27 +102,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     this.name = name
     this.log = libp2p.logger.forComponent('p2pnode:node')
     const self = libp2p.peerId.toString()
-    this.chat = createChat(
-      {
-        libp2p,
-        store,
-        logger: libp2p.logger,
-        allows: (peer) => policy.allows(peer),
-        // Files we send travel through the outbox too: offered in their turn, in order with the texts.
-        deliverFile: (peer, id, signal) => this.files.deliver(peer, id, signal),
-        mailbox: () => this.mailbox.ownMailbox(),
-        groups: {
-          receive: (peer, item) => this.groups.hooks.receive(peer, item),
-          signedState: (group) => this.groups.hooks.signedState(group)
-        },
-        relayAddrs: () =>
-          this.libp2p
-            .getMultiaddrs()
-            .filter((a) => isCircuit(a) && !a.getComponents().some((c) => c.name === 'webrtc'))
-            .map((a) => withoutPeerId(a).toString())
-      },
-      { ...options.chat, name, version: `p2pnode/${VERSION}` }
-    )
+    this.chat = libp2p.services.chat
     const book = new PeerBook({
       libp2p,
       store,
@@ -257,9 +237,22 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         isRelay: (peer: string) => ref.connectivity?.isRelay(peer) ?? false,
         iceServers: () => ref.connectivity?.iceServers() ?? []
       }
-      libp2p = await buildLibp2p({ options, privateKey, policy, listen: listen.listen, relays }, {})
+      const services = protocolServices({
+        options,
+        store,
+        policy,
+        name,
+        relayAddrs: () =>
+          node.libp2p
+            .getMultiaddrs()
+            .filter((a) => isCircuit(a) && !a.getComponents().some((c) => c.name === 'webrtc'))
+            .map((a) => withoutPeerId(a).toString()),
+        parts: () => node
+      })
+      const started = await buildLibp2p({ options, privateKey, policy, listen: listen.listen, relays }, services)
+      libp2p = started
       const connectivity: Connectivity = new Connectivity({
-        libp2p,
+        libp2p: started,
         store,
         chat: {
           isConnected: (p) => node.chat.isConnected(p),
@@ -269,10 +262,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         policy,
         log: libp2p.logger.forComponent('p2pnode:node'),
         remember: (peerId, update) => node.book.remember(peerId, update),
+        onConnect: (peerId) => node.files.onConnect(peerId),
         handOver: (peerId) => node.handOver(peerId)
       })
       ref.connectivity = connectivity
-      const node: P2pNode = new P2pNode(libp2p, store, options, name, policy, privateKey, connectivity)
+      const node: P2pNode = new P2pNode(started, store, options, name, policy, privateKey, connectivity)
       node.closeData = data.close
       watchDamage(paths, store, (text) => node.log.error('%s', text))
       node.notices.push(...notices, ...listen.notices)
@@ -304,8 +298,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     })
     await this.mailbox.prepare()
     await this.groups.verifyStored()
+    // libp2p starts the protocol services (chat) before it listens.
     await this.libp2p.start()
-    await this.chat.start()
     await this.files.start()
     await this.mailbox.start()
     await this.voice.start()
@@ -321,10 +315,9 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     this.notices.push(...this.connectivity.notices)
   }
 
-  /** A peer connected, or a direct path replaced a relayed one (node/connectivity.ts): what waits goes now. */
+  /** A direct path replaced a relayed one (node/connectivity.ts): what waits goes over it. */
   private handOver(peerId: string): void {
-    // Greets the peer (names are exchanged on the chat stream) and sends anything waiting for it. The peer is
-    // present (a `peer` event) once it has greeted us (see wiring.ts).
+    // Chat heard of the new connection from its topology too; its session on the relayed one ended with it.
     this.chat.flush(peerId)
     this.files.onConnect(peerId)
   }
@@ -427,7 +420,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       await this.mailbox.stop().catch((err: Error) => this.log.error('stopping the mailbox: %s', err.message))
       await this.voice.stop().catch((err: Error) => this.log.error('stopping voice: %s', err.message))
       await this.files.stop().catch((err: Error) => this.log.error('stopping files: %s', err.message))
-      await this.chat.stop().catch((err: Error) => this.log.error('stopping chat: %s', err.message))
+      // libp2p stops the protocol services (chat) with itself.
       await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>
         this.log.error('stopping libp2p: %s', err.message)
       )

@@ -16,33 +16,15 @@ import {
 } from './constants.ts'
 import { NotConnectedError } from './errors.ts'
 import { errorText } from '../util.ts'
-import {
-  byteLength,
-  MAX_REACH_ADDRS,
-  openFrames,
-  readFrame,
-  readHello,
-  readMailboxInfo,
-  readReach,
-  sanitizeName
-} from './frames.ts'
-import type {
-  ChatComponents,
-  ChatEvents,
-  ChatInit,
-  ChatProtocol,
-  ChatStore,
-  GroupHooks,
-  GroupItem,
-  GroupOutcome,
-  LiveStatus,
-  OutboxEntry
-} from './index.ts'
+import { byteLength, MAX_REACH_ADDRS, readMailboxInfo, sanitizeName } from './frames.ts'
+import { serveInbound } from './inbound-session.ts'
+import type { ChatComponents, ChatDeps, ChatEvents, ChatInit, ChatProtocol, LiveStatus, OutboxEntry } from './index.ts'
+import { OutboundSession } from './outbound-session.ts'
 import { Frame } from './pb/chat.ts'
 import { Presence } from './presence.ts'
 import { Retries, type SessionEnd } from './retry.ts'
 import { acceptRelayed, type RelayedResult } from './relayed.ts'
-import { InboundSession, OutboundSession } from './sessions.ts'
+import type { SessionHost } from './session-host.ts'
 
 /**
  * /chat/1.0: one long-lived stream per direction and peer. The opener greets and then writes messages; the
@@ -51,6 +33,11 @@ import { InboundSession, OutboundSession } from './sessions.ts'
  */
 export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol, Startable {
   private readonly components: ChatComponents
+  private readonly deps: ChatDeps
+  /** What the sessions see of us (session-host.ts). */
+  private readonly host: SessionHost
+  /** The registrar topology that tells us of peers that speak /chat/1.0 (see start()). */
+  private topology: string | undefined
   private readonly log: Logger
   private readonly version: string
   private readonly helloTimeout: number
@@ -74,9 +61,10 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   private name: string
   private started = false
 
-  constructor(components: ChatComponents, init: ChatInit = {}) {
+  constructor(components: ChatComponents, init: ChatDeps & ChatInit) {
     super()
     this.components = components
+    this.deps = init
     this.log = components.logger.forComponent('p2pnode:chat')
     this.name = sanitizeName(init.name ?? '')
     this.version = init.version ?? 'p2pnode'
@@ -88,7 +76,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       maxRetryDelay: init.maxRetryDelay ?? MAX_RETRY_DELAY_MS
     })
     this.presence = new Presence(
-      (peer) => this.components.libp2p.getConnections(peerIdFromString(peer)),
+      (peer) => this.components.connectionManager.getConnections(peerIdFromString(peer)),
       (peer, here) => {
         const name = this.helloNames.get(peer) ?? ''
         if (!here) {
@@ -99,27 +87,39 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
         this.safeDispatchEvent('presence', { detail: { peer, name, here } })
       }
     )
+    this.host = this.sessionHost()
   }
 
   readonly [Symbol.toStringTag] = 'p2pnode:chat'
 
   async start(): Promise<void> {
-    await this.components.libp2p.handle(PROTOCOL, (stream, connection) => this.onInbound(stream, connection), {
+    const { registrar, events } = this.components
+    await registrar.handle(PROTOCOL, (stream, connection) => this.onInbound(stream, connection), {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_INBOUND_STREAMS,
       // Chat is small: it goes through a relay (within the relay's limits) until a direct path replaces it.
       runOnLimitedConnection: true
     })
-    this.components.libp2p.addEventListener('connection:close', this.onConnectionClose)
+    // A peer that speaks /chat/1.0 connected (identify told us), on any connection, relayed ones included: greet it
+    // and send what waits. A better connection later (a direct one beside a relayed one) comes here again.
+    this.topology = await registrar.register(PROTOCOL, {
+      onConnect: (peerId) => this.flush(peerId.toString()),
+      notifyOnLimitedConnection: true
+    })
+    // Presence is per connection (a greeted one closing while another stays open), finer than onDisconnect.
+    events.addEventListener('connection:close', this.onConnectionClose)
     this.started = true
   }
 
   async stop(): Promise<void> {
+    const { registrar, events } = this.components
     this.started = false
-    this.components.libp2p.removeEventListener('connection:close', this.onConnectionClose)
+    events.removeEventListener('connection:close', this.onConnectionClose)
+    if (this.topology != null) registrar.unregister(this.topology)
+    this.topology = undefined
     this.retries.stop()
     this.presence.clear()
-    await this.components.libp2p.unhandle(PROTOCOL)
+    await registrar.unhandle(PROTOCOL)
     const sessions = [...this.sessions.values()]
     for (const s of sessions) s.close()
     for (const stream of this.inbound) stream.abort(new Error('node stopping'))
@@ -135,10 +135,10 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     if (options.replyTo != null && !/^[0-9a-f]{32}$/.test(options.replyTo)) {
       throw new TypeError('replyTo must be a message id (32 hex characters)')
     }
-    const entry = await this.components.store.addOutgoing({
+    const entry = await this.deps.store.addOutgoing({
       id: randomBytes(16).toString('hex'),
       peer,
-      from: this.components.libp2p.peerId.toString(),
+      from: this.self,
       text,
       timestamp: Date.now(),
       ...(options.replyTo != null ? { replyTo: options.replyTo } : {})
@@ -166,7 +166,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     }
     let session = this.sessions.get(peer)
     if (session == null) {
-      session = new OutboundSession(this, peer)
+      session = new OutboundSession(this.host, peer)
       this.sessions.set(peer, session)
       const s = session
       void s.done.then((end) => {
@@ -215,7 +215,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
 
   async acceptRelayed(peer: string, frames: Uint8Array[]): Promise<RelayedResult> {
     if (!this.allows(peer)) return { refused: true, received: [], delivered: [] }
-    const result = await acceptRelayed(this.components.store, peer, this.self, frames)
+    const result = await acceptRelayed(this.deps.store, peer, this.self, frames)
     for (const message of result.stored) this.onMessage(message)
     if (result.delivered.length > 0) this.onDelivered(peer, result.delivered)
     return { refused: false, received: result.received, delivered: result.delivered }
@@ -261,27 +261,31 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     }
   }
 
-  // ---- used by sessions --------------------------------------------------------------------------------------
+  // ---- what sessions see (session-host.ts) -------------------------------------------------------------------
 
-  /** @internal */
-  get store(): ChatStore {
-    return this.components.store
+  private sessionHost(): SessionHost {
+    const deps = this.deps
+    return {
+      store: deps.store,
+      self: this.self,
+      timeouts: { hello: this.helloTimeout, ack: this.ackTimeout, idle: this.idleTimeout },
+      helloFrame: () => this.helloFrame(),
+      openStream: (peer, chosen) => this.openStream(peer, chosen),
+      onHello: (peer, name, connection, relayAddrs) => this.onHello(peer, name, connection, relayAddrs),
+      onMailboxFrame: (peer, frame) => this.onMailboxFrame(peer, frame),
+      onMessage: (message) => this.onMessage(message),
+      receiveGroupItem: async (peer, item) => deps.groups?.receive(peer, item) ?? { refused: 'no-group' },
+      signedState: (group) => deps.groups?.signedState(group),
+      deliverFile: async (peer, id, signal) => deps.deliverFile?.(peer, id, signal) ?? 'dropped',
+      onSent: (peer, ids) => this.onSent(peer, ids),
+      onDelivered: (peer, ids) => this.onDelivered(peer, ids),
+      onRefused: (peer, ids, reason) => this.onRefused(peer, ids, reason)
+    }
   }
 
-  /** @internal */
-  get logger(): Logger {
-    return this.log
-  }
-
-  /** @internal */
-  get timeouts() {
-    return { hello: this.helloTimeout, ack: this.ackTimeout }
-  }
-
-  /** @internal */
-  helloFrame(): Frame {
+  private helloFrame(): Frame {
     // Our mailbox rides along with the greeting: older nodes skip the field they do not know.
-    const relayAddrs = this.components.relayAddrs?.() ?? []
+    const relayAddrs = this.deps.relayAddrs?.() ?? []
     return {
       hello: { name: this.name, version: this.version },
       mailbox: this.mailboxFrameInfo(),
@@ -290,12 +294,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   }
 
   private mailboxFrameInfo(): { peer: string; addrs: string[] } {
-    const own = this.components.mailbox?.()
+    const own = this.deps.mailbox?.()
     return { peer: own?.peerId ?? '', addrs: own?.addrs ?? [] }
   }
 
-  /** @internal A frame from the peer that may carry its mailbox (its greeting, or an update). */
-  onMailboxFrame(peer: string, frame: Frame): void {
+  /** A frame from the peer that may carry its mailbox (its greeting, or an update). */
+  private onMailboxFrame(peer: string, frame: Frame): void {
     if (frame.mailbox == null) return
     const mailbox = readMailboxInfo(frame.mailbox)
     this.mailboxAware.delete(peer)
@@ -305,14 +309,16 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   }
 
   /**
-   * @internal A stream on an open connection to the peer (never a dial: connecting is the node's business): an
-   * unlimited one if there is one, else a relayed one.
+   * A stream on an open connection to the peer (never a dial: connecting is the node's business): an unlimited
+   * one if there is one, else a relayed one.
    */
-  async openStream(
+  private async openStream(
     peer: string,
     chosen?: (connection: Connection) => void
   ): Promise<{ stream: Stream; connection: Connection }> {
-    const open = this.components.libp2p.getConnections(peerIdFromString(peer)).filter((c) => c.status === 'open')
+    const open = this.components.connectionManager
+      .getConnections(peerIdFromString(peer))
+      .filter((c) => c.status === 'open')
     const connection = open.find((c) => c.limits == null) ?? open[0]
     if (connection == null) throw new NotConnectedError(`${peer} is not connected`)
     // Known before the stream opens, so that a stream refused on a connection that stays open counts as a failure
@@ -325,8 +331,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     return { stream, connection }
   }
 
-  /** @internal The peer greeted us on a stream of `connection`, with its relay addresses beside. */
-  onHello(peer: string, name: string, connection: Connection, relayAddrs: string[] = []): void {
+  /** The peer greeted us on a stream of `connection`, with its relay addresses beside. */
+  private onHello(peer: string, name: string, connection: Connection, relayAddrs: string[] = []): void {
     if (relayAddrs.length > 0) this.safeDispatchEvent('reach', { detail: { peer, relayAddrs } })
     // A greeting proves a p2pnode node, whatever we concluded before.
     this.retries.greeted(peer)
@@ -339,13 +345,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     if (wasForeign) this.flush(peer)
   }
 
-  /** @internal A file entry's turn in the outbox (see ChatComponents.deliverFile). */
-  async deliverFile(peer: string, id: string, signal: AbortSignal): Promise<'delivered' | 'dropped'> {
-    return this.components.deliverFile?.(peer, id, signal) ?? 'dropped'
-  }
-
-  /** @internal Messages written to the peer's stream. */
-  onSent(peer: string, ids: string[]): void {
+  /** Messages written to the peer's stream. */
+  private onSent(peer: string, ids: string[]): void {
     let set = this.onWire.get(peer)
     if (set == null) {
       set = new Set()
@@ -355,31 +356,20 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     this.safeDispatchEvent('sent', { detail: { peer, ids } })
   }
 
-  /** @internal A group frame from a peer (see GroupHooks). */
-  async receiveGroupItem(peer: string, item: GroupItem): Promise<GroupOutcome> {
-    return this.components.groups?.receive(peer, item) ?? { refused: 'no-group' }
-  }
-
-  /** @internal */
-  signedState(group: string): ReturnType<GroupHooks['signedState']> {
-    return this.components.groups?.signedState(group)
-  }
-
-  /** @internal The peer refused our messages: they are out of its outbox. */
-  onRefused(peer: string, ids: string[], reason: string): void {
-    this.retries.progressed(peer)
-    const set = this.onWire.get(peer)
-    for (const id of ids) {
-      set?.delete(id)
-      for (const resolve of this.waiters.get(`${peer}/${id}`) ?? []) resolve()
-    }
-    if (set?.size === 0) this.onWire.delete(peer)
+  /** The peer refused our messages: they are out of its outbox. */
+  private onRefused(peer: string, ids: string[], reason: string): void {
+    this.settled(peer, ids)
     this.log('%s refused %d messages: %s', peer, ids.length, reason)
     this.safeDispatchEvent('refused', { detail: { peer, ids, reason } })
   }
 
-  /** @internal */
-  onDelivered(peer: string, ids: string[]): void {
+  private onDelivered(peer: string, ids: string[]): void {
+    this.settled(peer, ids)
+    this.safeDispatchEvent('delivered', { detail: { peer, ids } })
+  }
+
+  /** Our messages are answered (acked or refused): off the wire, their waiters told. */
+  private settled(peer: string, ids: string[]): void {
     this.retries.progressed(peer)
     const set = this.onWire.get(peer)
     for (const id of ids) {
@@ -387,15 +377,22 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       for (const resolve of this.waiters.get(`${peer}/${id}`) ?? []) resolve()
     }
     if (set?.size === 0) this.onWire.delete(peer)
-    this.safeDispatchEvent('delivered', { detail: { peer, ids } })
   }
 
   private allows(peer: string): boolean {
-    return this.components.allows?.(peer) ?? true
+    return this.deps.allows?.(peer) ?? true
   }
 
   isConnected(peer: string): boolean {
-    return this.components.libp2p.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open')
+    return this.components.connectionManager.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open')
+  }
+
+  private get self(): string {
+    return this.components.peerId.toString()
+  }
+
+  private onMessage(message: StoredMessage): void {
+    this.safeDispatchEvent('message', { detail: message })
   }
 
   // ---- inbound -----------------------------------------------------------------------------------------------
@@ -407,14 +404,8 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
       return
     }
     this.inbound.add(stream)
-    const frames = openFrames(stream)
     try {
-      const first = await readFrame(frames, { signal: AbortSignal.timeout(this.helloTimeout) })
-      const hello = readHello(first)
-      await frames.write(Frame.encode(this.helloFrame()))
-      this.onHello(peer, hello.name, connection, readReach(first))
-      this.onMailboxFrame(peer, first)
-      await new InboundSession(this, peer, frames).run()
+      await serveInbound(this.host, stream, connection)
       await stream.close()
     } catch (err) {
       // While stopping, our own stop() aborts the stream: that is no error worth reporting.
@@ -423,21 +414,6 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     } finally {
       this.inbound.delete(stream)
     }
-  }
-
-  /** @internal */
-  get idle(): number {
-    return this.idleTimeout
-  }
-
-  /** @internal */
-  get self(): string {
-    return this.components.libp2p.peerId.toString()
-  }
-
-  /** @internal */
-  onMessage(message: StoredMessage): void {
-    this.safeDispatchEvent('message', { detail: message })
   }
 }
 

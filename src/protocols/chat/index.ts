@@ -1,15 +1,18 @@
 /**
  * /chat/1.0 — text messages between two peers, acknowledged after the receiver has stored them.
  *
+ * A libp2p service: libp2p starts it before it listens (the handler is registered, and a registrar topology tells
+ * it of every peer that speaks /chat/1.0 once identify has run) and stops it with the node.
+ *
  * @example
  * ```ts
- * const chat = createChat({ libp2p, store, logger: libp2p.logger }, { name: 'alice' })
- * await chat.start()
- * chat.addEventListener('message', (evt) => console.log(evt.detail.text))
- * const msg = await chat.send(peerId, 'hello')  // stored as pending, sent as soon as the peer is connected
+ * const node = await createLibp2p({ ..., services: { chat: chat({ store, name: 'alice' }) } })
+ * node.services.chat.addEventListener('message', (evt) => console.log(evt.detail.text))
+ * const msg = await node.services.chat.send(peerId, 'hello')  // stored as pending, sent once the peer is here
  * ```
  */
-import type { ComponentLogger, Libp2p } from '@libp2p/interface'
+import type { ComponentLogger, Libp2pEvents, PeerId, Startable } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { TypedEventTarget } from 'main-event'
 import type { NewIncomingMessage, NewOutgoingMessage, OutboxEntry, StoredMessage } from '../../store/index.ts'
 import { Chat } from './chat.ts'
@@ -54,13 +57,19 @@ export interface GroupHooks {
   signedState(group: string): { version: number; state: Uint8Array<ArrayBuffer>; signature: Uint8Array<ArrayBuffer> } | undefined
 }
 
+/** What the service takes from libp2p. */
 export interface ChatComponents {
-  libp2p: Pick<
-    Libp2p,
-    'handle' | 'unhandle' | 'getConnections' | 'peerId' | 'addEventListener' | 'removeEventListener'
-  >
-  store: ChatStore
+  peerId: PeerId
+  registrar: Pick<Registrar, 'handle' | 'unhandle' | 'register' | 'unregister'>
+  connectionManager: Pick<ConnectionManager, 'getConnections'>
+  /** libp2p's events: `connection:close` (presence is per connection, see presence.ts). */
+  events: Pick<TypedEventTarget<Libp2pEvents>, 'addEventListener' | 'removeEventListener'>
   logger: ComponentLogger
+}
+
+/** What the service needs from the application: its store, and hooks into the node's other parts. */
+export interface ChatDeps {
+  store: ChatStore
   /**
    * Whether we may talk to a peer now (not blocked, visibility allows it). Streams from peers not allowed are
    * refused (nothing stored) and nothing is sent to them. The connection gater keeps them out in the first place;
@@ -143,9 +152,7 @@ export interface ChatEvents {
   mailbox: CustomEvent<{ peer: string; mailbox: PeerMailbox | null }>
 }
 
-export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
-  start(): Promise<void>
-  stop(): Promise<void>
+export interface ChatProtocol extends TypedEventTarget<ChatEvents>, Startable {
   /** Name told to peers from now on. */
   setName(name: string): void
   /**
@@ -182,6 +189,10 @@ export interface ChatProtocol extends TypedEventTarget<ChatEvents> {
   greeted(peer: string): boolean
 }
 
-export function createChat(components: ChatComponents, init: ChatInit = {}): ChatProtocol {
-  return new Chat(components, init)
+/**
+ * The chat service, for `createLibp2p({ services: { chat: chat({ store, ... }) } })`: `init` holds the store and
+ * hooks (ChatDeps) and the settings (ChatInit).
+ */
+export function chat(init: ChatDeps & ChatInit): (components: ChatComponents) => ChatProtocol {
+  return (components) => new Chat(components, init)
 }

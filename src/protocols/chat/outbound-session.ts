@@ -1,125 +1,14 @@
-import { randomBytes } from 'node:crypto'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { LengthPrefixedStream } from '@libp2p/utils'
-import type { Chat } from './chat.ts'
-import { MAX_FRAME_BYTES, MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from './constants.ts'
-import { ChatTimeoutError, ProtocolViolationError } from './errors.ts'
-import { errorText, fromHex, isEOF } from '../util.ts'
-import {
-  type InboundItem,
-  isMailboxUpdate,
-  itemId,
-  itemSize,
-  messageFrame,
-  openFrames,
-  readAnswer,
-  readFrame,
-  readHello,
-  readInbound,
-  readReach
-} from './frames.ts'
+import { MAX_IN_FLIGHT, MAX_IN_FLIGHT_BYTES, PROTOCOL } from './constants.ts'
+import { ChatTimeoutError } from './errors.ts'
+import { errorText, isEOF } from '../util.ts'
+import { messageFrame, openFrames, readAnswer, readFrame, readHello, readReach } from './frames.ts'
+import { GroupFrames } from './group-frames.ts'
 import type { LiveStatus, OutboxEntry } from './index.ts'
 import { Frame } from './pb/chat.ts'
 import type { SessionEnd } from './retry.ts'
-
-/**
- * The peer's side of a chat stream as we receive it: frames are read as they come and queued; whatever is queued
- * is stored in one batch and acked in one frame. Under load that batches naturally; a lone message goes at once.
- */
-export class InboundSession {
-  private readonly chat: Chat
-  private readonly peer: string
-  private readonly frames: LengthPrefixedStream
-  private readonly queue: InboundItem[] = []
-  private queuedBytes = 0
-  private wakeup = Promise.withResolvers<void>()
-  private ended = false
-
-  constructor(chat: Chat, peer: string, frames: LengthPrefixedStream) {
-    this.chat = chat
-    this.peer = peer
-    this.frames = frames
-  }
-
-  async run(): Promise<void> {
-    const reader = this.read().finally(() => {
-      this.ended = true
-      this.wakeup.resolve()
-    })
-    await Promise.all([reader, this.store()])
-  }
-
-  private async read(): Promise<void> {
-    const idle = new AbortController()
-    const timer = setTimeout(() => idle.abort(new ChatTimeoutError('idle')), this.chat.idle)
-    try {
-      for (;;) {
-        let frame: Frame
-        try {
-          frame = await readFrame(this.frames, { signal: idle.signal })
-        } catch (err) {
-          if (isEOF(err) || idle.signal.aborted) return
-          throw err
-        }
-        timer.refresh()
-        if (isMailboxUpdate(frame)) {
-          this.chat.onMailboxFrame(this.peer, frame)
-          continue
-        }
-        const item = readInbound(frame)
-        this.queue.push(item)
-        this.queuedBytes += itemSize(item)
-        // An honest sender never has more than MAX_IN_FLIGHT messages or MAX_IN_FLIGHT_BYTES unacknowledged.
-        if (this.queue.length > MAX_IN_FLIGHT) throw new ProtocolViolationError('too many unacknowledged messages')
-        if (this.queuedBytes > MAX_IN_FLIGHT_BYTES + MAX_FRAME_BYTES) {
-          throw new ProtocolViolationError('too many unacknowledged bytes')
-        }
-        this.wakeup.resolve()
-      }
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  private async store(): Promise<void> {
-    const to = this.chat.self
-    for (;;) {
-      if (this.queue.length === 0) {
-        if (this.ended) return
-        await this.wakeup.promise
-        this.wakeup = Promise.withResolvers()
-        continue
-      }
-      const batch = this.queue.splice(0)
-      this.queuedBytes = 0
-      // Persist first, then ack: an ack is a promise that the message is on disk.
-      const acked: string[] = []
-      const refused = new Map<string, string[]>()
-      for (let i = 0; i < batch.length; ) {
-        const item = batch[i]
-        if (item.type === 'message') {
-          // Consecutive one-to-one messages: one batch.
-          let j = i
-          while (j < batch.length && batch[j].type === 'message') j++
-          const texts = batch.slice(i, j).map((b) => (b as Extract<InboundItem, { type: 'message' }>).message)
-          const added = await this.chat.store.addIncoming(texts.map((m) => ({ ...m, peer: this.peer, to })))
-          for (const message of added) this.chat.onMessage(message)
-          acked.push(...texts.map((m) => m.id))
-          i = j
-          continue
-        }
-        const outcome = await this.chat.receiveGroupItem(this.peer, item)
-        if ('refused' in outcome) refused.set(outcome.refused, [...(refused.get(outcome.refused) ?? []), itemId(item)])
-        else acked.push(itemId(item))
-        i++
-      }
-      const answers: Uint8Array[] = []
-      if (acked.length > 0) answers.push(Frame.encode({ ack: { ids: acked.map(fromHex) } }))
-      for (const [reason, ids] of refused) answers.push(Frame.encode({ refused: { ids: ids.map(fromHex), reason } }))
-      await this.frames.writeV(answers)
-    }
-  }
-}
+import type { SessionHost } from './session-host.ts'
 
 /**
  * Our side of one chat stream to one peer: writes the outbox in order with a bounded window of unacknowledged
@@ -128,7 +17,8 @@ export class InboundSession {
  */
 export class OutboundSession {
   readonly done: Promise<SessionEnd>
-  private readonly chat: Chat
+  private readonly host: SessionHost
+  private readonly groups: GroupFrames
   private readonly peer: string
   private readonly inFlight = new Map<string, { entry: OutboxEntry; size: number }>()
   /** Acked, not yet marked delivered in our store. */
@@ -153,8 +43,9 @@ export class OutboundSession {
   /** Aborted when the session ends: a file entry being delivered stops waiting. */
   private readonly ended = new AbortController()
 
-  constructor(chat: Chat, peer: string) {
-    this.chat = chat
+  constructor(host: SessionHost, peer: string) {
+    this.host = host
+    this.groups = new GroupFrames((group) => host.signedState(group))
     this.peer = peer
     this.done = this.run()
   }
@@ -205,7 +96,7 @@ export class OutboundSession {
     let connection: Connection | undefined
     let chosen: Connection | undefined
     try {
-      const opened = await this.chat.openStream(this.peer, (c) => {
+      const opened = await this.host.openStream(this.peer, (c) => {
         chosen = c
       })
       connection = opened.connection
@@ -216,14 +107,14 @@ export class OutboundSession {
         return { kind: 'done' }
       }
       const frames = openFrames(stream)
-      await frames.write(Frame.encode(this.chat.helloFrame()))
-      const first = await readFrame(frames, { signal: AbortSignal.timeout(this.chat.timeouts.hello) })
+      await frames.write(Frame.encode(this.host.helloFrame()))
+      const first = await readFrame(frames, { signal: AbortSignal.timeout(this.host.timeouts.hello) })
       const hello = readHello(first)
       this.greeted = true
       this.frames = frames
-      this.chat.onHello(this.peer, hello.name, connection, readReach(first))
-      this.chat.onMailboxFrame(this.peer, first)
-      const ackTimeout = this.chat.timeouts.ack
+      this.host.onHello(this.peer, hello.name, connection, readReach(first))
+      this.host.onMailboxFrame(this.peer, first)
+      const ackTimeout = this.host.timeouts.ack
       watchdog = setInterval(
         () => {
           if (this.inFlight.size > 0 && Date.now() - this.lastProgress > ackTimeout) {
@@ -283,7 +174,7 @@ export class OutboundSession {
         this.dirty = false
         this.reading = true
         try {
-          entries = await this.chat.store.outbox(this.peer, { afterSeq: this.lastSeq, limit: room })
+          entries = await this.host.store.outbox(this.peer, { afterSeq: this.lastSeq, limit: room })
         } finally {
           this.reading = false
         }
@@ -306,10 +197,10 @@ export class OutboundSession {
         }
         const m = entry.message
         if (m.group != null) {
-          const frames2 = this.groupFrames(entry)
+          const frames2 = this.groups.of(entry)
           if (frames2 == null) {
             // Nothing this version can send for it (a file to a group): it leaves the outbox.
-            await this.chat.store.unqueue(this.peer, [entry])
+            await this.host.store.unqueue(this.peer, [entry])
             this.lastSeq = entry.seq
             continue
           }
@@ -326,7 +217,7 @@ export class OutboundSession {
           // A file's turn: what came before goes out first, and nothing after it until its offer is answered.
           if (batch.length > 0) {
             await frames.writeV(batch.splice(0))
-            this.chat.onSent(this.peer, ids.splice(0))
+            this.host.onSent(this.peer, ids.splice(0))
           }
           if (!(await this.deliverFile(entry))) return
           this.lastSeq = entry.seq
@@ -344,55 +235,9 @@ export class OutboundSession {
       // One write for the lot: one yamux frame and one Noise message instead of one per chat message.
       if (batch.length > 0) {
         await frames.writeV(batch)
-        this.chat.onSent(this.peer, ids)
+        this.host.onSent(this.peer, ids)
       }
     }
-  }
-
-  /** Membership versions of the groups whose signed state this stream has carried. */
-  private readonly statesSent = new Map<string, number>()
-
-  /**
-   * The frames for a group entry: a message (after the group's newest signed state, the first time on this stream
-   * or when it changed, so that a member who missed a change can check the sender), a change, a leave.
-   */
-  private groupFrames(entry: OutboxEntry): Uint8Array[] | undefined {
-    const m = entry.message
-    const group = m.group ?? ''
-    if (m.kind === 'system' && m.signed != null) {
-      return [
-        Frame.encode({
-          groupChange: {
-            id: fromHex(m.id),
-            state: Buffer.from(m.signed.state, 'base64'),
-            signature: Buffer.from(m.signed.signature, 'base64')
-          }
-        })
-      ]
-    }
-    if (m.kind === 'system' && m.system?.type === 'left') {
-      return [Frame.encode({ groupLeave: { id: fromHex(m.id), group: fromHex(group) } })]
-    }
-    if (m.kind !== 'text' && m.kind != null) return undefined
-    const frames: Uint8Array[] = []
-    const signed = this.chat.signedState(group)
-    if (signed != null && this.statesSent.get(group) !== signed.version) {
-      this.statesSent.set(group, signed.version)
-      frames.push(Frame.encode({ groupChange: { id: randomId(), state: signed.state, signature: signed.signature } }))
-    }
-    frames.push(
-      Frame.encode({
-        groupMessage: {
-          id: fromHex(m.id),
-          timestamp: BigInt(m.timestamp),
-          text: m.text,
-          group: fromHex(group),
-          groupVersion: BigInt(signed?.version ?? 0),
-          ...(m.replyTo != null ? { replyTo: fromHex(m.replyTo) } : {})
-        }
-      })
-    )
-    return frames
   }
 
   /**
@@ -407,16 +252,16 @@ export class OutboundSession {
     if (!this.open) return false
     let outcome: 'delivered' | 'dropped'
     try {
-      outcome = await this.chat.deliverFile(this.peer, entry.message.id, this.ended.signal)
+      outcome = await this.host.deliverFile(this.peer, entry.message.id, this.ended.signal)
     } catch (err) {
       if (this.ended.signal.aborted) return false
       throw err
     }
     if (outcome === 'delivered') {
-      await this.chat.store.markDelivered(this.peer, [entry])
-      this.chat.onDelivered(this.peer, [entry.message.id])
+      await this.host.store.markDelivered(this.peer, [entry])
+      this.host.onDelivered(this.peer, [entry.message.id])
     } else {
-      await this.chat.store.unqueue(this.peer, [entry])
+      await this.host.store.unqueue(this.peer, [entry])
     }
     return this.open
   }
@@ -445,26 +290,22 @@ export class OutboundSession {
       if (answer.type === 'refused') {
         // Not stored there, and never will be: out of the outbox, and said.
         try {
-          await this.chat.store.markRefused(this.peer, acked)
+          await this.host.store.markRefused(this.peer, acked)
         } finally {
           for (const id of ids) this.acking.delete(id)
         }
-        this.chat.onRefused(this.peer, ids, answer.reason)
+        this.host.onRefused(this.peer, ids, answer.reason)
         this.wakeup.resolve()
         continue
       }
       // The ack means the peer has the messages on disk: tell waiters now, then record it on our side.
-      this.chat.onDelivered(this.peer, ids)
+      this.host.onDelivered(this.peer, ids)
       try {
-        await this.chat.store.markDelivered(this.peer, acked)
+        await this.host.store.markDelivered(this.peer, acked)
       } finally {
         for (const id of ids) this.acking.delete(id)
       }
       this.wakeup.resolve()
     }
   }
-}
-
-function randomId(): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(randomBytes(16))
 }
