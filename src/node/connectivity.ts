@@ -2,19 +2,22 @@
  * Connectivity, in one place: who we dial and when (peers discovered on the LAN, contacts and peers we wrote to on
  * start, peers with messages waiting, with back-off: redialer.ts), the addresses a user types or pastes (a
  * multiaddr, an invite), relays and the direct paths found through them (reach.ts), the relay's STUN responder,
- * and the hand-over when a direct connection replaces a relayed one. The protocols never dial on their own
- * initiative: they ask here (`redial`) and are told when a better path is up (`handOver`).
+ * which connection each protocol stream goes on (paths.ts), and the hand-over when a direct connection replaces a
+ * relayed one. The protocols never pick a connection or dial on their own initiative: they open streams through
+ * `streams`, ask for a peer here (`redial`), and hear of connections from their registrar topologies.
  */
 import type { Libp2p, Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
+import type { PeerStreams } from '../protocols/peer-streams.ts'
 import type { Store } from '../store/index.ts'
 import { dialAddress, dialHint, WrongPeerError } from './dial.ts'
 import type { Invite } from './invite.ts'
 import { parseMultiaddr, withoutPeerId } from './peer-ref.ts'
 import type { Policy } from './policy.ts'
+import { peerStreams } from './paths.ts'
 import { type Path, Reach } from './reach.ts'
 import { Redialer } from './redialer.ts'
 import { type StunServer, startStunServer } from './stun.ts'
@@ -33,8 +36,6 @@ export interface ConnectivityComponents {
   log: Logger
   /** Keep addresses we learnt for a peer in its record. */
   remember(peerId: string, update: { addrs: string[] }): Promise<void>
-  /** A peer connected (peer:connect): what only waits for a connection goes now (files offer and resume). */
-  onConnect(peerId: string): void
   /**
    * The hand-over: a direct (or WebRTC) connection replaced a peer's relayed one, whose streams ended. What was
    * under way goes on over the direct one (chat flushes its outbox; files offer and resume).
@@ -56,6 +57,8 @@ export interface ConnectivityOptions {
 export class Connectivity {
   /** Relays, NAT traversal, paths (reach.ts). */
   readonly reach: Reach
+  /** Which connection the protocols' streams go on (paths.ts). */
+  readonly streams: PeerStreams
   private readonly c: ConnectivityComponents
   private readonly redialer: Redialer
   /** Peers seen on p2pnode's mDNS service this run, oldest first (bounded: see MAX_SIGHTED). */
@@ -74,9 +77,9 @@ export class Connectivity {
       log: libp2p.logger.forComponent('p2pnode:reach'),
       onDirect: (peerId) => components.handOver(peerId)
     })
-    // Before libp2p starts, so that nothing found or connected early is missed.
+    this.streams = peerStreams(libp2p)
+    // Before libp2p starts, so that nothing found early is missed.
     libp2p.addEventListener('peer:discovery', (evt) => void this.redialer.redial(evt.detail.id.toString()))
-    libp2p.addEventListener('peer:connect', (evt) => components.onConnect(evt.detail.toString()))
   }
 
   /** Whether a peer is one of our relays (the connection gater lets them through any visibility). */

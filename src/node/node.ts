@@ -1,4 +1,3 @@
-import { join } from 'node:path'
 import type { Libp2p, Logger, PrivateKey } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { EventLog } from '../api/events.ts'
@@ -18,8 +17,8 @@ import type {
 } from '../api/types.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import { type ChatProtocol, checkText } from '../protocols/chat/index.ts'
-import { createFileTransfer, type FileTransferProtocol } from '../protocols/file/index.ts'
-import { type GroupRecord, type PeerRecord, type Store, type StoredMessage, Transfers } from '../store/index.ts'
+import type { FileTransferProtocol } from '../protocols/file/index.ts'
+import type { GroupRecord, PeerRecord, Store, StoredMessage } from '../store/index.ts'
 import { buildLibp2p, listenError } from './build-libp2p.ts'
 import { Connectivity } from './connectivity.ts'
 import { entryOf, feedEvents } from './event-feed.ts'
@@ -130,20 +129,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       publish: (event) => this.events.publish(event),
       voiceRecord: (peer, id) => this.voice.record(peer, id)
     })
-    // File transfer: its own records on the same database; offers from peers the policy refuses are refused.
-    this.files = createFileTransfer(
-      {
-        libp2p,
-        store: new Transfers(store),
-        logger: libp2p.logger,
-        isBlocked: (peer) => !policy.allows(peer),
-        connect: (peerId) => void connectivity.redial(peerId),
-        // Files are fetched without asking only from contacts and peers we wrote to; strangers' offers wait.
-        trusts: async (peer) => policy.isContact(peer) || (await store.hasWritten(peer)),
-        queued: (peer) => this.chat.flush(peer)
-      },
-      { ...options.files, downloadsDir: options.downloads ?? join(options.dataDir, 'downloads') }
-    )
+    this.files = libp2p.services.files
     // Whom a file or a voice note goes to: a peer we may send to (from now on someone we wrote to), or a group's
     // members (and a line in the group).
     const fileTarget = async (ref: string): Promise<FileTarget> => {
@@ -262,7 +248,6 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
         policy,
         log: libp2p.logger.forComponent('p2pnode:node'),
         remember: (peerId, update) => node.book.remember(peerId, update),
-        onConnect: (peerId) => node.files.onConnect(peerId),
         handOver: (peerId) => node.handOver(peerId)
       })
       ref.connectivity = connectivity
@@ -298,9 +283,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     })
     await this.mailbox.prepare()
     await this.groups.verifyStored()
-    // libp2p starts the protocol services (chat) before it listens.
+    // libp2p starts the protocol services (chat, files) before it listens.
     await this.libp2p.start()
-    await this.files.start()
     await this.mailbox.start()
     await this.voice.start()
     // Contacts and peers we wrote to; not strangers that only wrote to us, nor every address a peer claimed (the
@@ -317,7 +301,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
 
   /** A direct path replaced a relayed one (node/connectivity.ts): what waits goes over it. */
   private handOver(peerId: string): void {
-    // Chat heard of the new connection from its topology too; its session on the relayed one ended with it.
+    // Chat and files heard of the new connection from their topologies too; what ran on the relayed one ended with it.
     this.chat.flush(peerId)
     this.files.onConnect(peerId)
   }
@@ -419,8 +403,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       await this.connectivity.stop()
       await this.mailbox.stop().catch((err: Error) => this.log.error('stopping the mailbox: %s', err.message))
       await this.voice.stop().catch((err: Error) => this.log.error('stopping voice: %s', err.message))
-      await this.files.stop().catch((err: Error) => this.log.error('stopping files: %s', err.message))
-      // libp2p stops the protocol services (chat) with itself.
+      // libp2p stops the protocol services (chat, files) with itself.
       await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>
         this.log.error('stopping libp2p: %s', err.message)
       )

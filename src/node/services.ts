@@ -5,8 +5,10 @@
 import type { ServiceFactoryMap } from 'libp2p'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
 import { chat } from '../protocols/chat/index.ts'
-import type { FileTransferProtocol } from '../protocols/file/index.ts'
-import type { Store } from '../store/index.ts'
+import { join } from 'node:path'
+import { files, type FileTransferProtocol } from '../protocols/file/index.ts'
+import type { PeerStreams } from '../protocols/peer-streams.ts'
+import { type Store, Transfers } from '../store/index.ts'
 import type { NodeGroups } from './groups.ts'
 import type { NodeMailbox } from './mailbox.ts'
 import type { NodeOptions } from './options.ts'
@@ -16,8 +18,10 @@ import { VERSION } from './version.ts'
 /** The node's parts the protocols' hooks reach. */
 export interface ServiceParts {
   files: Pick<FileTransferProtocol, 'deliver'>
+  chat: Pick<ChatProtocol, 'flush'>
   mailbox: Pick<NodeMailbox, 'ownMailbox'>
   groups: Pick<NodeGroups, 'hooks'>
+  connectivity: { readonly streams: PeerStreams; redial(peerId: string): Promise<void> }
 }
 
 export interface ServicesArgs {
@@ -34,9 +38,12 @@ export interface ServicesArgs {
 /** The services map for createLibp2p. */
 export function protocolServices(args: ServicesArgs): ServiceFactoryMap<ProtocolServices> {
   const { options, store, policy, parts } = args
+  // Each stream goes on the connection connectivity picks (node/paths.ts).
+  const streams: PeerStreams = { open: (peer, protocols, o) => parts().connectivity.streams.open(peer, protocols, o) }
   return {
     chat: chat({
       store,
+      streams,
       allows: (peer) => policy.allows(peer),
       // Files we send travel through the outbox too: offered in their turn, in order with the texts.
       deliverFile: (peer, id, signal) => parts().files.deliver(peer, id, signal),
@@ -49,6 +56,18 @@ export function protocolServices(args: ServicesArgs): ServiceFactoryMap<Protocol
       ...options.chat,
       name: args.name,
       version: `p2pnode/${VERSION}`
+    }),
+    // File transfer: its own records on the same database; offers from peers the policy refuses are refused.
+    files: files({
+      store: new Transfers(store),
+      streams,
+      isBlocked: (peer) => !policy.allows(peer),
+      connect: (peerId) => void parts().connectivity.redial(peerId),
+      // Files are fetched without asking only from contacts and peers we wrote to; strangers' offers wait.
+      trusts: async (peer) => policy.isContact(peer) || (await store.hasWritten(peer)),
+      queued: (peer) => parts().chat.flush(peer),
+      ...options.files,
+      downloadsDir: options.downloads ?? join(options.dataDir, 'downloads')
     })
   }
 }
@@ -56,4 +75,5 @@ export function protocolServices(args: ServicesArgs): ServiceFactoryMap<Protocol
 /** The protocol services p2pnode's libp2p node runs, by name (a type, not an interface: libp2p wants an index). */
 export type ProtocolServices = {
   chat: ChatProtocol
+  files: FileTransferProtocol
 }

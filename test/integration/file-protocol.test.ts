@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test'
 import { promisify } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
@@ -15,8 +16,10 @@ import { Blake3Hasher, blake3 } from '@napi-rs/blake-hash'
 import { createLibp2p } from 'libp2p'
 import { MemoryLevel } from 'memory-level'
 import { P2pNode } from '../../src/node/index.ts'
+import { peerStreams } from '../../src/node/paths.ts'
+import type { PeerStreams } from '../../src/protocols/peer-streams.ts'
 import {
-  createFileTransfer,
+  files,
   FETCH_PROTOCOL,
   type FileStore,
   MAX_CHUNK_SIZE,
@@ -79,24 +82,26 @@ async function bareReceiver(
   init: { downloadsDir: string; isBlocked?: () => boolean; retryDelay?: number },
   wrap: (transfers: Transfers) => FileStore = (t) => t
 ) {
+  const store = await Store.open(new MemoryLevel<string, string>() as unknown as Db, new Uint8Array(32))
+  const { isBlocked = () => false, ...fileInit } = init
+  const ref: { streams?: PeerStreams } = {}
+  const streams: PeerStreams = { open: (p, protocols, o) => (ref.streams as PeerStreams).open(p, protocols, o) }
   const peer = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
+    streamMuxers: [yamux()],
+    // The file service, started and stopped by libp2p; identify tells peers it speaks the file protocol.
+    services: {
+      identify: identify(),
+      files: files({ store: wrap(new Transfers(store)), streams, isBlocked, trusts: () => true, ...fileInit })
+    }
   })
-  const store = await Store.open(new MemoryLevel<string, string>() as unknown as Db, new Uint8Array(32))
-  const { isBlocked = () => false, ...fileInit } = init
-  const files = createFileTransfer(
-    { libp2p: peer, store: wrap(new Transfers(store)), logger: peer.logger, isBlocked, trusts: () => true },
-    fileInit
-  )
-  await files.start()
+  ref.streams = peerStreams(peer)
   return {
     peer,
-    files,
+    files: peer.services.files,
     close: async () => {
-      await files.stop()
       await peer.stop()
       await store.close()
     }

@@ -316,18 +316,20 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     peer: string,
     chosen?: (connection: Connection) => void
   ): Promise<{ stream: Stream; connection: Connection }> {
-    const open = this.components.connectionManager
-      .getConnections(peerIdFromString(peer))
-      .filter((c) => c.status === 'open')
-    const connection = open.find((c) => c.limits == null) ?? open[0]
-    if (connection == null) throw new NotConnectedError(`${peer} is not connected`)
-    // Known before the stream opens, so that a stream refused on a connection that stays open counts as a failure
+    let connection: Connection | undefined
+    // Chat is small: a relayed connection will do (the node's connectivity prefers a direct one). The connection is
+    // known before the stream opens, so that a stream refused on a connection that stays open counts as a failure
     // (backed off), not as a connection gone.
-    chosen?.(connection)
-    const stream = await connection.newStream(PROTOCOL, {
+    const stream = await this.deps.streams.open(peer, PROTOCOL, {
       signal: AbortSignal.timeout(this.helloTimeout),
-      runOnLimitedConnection: true
+      relayed: true,
+      dial: false,
+      chosen: (c) => {
+        connection = c
+        chosen?.(c)
+      }
     })
+    if (connection == null) throw new NotConnectedError(`${peer} is not connected`)
     return { stream, connection }
   }
 

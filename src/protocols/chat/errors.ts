@@ -11,7 +11,4 @@ export class ChatTimeoutError extends Error {
 }
 
 /** Thrown when a chat stream is wanted to a peer that has no open connection (connecting is the node's job). */
-export class NotConnectedError extends Error {
-  static readonly NAME = 'NotConnectedError'
-  override name = NotConnectedError.NAME
-}
+export { NotConnectedError } from '../peer-streams.ts'

@@ -13,6 +13,7 @@
  */
 import type { ComponentLogger, Libp2pEvents, PeerId, Startable } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { PeerStreams } from '../peer-streams.ts'
 import type { TypedEventTarget } from 'main-event'
 import type { NewIncomingMessage, NewOutgoingMessage, OutboxEntry, StoredMessage } from '../../store/index.ts'
 import { Chat } from './chat.ts'
@@ -70,6 +71,8 @@ export interface ChatComponents {
 /** What the service needs from the application: its store, and hooks into the node's other parts. */
 export interface ChatDeps {
   store: ChatStore
+  /** Streams to peers, on the connection the node's connectivity picks (never a dial: chat waits for one). */
+  streams: PeerStreams
   /**
    * Whether we may talk to a peer now (not blocked, visibility allows it). Streams from peers not allowed are
    * refused (nothing stored) and nothing is sent to them. The connection gater keeps them out in the first place;

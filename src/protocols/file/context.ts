@@ -1,10 +1,11 @@
 import type { Logger, Stream } from '@libp2p/interface'
 import type { TransferRecord, TransferStatus } from '../../store/index.ts'
-import type { FileComponents, FileStore } from './index.ts'
+import type { FileDeps, FileStore } from './index.ts'
 
 /** What the two halves of the file protocol (incoming.ts, outgoing.ts) share with the FileTransfer that owns them. */
 export interface FileContext {
-  readonly components: FileComponents
+  /** The application's store, streams and hooks. */
+  readonly deps: FileDeps
   readonly store: FileStore
   readonly log: Logger
   readonly frameTimeout: number

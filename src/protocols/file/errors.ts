@@ -17,10 +17,7 @@ export class UnsafeFileNameError extends Error {
 }
 
 /** Thrown when a file's chunks would have to go through a relay: it waits for a direct connection. */
-export class DirectPathNeededError extends Error {
-  static readonly NAME = 'DirectPathNeededError'
-  override name = DirectPathNeededError.NAME
-}
+export { DirectPathNeededError } from '../peer-streams.ts'
 
 /** Thrown when the peer ends a transfer (cancelled, file gone, bad request). */
 export class TransferStoppedError extends Error {

@@ -31,7 +31,7 @@ import { hashTree } from './tree.ts'
 import type { FileContext } from './context.ts'
 import { DIRECT_PATH_REASON } from './paths.ts'
 import { Incoming } from './incoming.ts'
-import type { FileComponents, FileEvents, FileInit, FileStore, FileTransferProtocol, TransferInfo } from './index.ts'
+import type { FileComponents, FileDeps, FileEvents, FileInit, FileStore, FileTransferProtocol, TransferInfo } from './index.ts'
 import { Outgoing } from './outgoing.ts'
 
 const PROGRESS_INTERVAL_MS = 100
@@ -48,6 +48,9 @@ const PROGRESS_INTERVAL_MS = 100
  */
 export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileTransferProtocol, Startable {
   private readonly components: FileComponents
+  private readonly deps: FileDeps
+  /** The registrar topology that tells us of peers that speak the file protocol (see start()). */
+  private topology: string | undefined
   private readonly store: FileStore
   private readonly log: Logger
   private readonly chunkSize: number
@@ -68,10 +71,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   private readonly reconnectInterval: number
   private reconnect: NodeJS.Timeout | undefined
 
-  constructor(components: FileComponents, init: FileInit = {}) {
+  constructor(components: FileComponents, init: FileDeps & FileInit) {
     super()
     this.components = components
-    this.store = components.store
+    this.deps = init
+    this.store = init.store
     this.log = components.logger.forComponent('p2pnode:file')
     this.chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE
     if (this.chunkSize < MIN_CHUNK_SIZE || this.chunkSize > MAX_CHUNK_SIZE) {
@@ -81,7 +85,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.retryDelay = init.retryDelay ?? RETRY_DELAY_MS
     this.reconnectInterval = init.reconnectInterval ?? RECONNECT_INTERVAL_MS
     const ctx: FileContext = {
-      components,
+      deps: init,
       store: this.store,
       log: this.log,
       frameTimeout: this.frameTimeout,
@@ -118,23 +122,33 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       maxOutboundStreams: MAX_INBOUND_STREAMS,
       runOnLimitedConnection: true
     }
-    await this.components.libp2p.handle(OFFER_PROTOCOL_V3, (s, c) => this.incoming.onOffer(s, c, 3), limits)
-    await this.components.libp2p.handle(OFFER_PROTOCOL_V2, (s, c) => this.incoming.onOffer(s, c, 2), limits)
-    await this.components.libp2p.handle(OFFER_PROTOCOL, (s, c) => this.incoming.onOffer(s, c, 1), limits)
-    await this.components.libp2p.handle(FETCH_PROTOCOL_V3, (s, c) => this.outgoing.onFetch(s, c, 3), limits)
-    await this.components.libp2p.handle(FETCH_PROTOCOL, (s, c) => this.outgoing.onFetch(s, c, 1), limits)
+    const registrar = this.components.registrar
+    await registrar.handle(OFFER_PROTOCOL_V3, (s, c) => this.incoming.onOffer(s, c, 3), limits)
+    await registrar.handle(OFFER_PROTOCOL_V2, (s, c) => this.incoming.onOffer(s, c, 2), limits)
+    await registrar.handle(OFFER_PROTOCOL, (s, c) => this.incoming.onOffer(s, c, 1), limits)
+    await registrar.handle(FETCH_PROTOCOL_V3, (s, c) => this.outgoing.onFetch(s, c, 3), limits)
+    await registrar.handle(FETCH_PROTOCOL, (s, c) => this.outgoing.onFetch(s, c, 1), limits)
+    // Every version speaks offer version 1: a peer that does is told of what waits for it, and sends what it was
+    // sending us, on any connection (the streams say what may go through a relay).
+    this.topology = await registrar.register(OFFER_PROTOCOL, {
+      onConnect: (peerId) => this.onConnect(peerId.toString()),
+      notifyOnLimitedConnection: true
+    })
     this.started = true
+  }
+
+  /** Once libp2p runs: what was under way when we stopped (or crashed) goes on when its peer is here. */
+  async afterStart(): Promise<void> {
     // Peers with offers waiting, or files half received, are asked for again and again (the node backs off).
     this.reconnect = setInterval(() => void this.reconnectWaiting(), this.reconnectInterval)
     this.reconnect.unref()
-    // What was under way when we stopped (or crashed) goes on when its peer is here.
     for (const record of await this.store.list()) {
       this.incoming.track(record)
       // A crash after recording a file complete can leave its temp name (a second link to it) behind.
       if (record.status === 'complete' && record.tempPath != null) await this.incoming.dropTempName(record.id, record.tempPath)
       if (FINAL_STATUSES.has(record.status)) continue
       if (this.isConnected(record.peer)) this.onConnect(record.peer)
-      else if (record.direction === 'out' || record.status === 'transferring') this.components.connect?.(record.peer)
+      else if (record.direction === 'out' || record.status === 'transferring') this.deps.connect?.(record.peer)
     }
   }
 
@@ -142,13 +156,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     this.started = false
     clearInterval(this.reconnect)
     for (const t of this.timers) clearTimeout(t)
-    await this.components.libp2p.unhandle([
-      OFFER_PROTOCOL_V3,
-      OFFER_PROTOCOL_V2,
-      OFFER_PROTOCOL,
-      FETCH_PROTOCOL_V3,
-      FETCH_PROTOCOL
-    ])
+    if (this.topology != null) this.components.registrar.unregister(this.topology)
+    this.topology = undefined
+    for (const protocol of [OFFER_PROTOCOL_V3, OFFER_PROTOCOL_V2, OFFER_PROTOCOL, FETCH_PROTOCOL_V3, FETCH_PROTOCOL]) {
+      await this.components.registrar.unhandle(protocol)
+    }
     this.incoming.abortAll()
     for (const s of this.streams) s.abort(new Error('node stopping'))
     await this.incoming.closeAll()
@@ -178,7 +190,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       status: 'offered',
       path,
       source: { size: st.size, mtimeMs: st.mtimeMs },
-      ...(this.components.queued != null ? { queued: true } : {}),
+      ...(this.deps.queued != null ? { queued: true } : {}),
       ...(options.voice === true ? { voice: true } : {})
     }
     await this.store.create(record, leaves, this.self, peer)
@@ -186,11 +198,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
     record = (await this.store.get(record.id)) ?? record
     this.changed(record)
     // Queued: the chat session offers it after the texts before it (at once if none waits); else on its own.
-    if (record.queued === true) this.components.queued?.(peer)
+    if (record.queued === true) this.deps.queued?.(peer)
     if (this.isConnected(peer) && (record.queued !== true || (await this.store.nextInOutbox(record)))) {
       void this.outgoing.offer(record)
     }
-    if (!this.isConnected(peer)) this.components.connect?.(peer)
+    if (!this.isConnected(peer)) this.deps.connect?.(peer)
     return this.info(record)
   }
 
@@ -253,7 +265,7 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
       for (const r of await this.store.list()) {
         if (r.direction === 'out' ? r.status === 'offered' : r.status === 'transferring') peers.add(r.peer)
       }
-      for (const peer of peers) if (!this.isConnected(peer)) this.components.connect?.(peer)
+      for (const peer of peers) if (!this.isConnected(peer)) this.deps.connect?.(peer)
     } catch (err) {
       this.log.error('reconnect pass failed: %s', errorText(err))
     }
@@ -262,11 +274,11 @@ export class FileTransfer extends TypedEventEmitter<FileEvents> implements FileT
   // ---- helpers -----------------------------------------------------------------------------------------------
 
   private get self(): string {
-    return this.components.libp2p.peerId.toString()
+    return this.components.peerId.toString()
   }
 
   private isConnected(peer: string): boolean {
-    return this.components.libp2p.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open')
+    return this.components.connectionManager.getConnections(peerIdFromString(peer)).some((c) => c.status === 'open')
   }
 
   private async info(record: TransferRecord): Promise<TransferInfo> {

@@ -95,7 +95,7 @@ export class Incoming {
   async tellSender(record: TransferRecord, reason: Stop.Reason, detail: string): Promise<void> {
     try {
       const protocol = record.root != null ? FETCH_PROTOCOL_V3 : FETCH_PROTOCOL
-      const stream = await fileStream(this.ctx.components.libp2p, record.peer, protocol, {
+      const stream = await fileStream(this.ctx.deps.streams, record.peer, protocol, {
         signal: AbortSignal.timeout(this.ctx.frameTimeout),
         relayed: true
       })
@@ -129,7 +129,7 @@ export class Incoming {
     try {
       const offer = offerField(await readFrame(lp, OfferFrame, this.ctx.frameTimeout), 'offer')
       checkOffer(offer, version)
-      if (this.ctx.components.isBlocked(peer)) {
+      if (this.ctx.deps.isBlocked(peer)) {
         this.ctx.log('refusing a file from blocked peer %s', peer)
         return await reply(OfferReply.Status.REFUSED, 'blocked')
       }
@@ -163,7 +163,7 @@ export class Incoming {
         this.ctx.log.error('refusing file from %s: %s (%j)', peer, error, offer.name)
       }
       const decision =
-        error != null ? undefined : this.admission.decide(peer, size, (await this.ctx.components.trusts?.(peer)) === true, Date.now(), offer.voice === true)
+        error != null ? undefined : this.admission.decide(peer, size, (await this.ctx.deps.trusts?.(peer)) === true, Date.now(), offer.voice === true)
       if (decision != null && 'refuse' in decision) {
         if (version === 1) await readOfferedHashes(lp, n, false, this.ctx.frameTimeout)
         this.ctx.log('refusing a file from %s: %s', peer, decision.refuse)
@@ -259,7 +259,7 @@ export class Incoming {
       await this.sink.open(id, tempPath, n, !v3 && missing.length === n)
       // Opened even when nothing is missing (an empty file, or a crash after the last chunk): the sender learns
       // the outcome on this stream.
-      stream = await fileStream(this.ctx.components.libp2p, peer, v3 ? FETCH_PROTOCOL_V3 : FETCH_PROTOCOL, {
+      stream = await fileStream(this.ctx.deps.streams, peer, v3 ? FETCH_PROTOCOL_V3 : FETCH_PROTOCOL, {
         signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.ctx.frameTimeout)]),
         relayed: record.size <= MAX_RELAYED_FILE_BYTES
       })

@@ -2,16 +2,22 @@
  * /chat/1.0/file — files of any size between two peers: offered with a manifest of chunk hashes, fetched by the
  * receiver chunk range by chunk range, verified chunk by chunk and as a whole, resumed after any failure.
  *
+ * A libp2p service: libp2p starts it before it listens (handlers registered; what was under way resumes once
+ * libp2p runs) and stops it with the node; a registrar topology tells it of every peer that speaks the file
+ * protocol, whereupon what waits for that peer is offered or fetched.
+ *
  * @example
  * ```ts
- * const files = createFileTransfer({ libp2p, store: transfers, logger, isBlocked: () => false },
- *   { downloadsDir: '/home/me/.p2pnode/downloads' })
- * await files.start()
- * const t = await files.send(peerId, '/tmp/photo.jpg')   // hashed, recorded, offered as soon as the peer is here
- * files.addEventListener('transfer', (evt) => console.log(evt.detail.id, evt.detail.status))
+ * const node = await createLibp2p({ ..., services: {
+ *   files: files({ store: transfers, streams, isBlocked: () => false, downloadsDir: '/home/me/.p2pnode/downloads' })
+ * } })
+ * const t = await node.services.files.send(peerId, '/tmp/photo.jpg')   // hashed, recorded, offered once the peer is here
+ * node.services.files.addEventListener('transfer', (evt) => console.log(evt.detail.id, evt.detail.status))
  * ```
  */
-import type { ComponentLogger, Libp2p } from '@libp2p/interface'
+import type { ComponentLogger, PeerId, Startable } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { PeerStreams } from '../peer-streams.ts'
 import type { TypedEventTarget } from 'main-event'
 import type { StoredMessage, TransferRecord } from '../../store/index.ts'
 import type { AdmissionLimits } from './admission.ts'
@@ -42,10 +48,19 @@ export interface FileStore {
   offerDelivered(record: TransferRecord): Promise<boolean>
 }
 
+/** What the service takes from libp2p. */
 export interface FileComponents {
-  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'getConnections' | 'peerId'>
-  store: FileStore
+  peerId: PeerId
+  registrar: Pick<Registrar, 'handle' | 'unhandle' | 'register' | 'unregister'>
+  connectionManager: Pick<ConnectionManager, 'getConnections'>
   logger: ComponentLogger
+}
+
+/** What the service needs from the application: its store, the way to streams, and the node's policy. */
+export interface FileDeps {
+  store: FileStore
+  /** Streams to peers, on the connection the node's connectivity picks (offers may go through a relay). */
+  streams: PeerStreams
   /** Offers from blocked peers are refused and their fetches answered with nothing. */
   isBlocked(peerId: string): boolean
   /** Ask for a connection to a peer that has offers waiting (the node's redial policy). */
@@ -102,9 +117,7 @@ export interface FileEvents {
   progress: CustomEvent<{ id: string; received: number; size: number }>
 }
 
-export interface FileTransferProtocol extends TypedEventTarget<FileEvents> {
-  start(): Promise<void>
-  stop(): Promise<void>
+export interface FileTransferProtocol extends TypedEventTarget<FileEvents>, Startable {
   /**
    * Hash a file, record the transfer and offer it as soon as the peer is connected. Throws RangeError for a file
    * over the size limit, and the file system's error (ENOENT, EISDIR, EACCES) for one that cannot be read. With
@@ -123,10 +136,17 @@ export interface FileTransferProtocol extends TypedEventTarget<FileEvents> {
    * while the peer is connected; rejects when `signal` aborts.
    */
   deliver(peer: string, id: string, signal: AbortSignal): Promise<'delivered' | 'dropped'>
-  /** Offer what waits for this peer and resume what it was sending us (call on connect). */
+  /**
+   * Offer what waits for this peer and resume what it was sending us. The service's topology calls it when the peer
+   * connects; the node calls it when a direct path replaces a relayed one.
+   */
   onConnect(peer: string): void
 }
 
-export function createFileTransfer(components: FileComponents, init: FileInit = {}): FileTransferProtocol {
-  return new FileTransfer(components, init)
+/**
+ * The file service, for `createLibp2p({ services: { files: files({ store, streams, isBlocked, ... }) } })`: `init`
+ * holds the store, streams and hooks (FileDeps) and the settings (FileInit).
+ */
+export function files(init: FileDeps & FileInit): (components: FileComponents) => FileTransferProtocol {
+  return (components) => new FileTransfer(components, init)
 }

@@ -96,7 +96,7 @@ export class Outgoing {
       // hashed again, once, the old way (SHA-256), before its first offer.
       const protocols = record.root != null ? [OFFER_PROTOCOL_V3, OFFER_PROTOCOL_V2, OFFER_PROTOCOL] : [OFFER_PROTOCOL_V2, OFFER_PROTOCOL]
       // An offer is small: it goes through a relay too (the chunks may wait for a direct path).
-      stream = await fileStream(this.ctx.components.libp2p, record.peer, protocols, {
+      stream = await fileStream(this.ctx.deps.streams, record.peer, protocols, {
         signal: AbortSignal.timeout(this.ctx.frameTimeout),
         relayed: true
       })
@@ -221,7 +221,7 @@ export class Outgoing {
       const fetch = fetchField(await readFrame(lp, FetchFrame, this.ctx.frameTimeout), 'fetch')
       id = toHex(fetch.id)
       const record = await this.ctx.store.get(id)
-      if (record == null || record.direction !== 'out' || record.peer !== peer || this.ctx.components.isBlocked(peer)) {
+      if (record == null || record.direction !== 'out' || record.peer !== peer || this.ctx.deps.isBlocked(peer)) {
         return await stop(Stop.Reason.BAD_REQUEST, 'no such transfer')
       }
       // A transfer is fetched by the version it was offered with: fetch/3 for a tree root, fetch for the others.
