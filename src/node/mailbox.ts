@@ -5,7 +5,6 @@ import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import type { ChatProtocol, PeerMailbox } from '../protocols/chat/index.ts'
 import {
   type CollectedEnvelope,
-  createMailbox,
   DEFAULT_MAX_OWNERS,
   DEFAULT_MAX_SENDERS,
   DEFAULT_PER_RECIPIENT,
@@ -35,6 +34,8 @@ export interface MailboxOptions {
 
 export interface MailboxDeps {
   libp2p: Libp2p
+  /** The mailbox protocol: a libp2p service, which asks `hold` when it starts (node/services.ts). */
+  protocol: MailboxProtocol
   privateKey: PrivateKey
   store: Store
   chat: ChatProtocol
@@ -62,7 +63,6 @@ const MAX_ADDRS = 8
 export class NodeMailbox implements MailboxApi {
   private readonly deps: MailboxDeps
   private readonly options: MailboxOptions
-  private mailboxProtocol: MailboxProtocol | undefined
   private mailboxHold: MailboxHold | undefined
   private readonly book: MailboxBook
   private readonly interval: number
@@ -99,10 +99,9 @@ export class NodeMailbox implements MailboxApi {
     })
   }
 
-  /** The mailbox protocol (once started). */
+  /** The mailbox protocol (a libp2p service). */
   get protocol(): MailboxProtocol {
-    if (this.mailboxProtocol == null) throw new Error('the mailbox is not started')
-    return this.mailboxProtocol
+    return this.deps.protocol
   }
 
   /** What this node holds for others, if it serves as a mailbox (once started). */
@@ -116,8 +115,8 @@ export class NodeMailbox implements MailboxApi {
   }
 
   /**
-   * Open the hold and register the protocol: before libp2p listens, so that no peer that connects early finds
-   * a node without its mailbox service.
+   * Open the hold before libp2p starts: the protocol service registers its handler then, before libp2p listens,
+   * so that no peer that connects early finds a node without its mailbox service.
    */
   async prepare(): Promise<void> {
     const { deps, options } = this
@@ -132,21 +131,9 @@ export class NodeMailbox implements MailboxApi {
         ...custom
       })
     }
-    const hold = this.mailboxHold
-    this.mailboxProtocol = createMailbox(
-      {
-        libp2p: deps.libp2p,
-        privateKey: deps.privateKey,
-        logger: deps.libp2p.logger,
-        ...(hold != null ? { hold } : {}),
-        allows: (peer) => !deps.policy.isBlocked(peer)
-      },
-      options.protocol
-    )
     this.own = await this.book.own()
     for (const { mailbox: m } of await this.book.all()) deps.policy.services.add(m.peerId)
     if (this.own != null) deps.policy.services.add(this.own.peerId)
-    await this.protocol.start()
   }
 
   /** Listen to the node's events and start depositing and collecting (once libp2p runs). */
@@ -171,7 +158,6 @@ export class NodeMailbox implements MailboxApi {
     clearInterval(this.ticker)
     this.deps.libp2p.removeEventListener('peer:connect', this.onConnect)
     await Promise.allSettled([this.deposits.stop(), this.collecting])
-    await this.mailboxProtocol?.stop()
   }
 
   // ---- API ---------------------------------------------------------------------------------------------------

@@ -147,6 +147,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     this.mailbox = new NodeMailbox(
       {
         libp2p,
+        protocol: libp2p.services.mailbox,
         privateKey,
         store,
         chat: this.chat,
@@ -283,7 +284,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     })
     await this.mailbox.prepare()
     await this.groups.verifyStored()
-    // libp2p starts the protocol services (chat, files) before it listens.
+    // libp2p starts the protocol services (chat, files, mailbox) before it listens.
     await this.libp2p.start()
     await this.mailbox.start()
     await this.voice.start()
@@ -403,7 +404,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       await this.connectivity.stop()
       await this.mailbox.stop().catch((err: Error) => this.log.error('stopping the mailbox: %s', err.message))
       await this.voice.stop().catch((err: Error) => this.log.error('stopping voice: %s', err.message))
-      // libp2p stops the protocol services (chat, files) with itself.
+      // libp2p stops the protocol services (chat, files, mailbox) with itself.
       await Promise.resolve(this.libp2p.stop()).catch((err: Error) =>
         this.log.error('stopping libp2p: %s', err.message)
       )

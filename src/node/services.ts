@@ -1,12 +1,14 @@
 /**
- * p2pnode's protocols as libp2p services (see build-libp2p.ts), with the hooks that tie each to the node's other
- * parts. The hooks are called only once libp2p runs, when every part of the node exists: `parts()` gives them.
+ * p2pnode's protocols as libp2p services (see build-libp2p.ts): chat, files, mailbox, each with the hooks that tie
+ * it to the node's other parts, and the streams of connectivity (node/paths.ts). The hooks are called only once
+ * libp2p runs, when every part of the node exists: `parts()` gives them.
  */
 import type { ServiceFactoryMap } from 'libp2p'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
 import { chat } from '../protocols/chat/index.ts'
 import { join } from 'node:path'
 import { files, type FileTransferProtocol } from '../protocols/file/index.ts'
+import { mailbox, type MailboxProtocol } from '../protocols/mailbox/index.ts'
 import type { PeerStreams } from '../protocols/peer-streams.ts'
 import { type Store, Transfers } from '../store/index.ts'
 import type { NodeGroups } from './groups.ts'
@@ -19,7 +21,7 @@ import { VERSION } from './version.ts'
 export interface ServiceParts {
   files: Pick<FileTransferProtocol, 'deliver'>
   chat: Pick<ChatProtocol, 'flush'>
-  mailbox: Pick<NodeMailbox, 'ownMailbox'>
+  mailbox: Pick<NodeMailbox, 'ownMailbox' | 'hold'>
   groups: Pick<NodeGroups, 'hooks'>
   connectivity: { readonly streams: PeerStreams; redial(peerId: string): Promise<void> }
 }
@@ -68,6 +70,13 @@ export function protocolServices(args: ServicesArgs): ServiceFactoryMap<Protocol
       queued: (peer) => parts().chat.flush(peer),
       ...options.files,
       downloadsDir: options.downloads ?? join(options.dataDir, 'downloads')
+    }),
+    // Store-and-forward: deposits and collection for every node; serving others with the hold the node opened.
+    mailbox: mailbox({
+      streams,
+      hold: () => parts().mailbox.hold,
+      allows: (peer) => !policy.isBlocked(peer),
+      ...options.mailbox?.protocol
     })
   }
 }
@@ -76,4 +85,5 @@ export function protocolServices(args: ServicesArgs): ServiceFactoryMap<Protocol
 export type ProtocolServices = {
   chat: ChatProtocol
   files: FileTransferProtocol
+  mailbox: MailboxProtocol
 }

@@ -4,16 +4,21 @@
  * recipient's key, signed by the sender: the mailbox cannot read them), and the owner collects them when online,
  * confirming each batch once stored, whereupon the mailbox deletes it.
  *
+ * A libp2p service (libp2p starts and stops it; it signs and opens with the node's own key). A mailbox node — one
+ * given a hold — registers the handler when it starts; a client only dials.
+ *
  * @example
  * ```ts
- * const mailbox = createMailbox({ libp2p, privateKey, logger: libp2p.logger })        // a client
- * const { bytes } = await mailbox.seal(bobPeerId, [chatFrame])
- * await mailbox.deposit(bobsMailboxPeerId, [bytes])                                    // [{ status: 'OK', ... }]
- * await mailbox.collect(myMailboxPeerId, async (batch) => { ... store what is in it ... })
- * // a mailbox node: createMailbox({ libp2p, privateKey, logger, hold }) with a MailboxHold (src/store/mailbox-hold.ts)
+ * const node = await createLibp2p({ ..., services: { mailbox: mailbox({ streams }) } })        // a client
+ * const { bytes } = await node.services.mailbox.seal(bobPeerId, [chatFrame])
+ * await node.services.mailbox.deposit(bobsMailboxPeerId, [bytes])                  // [{ status: 'OK', ... }]
+ * await node.services.mailbox.collect(myMailboxPeerId, async (batch) => { ... store what is in it ... })
+ * // a mailbox node: mailbox({ streams, hold: () => hold }) with a MailboxHold (src/store/mailbox-hold.ts)
  * ```
  */
-import type { AbortOptions, ComponentLogger, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, PeerId, PrivateKey, Startable } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+import type { PeerStreams } from '../peer-streams.ts'
 import type { CheckedEnvelope } from './seal.ts'
 import { Mailbox } from './mailbox.ts'
 
@@ -59,13 +64,24 @@ export interface MailboxHold {
   sweep(now?: number): Promise<number>
 }
 
+/** What the service takes from libp2p. */
 export interface MailboxComponents {
-  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dialProtocol' | 'peerId'>
+  peerId: PeerId
   /** Our Ed25519 key: signs what we deposit, opens what we collect. */
   privateKey: PrivateKey
+  registrar: Pick<Registrar, 'handle' | 'unhandle'>
   logger: ComponentLogger
-  /** With this, the node serves as a mailbox for others (`p2pnode start --mailbox-service`). */
-  hold?: MailboxHold
+}
+
+/** What the service needs from the application. */
+export interface MailboxDeps {
+  /** Streams to mailboxes (dialled when not connected), on the connection the node's connectivity picks. */
+  streams: PeerStreams
+  /**
+   * With a hold, the node serves as a mailbox for others (`p2pnode start --mailbox-service`). Asked when the service
+   * starts (the node opens the hold first).
+   */
+  hold?: () => MailboxHold | undefined
   /** Whether a peer may use our mailbox service now (the node's policy). @default everyone */
   allows?: (peer: string) => boolean
 }
@@ -82,10 +98,8 @@ export type CollectedEnvelope =
   | { id: Uint8Array<ArrayBuffer>; sender: string; timestamp: number; frames: Uint8Array<ArrayBuffer>[]; error?: undefined }
   | { id: Uint8Array<ArrayBuffer>; error: Error }
 
-export interface MailboxProtocol {
-  start(): Promise<void>
-  stop(): Promise<void>
-  /** Whether this node serves as a mailbox. */
+export interface MailboxProtocol extends Startable {
+  /** Whether this node serves as a mailbox (once started). */
   readonly serving: boolean
   /**
    * Seal chat frames for `recipient`: encrypted to its key, signed with ours. RangeError when they do not fit in
@@ -109,6 +123,10 @@ export interface MailboxProtocol {
   collect(mailbox: string, handle: (batch: CollectedEnvelope[]) => Promise<void>, options?: AbortOptions): Promise<number>
 }
 
-export function createMailbox(components: MailboxComponents, init: MailboxInit = {}): MailboxProtocol {
-  return new Mailbox(components, init)
+/**
+ * The mailbox service, for `createLibp2p({ services: { mailbox: mailbox({ streams, ... }) } })`: `init` holds the
+ * streams and hold (MailboxDeps) and the settings (MailboxInit).
+ */
+export function mailbox(init: MailboxDeps & MailboxInit): (components: MailboxComponents) => MailboxProtocol {
+  return (components) => new Mailbox(components, init)
 }

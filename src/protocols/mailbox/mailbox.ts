@@ -1,5 +1,4 @@
 import type { AbortOptions, Connection, Logger, Startable, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils'
 import { errorText, isEOF, onlyField } from '../util.ts'
 import {
@@ -19,6 +18,8 @@ import type {
   CollectedEnvelope,
   DepositResult,
   MailboxComponents,
+  MailboxDeps,
+  MailboxHold,
   MailboxInit,
   MailboxProtocol
 } from './index.ts'
@@ -43,6 +44,9 @@ function detailOf(text: string): string {
  */
 export class Mailbox implements MailboxProtocol, Startable {
   private readonly components: MailboxComponents
+  private readonly deps: MailboxDeps
+  /** What we hold for others, if we serve as a mailbox (known once started). */
+  private held: MailboxHold | undefined
   private readonly log: Logger
   private readonly frameTimeout: number
   private readonly sweepInterval: number
@@ -50,8 +54,9 @@ export class Mailbox implements MailboxProtocol, Startable {
   private sweeper: NodeJS.Timeout | undefined
   private started = false
 
-  constructor(components: MailboxComponents, init: MailboxInit = {}) {
+  constructor(components: MailboxComponents, init: MailboxDeps & MailboxInit) {
     this.components = components
+    this.deps = init
     this.log = components.logger.forComponent('p2pnode:mailbox')
     this.frameTimeout = init.frameTimeout ?? FRAME_TIMEOUT_MS
     this.sweepInterval = init.sweepInterval ?? SWEEP_INTERVAL_MS
@@ -60,13 +65,14 @@ export class Mailbox implements MailboxProtocol, Startable {
   readonly [Symbol.toStringTag] = 'p2pnode:mailbox'
 
   get serving(): boolean {
-    return this.components.hold != null
+    return this.held != null
   }
 
   async start(): Promise<void> {
-    const hold = this.components.hold
+    const hold = this.deps.hold?.()
+    this.held = hold
     if (hold != null) {
-      await this.components.libp2p.handle(PROTOCOL, (stream, connection) => this.onInbound(stream, connection), {
+      await this.components.registrar.handle(PROTOCOL, (stream, connection) => this.onInbound(stream, connection), {
         maxInboundStreams: MAX_INBOUND_STREAMS,
         maxOutboundStreams: MAX_INBOUND_STREAMS,
         // Deposits are small and may well arrive over a relayed connection.
@@ -87,7 +93,7 @@ export class Mailbox implements MailboxProtocol, Startable {
   async stop(): Promise<void> {
     this.started = false
     clearInterval(this.sweeper)
-    if (this.components.hold != null) await this.components.libp2p.unhandle(PROTOCOL)
+    if (this.held != null) await this.components.registrar.unhandle(PROTOCOL)
     for (const stream of this.inbound) stream.abort(new Error('node stopping'))
   }
 
@@ -105,9 +111,11 @@ export class Mailbox implements MailboxProtocol, Startable {
     let stream: Stream
     try {
       const timeout = AbortSignal.timeout(this.frameTimeout)
-      stream = await this.components.libp2p.dialProtocol(peerIdFromString(mailbox), PROTOCOL, {
+      // Deposits and collections are small: a relayed connection will do.
+      stream = await this.deps.streams.open(mailbox, PROTOCOL, {
         signal: options.signal != null ? AbortSignal.any([options.signal, timeout]) : timeout,
-        runOnLimitedConnection: true
+        relayed: true,
+        dial: true
       })
     } catch (err) {
       if ((err as Error).name === 'UnsupportedProtocolError') {
@@ -198,7 +206,7 @@ export class Mailbox implements MailboxProtocol, Startable {
 
   private async onInbound(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
-    if (!(this.components.allows?.(peer) ?? true)) {
+    if (!(this.deps.allows?.(peer) ?? true)) {
       stream.abort(new Error('not allowed'))
       return
     }
@@ -218,7 +226,7 @@ export class Mailbox implements MailboxProtocol, Startable {
   }
 
   private async serveDeposits(peer: string, lp: LengthPrefixedStream, first: MailboxFrame): Promise<void> {
-    const hold = this.components.hold
+    const hold = this.held
     if (hold == null) throw new MailboxProtocolError('no mailbox service')
     let frame: MailboxFrame | undefined = first
     while (frame != null) {
@@ -243,7 +251,7 @@ export class Mailbox implements MailboxProtocol, Startable {
 
   /** Check a deposited envelope and hand it to the hold. */
   private async hold(peer: string, bytes: Uint8Array<ArrayBuffer>): Promise<{ status: DepositResult['status']; detail: string }> {
-    const hold = this.components.hold
+    const hold = this.held
     if (hold == null) return { status: 'REFUSED', detail: 'no mailbox service' }
     let checked
     try {
@@ -257,7 +265,7 @@ export class Mailbox implements MailboxProtocol, Startable {
   }
 
   private async serveCollect(peer: string, lp: LengthPrefixedStream, limit: number): Promise<void> {
-    const hold = this.components.hold
+    const hold = this.held
     if (hold == null) throw new MailboxProtocolError('no mailbox service')
     const refused = await hold.register(peer)
     if (refused != null) {
