@@ -9,19 +9,19 @@ import type {
   HistoryQuery,
   IdInfo,
   InviteInfo,
-  MessageStatus,
   NodeCoreApi,
   PeerInfo,
   SendOptions,
   SendResult
 } from '../api/types.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
-import { type ChatProtocol, checkText } from '../protocols/chat/index.ts'
+import type { ChatProtocol } from '../protocols/chat/index.ts'
 import type { FileTransferProtocol } from '../protocols/file/index.ts'
-import type { GroupRecord, PeerRecord, Store, StoredMessage } from '../store/index.ts'
+import type { GroupRecord, PeerRecord, Store } from '../store/index.ts'
 import { buildLibp2p, listenError } from './build-libp2p.ts'
 import { Connectivity } from './connectivity.ts'
-import { entryOf, feedEvents } from './event-feed.ts'
+import { Conversations } from './conversations.ts'
+import { feedEvents } from './event-feed.ts'
 import { type FileTarget, NodeFiles } from './files.ts'
 import { NodeGroups } from './groups.ts'
 import { encodeInvite } from './invite.ts'
@@ -63,6 +63,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   private readonly book: PeerBook
   /** Peer and group references as the user types them (node/refs.ts). */
   private readonly refs: Refs
+  /** Sending and histories (node/conversations.ts). */
+  private readonly conversations: Conversations
   /** Contacts, visibility, blocking, search, export (the API's `people` part). */
   readonly people: People
   /** The local API, as the modules that implement it (served by api/server.ts, routes in api/routes.ts). */
@@ -187,6 +189,19 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       log: (text) => this.log.error('%s', text)
     })
     feedEvents(this, this.files, this.events)
+    this.conversations = new Conversations({
+      self,
+      store,
+      chat: this.chat,
+      refs: this.refs,
+      book,
+      people: this.people,
+      groups: this.groups,
+      mailbox: this.mailbox,
+      events: this.events,
+      fileApi: this.fileApi,
+      voice: this.voice
+    })
     const reach = connectivity.reach
     this.api = {
       node: this,
@@ -333,69 +348,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
   }
 
   async send(ref: string, text: string, options: SendOptions = {}): Promise<SendResult> {
-    if (text.trim() === '') {
-      throw new P2pError(ErrorCode.INVALID_MESSAGE, `message text is ${text === '' ? 'empty' : 'only spaces'}`, {
-        hint: 'type the text after the peer, in quotes if it has spaces: p2pnode send bob "see you at 5"'
-      })
-    }
-    try {
-      checkText(text)
-    } catch (err) {
-      throw new P2pError(ErrorCode.INVALID_MESSAGE, (err as Error).message, {
-        hint: 'a message holds at most 64 KiB of text; send a longer one as a file: p2pnode send-file <peer> <file>',
-        cause: err
-      })
-    }
-    const target = await this.target(ref, { dial: true })
-    if ('group' in target) return this.groups.send(target.group, text, options)
-    const peer = target.peer
-    if (peer === this.libp2p.peerId.toString()) {
-      throw new P2pError(ErrorCode.INVALID_ARGUMENT, 'that is this node: you cannot message yourself')
-    }
-    this.people.notBlocked(peer)
-    await this.book.notForeign(peer)
-    let message: StoredMessage
-    try {
-      message = await this.chat.send(peer, text, { replyTo: options.replyTo })
-    } catch (err) {
-      if (err instanceof TypeError) throw new P2pError(ErrorCode.INVALID_ARGUMENT, err.message)
-      throw err
-    }
-    this.book.markChatted(peer, true)
-    // If the peer stays away, a sealed copy goes to its mailbox (when it has one).
-    this.mailbox.queued(peer)
-    this.events.publish({
-      type: 'message',
-      message: entryOf(message, this.statusOf(message)),
-      name: this.book.names.get(peer) ?? '',
-      muted: false
-    })
-    const waitMs = options.waitMs ?? 2000
-    if (waitMs > 0 && this.chat.isConnected(peer)) {
-      const delivered = await this.chat.waitForDelivery(peer, message.id, { signal: AbortSignal.timeout(waitMs) })
-      if (delivered) return { id: message.id, status: 'delivered' }
-      // Not acked in time, or acked before we started waiting: the store knows which.
-      const stored = await this.store.getMessage(peer, message.id)
-      return { id: message.id, status: this.statusOf(stored ?? message) }
-    }
-    return { id: message.id, status: this.statusOf(message) }
+    return this.conversations.send(ref, text, options)
   }
 
   async history(ref: string, options: HistoryQuery = {}): Promise<HistoryEntry[]> {
-    return this.voice.decorate(await this.fileApi.decorate(await this.textHistory(ref, options)))
-  }
-
-  private async textHistory(ref: string, options: HistoryQuery): Promise<HistoryEntry[]> {
-    const limit = options.limit ?? 50
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-      throw new P2pError(ErrorCode.INVALID_ARGUMENT, `--limit must be a whole number from 1 to 10000, not ${limit}`)
-    }
-    const target = await this.target(ref, { dial: false })
-    const query = { limit, before: options.before, after: options.after }
-    if ('group' in target) return this.groups.history(target.group, query)
-    const peer = target.peer
-    const stored = await this.store.history(peer, query)
-    return stored.map((m) => entryOf(m, this.statusOf(m)))
+    return this.conversations.history(ref, options)
   }
 
   /** Stop everything; idempotent. */
@@ -436,8 +393,5 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     return this.refs.resolvePeer(ref, options)
   }
 
-  private statusOf(m: StoredMessage): MessageStatus {
-    if (m.direction === 'out' && m.status === 'pending') return this.chat.liveStatus(m.peer, m.id) ?? 'pending'
-    return m.status
-  }
+
 }
