@@ -16,6 +16,7 @@ import {
 } from './constants.ts'
 import { NotConnectedError } from './errors.ts'
 import { errorText } from '../util.ts'
+import { Deliveries } from './deliveries.ts'
 import { byteLength, MAX_REACH_ADDRS, readMailboxInfo, sanitizeName } from './frames.ts'
 import { serveInbound } from './inbound-session.ts'
 import type { ChatComponents, ChatDeps, ChatEvents, ChatInit, ChatProtocol, LiveStatus, OutboxEntry } from './index.ts'
@@ -49,13 +50,12 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   private readonly foreign = new Map<string, string>()
   /** The name each present peer greeted us with. */
   private readonly helloNames = new Map<string, string>()
-  /** Our messages written to the wire at least once and not acked yet (they stay `sent` across resends). */
-  private readonly onWire = new Map<string, Set<string>>()
+  /** Our messages on the wire, and who waits for their answers (deliveries.ts). */
+  private readonly deliveries = new Deliveries()
   private readonly onConnectionClose = (evt: CustomEvent<Connection>) =>
     this.presence.closed(evt.detail.remotePeer.toString(), evt.detail)
   private readonly sessions = new Map<string, OutboundSession>()
   private readonly inbound = new Set<Stream>()
-  private readonly waiters = new Map<string, Set<() => void>>()
   /** Peers that told us their mailbox (or that they have none) in their greeting: they understand updates. */
   private readonly mailboxAware = new Set<string>()
   private name: string
@@ -237,29 +237,13 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
   }
 
   liveStatus(peer: string, id: string): LiveStatus | undefined {
-    return this.sessions.get(peer)?.liveStatus(id) ?? (this.onWire.get(peer)?.has(id) === true ? 'sent' : undefined)
+    return this.sessions.get(peer)?.liveStatus(id) ?? (this.deliveries.onTheWire(peer, id) ? 'sent' : undefined)
   }
 
   async waitForDelivery(peer: string, id: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
-    const key = `${peer}/${id}`
-    const { promise, resolve } = Promise.withResolvers<boolean>()
-    const done = () => resolve(true)
-    const onAbort = () => resolve(false)
-    let set = this.waiters.get(key)
-    if (set == null) {
-      set = new Set()
-      this.waiters.set(key, set)
-    }
-    set.add(done)
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      return await promise
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort)
-      set.delete(done)
-      if (set.size === 0) this.waiters.delete(key)
-    }
+    return this.deliveries.wait(peer, id, options)
   }
+
 
   // ---- what sessions see (session-host.ts) -------------------------------------------------------------------
 
@@ -349,12 +333,7 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
 
   /** Messages written to the peer's stream. */
   private onSent(peer: string, ids: string[]): void {
-    let set = this.onWire.get(peer)
-    if (set == null) {
-      set = new Set()
-      this.onWire.set(peer, set)
-    }
-    for (const id of ids) set.add(id)
+    this.deliveries.sent(peer, ids)
     this.safeDispatchEvent('sent', { detail: { peer, ids } })
   }
 
@@ -370,15 +349,10 @@ export class Chat extends TypedEventEmitter<ChatEvents> implements ChatProtocol,
     this.safeDispatchEvent('delivered', { detail: { peer, ids } })
   }
 
-  /** Our messages are answered (acked or refused): off the wire, their waiters told. */
+  /** Our messages are answered (acked or refused). */
   private settled(peer: string, ids: string[]): void {
     this.retries.progressed(peer)
-    const set = this.onWire.get(peer)
-    for (const id of ids) {
-      set?.delete(id)
-      for (const resolve of this.waiters.get(`${peer}/${id}`) ?? []) resolve()
-    }
-    if (set?.size === 0) this.onWire.delete(peer)
+    this.deliveries.settled(peer, ids)
   }
 
   private allows(peer: string): boolean {
