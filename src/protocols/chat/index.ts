@@ -179,7 +179,7 @@ export interface ChatProtocol extends TypedEventTarget<ChatEvents>, Startable {
   /** Resolves true when the message is acked, false when the signal aborts first. */
   waitForDelivery(peer: string, id: string, options?: { signal?: AbortSignal }): Promise<boolean>
   isConnected(peer: string): boolean
-  /** Tell connected peers our mailbox changed (see ChatComponents.mailbox). */
+  /** Tell connected peers our mailbox changed (see ChatDeps.mailbox). */
   announceMailbox(): void
   /**
    * Chat frames from `peer` that came another way (a mailbox envelope it sealed): messages are checked as on a
