@@ -5,7 +5,7 @@
  */
 import type { ConnectionGater, PeerId } from '@libp2p/interface'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { webRTC } from '@libp2p/webrtc'
+import { lazyWebRTC } from './lazy-webrtc.ts'
 
 /** Bytes one relayed connection may carry (each way together) before the relay resets it: a long chat, small files. */
 export const RELAY_DATA_LIMIT = 64 * 1024 * 1024
@@ -80,11 +80,11 @@ export function relayServer() {
 /**
  * The transports every node has besides TCP: dialling a friend's circuit address (an invite) and upgrading a
  * relayed connection to WebRTC. They do nothing by themselves; `iceServers` gives WebRTC the STUN servers of our
- * relays (none without relays).
+ * relays (none without relays). WebRTC is loaded when first used (lazy-webrtc.ts).
  */
 export function reachTransports(iceServers: () => Array<{ urls: string }>) {
   return [
     circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
-    webRTC({ rtcConfiguration: () => ({ iceServers: iceServers() }) })
+    lazyWebRTC({ rtcConfiguration: () => ({ iceServers: iceServers() }) })
   ]
 }
