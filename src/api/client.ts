@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { connect } from 'node:net'
-import { Client } from 'undici'
+import { type Client, undiciClient } from './undici.ts'
 import { ErrorCode, P2pError } from '../errors.ts'
 import { type EventStreamRequest, type FollowOptions, followEvents, openEventStream, type StreamEvent } from './event-stream.ts'
 import { type NodeApi, requestOf, ROUTES, type RouteSpec } from './routes.ts'
@@ -46,7 +46,8 @@ export class ApiClient {
   constructor(socketPath: string, dataDir: string) {
     this.socketPath = socketPath
     this.dataDir = dataDir
-    this.client = new Client('http://localhost', {
+    const HttpClient = undiciClient()
+    this.client = new HttpClient('http://localhost', {
       socketPath,
       headersTimeout: REQUEST_TIMEOUT_MS,
       bodyTimeout: REQUEST_TIMEOUT_MS

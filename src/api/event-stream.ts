@@ -1,4 +1,4 @@
-import { Client } from 'undici'
+import { undiciClient } from './undici.ts'
 import { ErrorCode, P2pError } from '../errors.ts'
 import type { ApiEvent, ResyncEvent } from './events.ts'
 
@@ -43,7 +43,8 @@ export interface EventStreamRequest {
  * aborts. Its own connection (a stream holds it), closed when done.
  */
 export async function* openEventStream(socketPath: string, request: EventStreamRequest = {}): AsyncGenerator<StreamEvent> {
-  const client = new Client('http://localhost', { socketPath, headersTimeout: 10_000, bodyTimeout: SILENT_MS })
+  const HttpClient = undiciClient()
+  const client = new HttpClient('http://localhost', { socketPath, headersTimeout: 10_000, bodyTimeout: SILENT_MS })
   try {
     const res = await client.request({
       method: 'GET',

@@ -1,12 +1,12 @@
 import { resolve as resolvePath } from 'node:path'
+import type { Interface } from 'node:readline'
 import { enable, logger } from '@libp2p/logger'
-import { ApiClient } from '../api/client.ts'
+import type { ApiClient } from '../api/client.ts'
 import { startApiServer } from '../api/server.ts'
 import { startWebServer, type WebServer } from '../api/web-server.ts'
 import { dataPaths, resolveDataDir } from '../node/data-dir.ts'
 import { P2pNode } from '../node/node.ts'
 import { out } from './output.ts'
-import { startPrompt } from './prompt.ts'
 
 export interface StartOptions {
   data?: string
@@ -76,6 +76,8 @@ export async function startCommand(options: StartOptions): Promise<number> {
   }
 
   const { promise: finished, resolve } = Promise.withResolvers<number>()
+  let promptApi: ApiClient | undefined
+  let prompt: Interface | undefined
   let stopping = false
   const shutdown = async () => {
     if (stopping) return
@@ -101,12 +103,15 @@ export async function startCommand(options: StartOptions): Promise<number> {
   out.notice(`p2pnode: ${id.name} listening on ${id.addrs.join(' ')} (data: ${dataDir})`)
   for (const notice of web?.notices ?? []) out.notice(notice)
   if (web != null) out.notice(`p2pnode: web app on ${web.origin} (p2pnode web prints the link to open)`)
-  // The prompt is a client of the API, as the CLI commands are.
-  const promptApi = process.stdin.isTTY ? new ApiClient(dataPaths(dataDir).socket, dataDir) : undefined
-  // It follows the events from the node's start on (`<run>-0`: all of this run's), so that what happened before it
-  // subscribed (a --dial peer greeting while the servers started) is told too.
-  const since = `${node.events.run}-0`
-  const prompt = promptApi != null ? startPrompt(promptApi, () => void shutdown(), { lastEventId: since }) : undefined
+  // The prompt is a client of the API, as the CLI commands are. Loaded only on a terminal: the API client (undici)
+  // is ~6 MB of a daemon's heap that it never uses.
+  if (process.stdin.isTTY) {
+    const [{ ApiClient }, { startPrompt }] = await Promise.all([import('../api/client.ts'), import('./prompt.ts')])
+    promptApi = new ApiClient(dataPaths(dataDir).socket, dataDir)
+    // It follows the events from the node's start on (`<run>-0`: all of this run's), so that what happened before it
+    // subscribed (a --dial peer greeting while the servers started) is told too.
+    prompt = startPrompt(promptApi, () => void shutdown(), { lastEventId: `${node.events.run}-0` })
+  }
   return finished
 }
 
