@@ -15,6 +15,7 @@ import { voiceBench } from './voice.ts'
 import { groupBench } from './groups.ts'
 import { webBench } from './web.ts'
 import { reachBench } from './reach.ts'
+import { IDLE_MS, memoryBench } from './memory.ts'
 import { pct, type Row } from './stats.ts'
 
 const ECHO = '/bench/echo/1.0'
@@ -54,7 +55,7 @@ async function echoHandler(stream: Stream): Promise<void> {
   }
 }
 
-/** Spawn `p2pnode start`, time it to the ready line, read its RSS once idle, stop it. */
+/** Spawn `p2pnode start`, time it to the ready line, read its RSS once idle (IDLE_MS after ready), stop it. */
 async function startOnce(): Promise<{ readyMs: number; rssMb: number }> {
   const dir = await tempDir('p2pnode-bench-')
   const t = performance.now()
@@ -70,7 +71,7 @@ async function startOnce(): Promise<{ readyMs: number; rssMb: number }> {
     child.on('exit', () => reject(new Error('p2pnode exited before ready')))
   })
   const readyMs = performance.now() - t
-  await new Promise((resolve) => setTimeout(resolve, 2000))
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS))
   const rssMb = await rssOf(child.pid ?? 0)
   child.kill('SIGTERM')
   await new Promise((resolve) => child.on('exit', resolve))
@@ -94,8 +95,9 @@ async function bareNodeOnce(): Promise<{ readyMs: number; rssMb: number }> {
 
 async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
-  return kb / 1024
+  // VmRSS is in KiB; MB here are 10^6 bytes, as in the memory and file rows (bench/procs.ts).
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  return (kib * 1024) / 1e6
 }
 
 function median(xs: number[]): number {
@@ -103,7 +105,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]
 }
 
-/** `npm run bench -- chat groups`: only those parts (chat, groups, start, search, files, compare, web, reach, voice); all by default. */
+/** `npm run bench -- chat groups`: only those parts (chat, groups, start, memory, search, files, compare, web, reach, voice); all by default. */
 const ONLY = new Set(process.argv.slice(2))
 const part = (name: string) => ONLY.size === 0 || ONLY.has(name)
 
@@ -112,6 +114,8 @@ async function main(): Promise<void> {
   if (part('chat')) await chatBench(rows)
   if (part('groups')) rows.push(...(await groupBench()))
   if (part('start')) await startBench(rows)
+  // RSS idle, while receiving 1,000,000 messages (P2PNODE_BENCH_MESSAGES) and idle again after (bench/memory.ts).
+  if (part('memory')) rows.push(...(await memoryBench()))
   if (part('search')) await searchBench(rows)
   // File transfer: 256 MiB and 1 GiB between two spawned nodes, beside a bare stream and raw TCP (bench/files.ts).
   if (part('files')) rows.push(...(await fileBench()))

@@ -11,6 +11,8 @@ import { PeakRss } from './procs.ts'
 import type { Row } from './stats.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** How long after its ready line a node counts as idle. */
+export const IDLE_MS = 15_000
 
 /**
  * Where a process's resident memory is (MB): the malloc heap ([heap] and glibc's other arenas are anonymous maps
@@ -28,7 +30,7 @@ async function residentParts(pid: number): Promise<{ anon: number; heap: number;
       continue
     }
     const rss = /^Rss:\s+(\d+) kB/.exec(line)
-    if (rss != null) parts[kind] += Number(rss[1]) / 1000
+    if (rss != null) parts[kind] += (Number(rss[1]) * 1024) / 1e6 // smaps says kB: KiB
   }
   return parts
 }
@@ -55,7 +57,8 @@ export async function memoryBench(messages = Number(process.env.P2PNODE_BENCH_ME
   let alice: P2pNode | undefined
   try {
     const pid = bob.child.pid ?? 0
-    await sleep(3000)
+    // Idle: V8's memory reducer collects start-up's garbage ~9 s after start (bin/p2pnode's memory saver mode).
+    await sleep(IDLE_MS)
     const idle = await steadyRss(pid)
     const idleParts = await residentParts(pid)
     alice = await P2pNode.start({ dataDir: dirs[1], name: 'alice', listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
