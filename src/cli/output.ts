@@ -1,4 +1,4 @@
-import stringWidth from 'string-width'
+import { createRequire } from 'node:module'
 import { ErrorCode, isP2pError } from '../errors.ts'
 import ansiRegex from 'ansi-regex'
 
@@ -102,6 +102,17 @@ export function bytes(n: number): string {
 }
 
 /** Columns `text` takes on a terminal (emoji and CJK characters take two). */
+const require = createRequire(import.meta.url)
+let widthOf: ((text: string) => number) | undefined
+/**
+ * string-width, loaded when a column is first measured: it makes an Intl.Segmenter as it is imported, which maps
+ * ICU data that `start` (no tables) never needs (~3 MB of its resident memory).
+ */
+function stringWidth(text: string): number {
+  widthOf ??= (require('string-width') as { default: (text: string) => number }).default
+  return widthOf(text)
+}
+
 export function width(text: string): number {
   return stringWidth(text)
 }

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import cliProgress from 'cli-progress'
+import type { SingleBar } from 'cli-progress'
 import type { FileInfo } from '../api/files.ts'
 import type { ApiClient } from '../api/client.ts'
 import type { StreamEvent } from '../api/event-stream.ts'
@@ -52,7 +52,8 @@ export async function sendFile(api: ApiClient, peer: string, path: string, optio
     const started = await api.sendFile(peer, resolve(path))
     const terminal = process.stderr.isTTY && options.json !== true
     const keepWaiting = options.wait === true || terminal
-    view = terminal ? new ProgressView(started.size) : undefined
+    // cli-progress is loaded only for a terminal's progress line (every command, start included, would load it).
+    view = terminal ? new ProgressView(await progressBar(), started.size) : undefined
     info = started
     const here = (await api.peers()).find((x) => x.peerId === started.peer)
     let online = here?.connected === true
@@ -145,16 +146,21 @@ function sendResult(f: FileInfo) {
   return { id: f.id, name: f.name, size: f.size, sha256: f.sha256, ...(f.root != null ? { root: f.root } : {}), status: f.status }
 }
 
+async function progressBar(): Promise<SingleBar> {
+  const { default: cliProgress } = await import('cli-progress')
+  return new cliProgress.SingleBar(
+    { format: '{bar} {percentage}% | {done}/{total_bytes} {rate}{state}', hideCursor: true, clearOnComplete: false },
+    cliProgress.Presets.shades_classic
+  )
+}
+
 /** The progress line on a terminal: bytes and rate while the file moves, else why it waits. */
 class ProgressView {
-  private readonly bar: cliProgress.SingleBar
+  private readonly bar: SingleBar
   private readonly samples: Array<{ at: number; bytes: number }> = []
 
-  constructor(size: number) {
-    this.bar = new cliProgress.SingleBar(
-      { format: '{bar} {percentage}% | {done}/{total_bytes} {rate}{state}', hideCursor: true, clearOnComplete: false },
-      cliProgress.Presets.shades_classic
-    )
+  constructor(bar: SingleBar, size: number) {
+    this.bar = bar
     this.bar.start(size, 0, { done: bytes(0), total_bytes: bytes(size), rate: '', state: '' })
   }
 
