@@ -22,6 +22,13 @@ export const LEVEL_CACHE_BYTES = 2 * 1024 * 1024
  * messages with their index entries between flushes; a message flood made the defaults' 12 MiB resident for good.
  */
 export const LEVEL_WRITE_BUFFER_BYTES = 1024 * 1024
+/**
+ * LevelDB's table cache holds max_open_files − 10 tables open (default 1000: every table of the database). An open
+ * table keeps its index block decoded on the heap and its whole file mmapped, and every page a read or compaction
+ * touched stays in RSS, so a growing database grew the node (heaptrack after a flood: Table::Open's index blocks the
+ * largest live native allocation). 74 is LevelDB's floor (64 tables, in 16 LRU shards).
+ */
+export const LEVEL_MAX_OPEN_FILES = 74
 
 export interface OpenStoreOptions {
   /** Create the database if `path` holds none. @default true */
@@ -40,7 +47,8 @@ export async function openStore(path: string, secret: Uint8Array, options: OpenS
   const db = new Level<string, string>(path, {
     createIfMissing: options.create ?? true,
     cacheSize: LEVEL_CACHE_BYTES,
-    writeBufferSize: LEVEL_WRITE_BUFFER_BYTES
+    writeBufferSize: LEVEL_WRITE_BUFFER_BYTES,
+    maxOpenFiles: LEVEL_MAX_OPEN_FILES
   }) as unknown as Db
   try {
     return await Store.open(db, secret, { upgrade: options.upgrade })
