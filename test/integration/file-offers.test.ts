@@ -163,6 +163,9 @@ describe('offers before they are accepted', () => {
 
   it(`refuses a peer's offers beyond ${MAX_WAITING_PER_PEER} waiting, and keeps nothing of them`, async () => {
     const before = (await bob.files.list()).length
+    // What of the stranger's already waits (the 64 GiB offer above, unless that test failed) counts against the cap.
+    const strangerId = stranger.peerId.toString()
+    const waitingBefore = (await bob.files.list()).filter((f) => f.peer === strangerId && f.status === 'waiting').length
     const replies: OfferReply[] = []
     for (let i = 0; i < MAX_WAITING_PER_PEER + 2; i++) {
       const { stream, lp } = await openOffer(100, MIN_CHUNK_SIZE, `f${i}.txt`)
@@ -172,11 +175,11 @@ describe('offers before they are accepted', () => {
       assert.ok(reply != null)
       replies.push(reply)
     }
-    // The 64 GiB offer above waits too.
     const waiting = replies.filter((r) => r.status === OfferReply.Status.WAITING).length
-    assert.equal(waiting, MAX_WAITING_PER_PEER - 1)
+    assert.equal(waiting, MAX_WAITING_PER_PEER - waitingBefore)
     const refused = replies.filter((r) => r.status === OfferReply.Status.REFUSED)
-    assert.equal(refused.length, 3)
+    assert.equal(refused.length, MAX_WAITING_PER_PEER + 2 - waiting)
+    assert.ok(refused.length >= 2)
     assert.match(refused[0].reason, /too many files from you wait/)
     assert.equal((await bob.files.list()).length, before + waiting, 'no record of the refused ones')
   })
