@@ -41,6 +41,8 @@ export interface InviteInfo {
   peerId: string
   name: string
   addrs: string[]
+  /** Our mailbox, when one is set (and has an address to give): friends leave messages there while we are away. */
+  mailbox?: { peerId: string; addrs: string[] }
 }
 
 /** Relays and invites (node/reach.ts): `p2pnode relay add|rm|ls`, `p2pnode invite`. */

@@ -263,6 +263,14 @@ export class NodeMailbox implements MailboxApi {
     }
   }
 
+  /**
+   * A friend's invite named its mailbox (node/refs.ts): taken as if the friend had told us over chat, through the
+   * same book; what it tells us there later replaces it.
+   */
+  async fromInvite(peer: string, mailbox: PeerMailbox): Promise<void> {
+    await this.learn(peer, mailbox)
+  }
+
   /** Mailboxes heard from peers that have since become contacts or peers we chat with: kept on disk from now on. */
   private async keepKnown(): Promise<void> {
     for (const [peer, mailbox] of [...this.announced]) {

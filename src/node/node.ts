@@ -15,7 +15,7 @@ import type {
   SendResult
 } from '../api/types.ts'
 import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
-import type { ChatProtocol } from '../protocols/chat/index.ts'
+import type { ChatProtocol, PeerMailbox } from '../protocols/chat/index.ts'
 import type { FileTransferProtocol } from '../protocols/file/index.ts'
 import type { GroupRecord, PeerRecord, Store } from '../store/index.ts'
 import { buildLibp2p, listenError } from './build-libp2p.ts'
@@ -114,7 +114,8 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       helloWait: options.helloWait ?? 3000
     })
     this.book = book
-    this.refs = new Refs({ self, book, chat: this.chat, connectivity, policy, group: (ref) => this.groups.match(ref) })
+    const mailbox = { fromInvite: (peer: string, m: PeerMailbox) => this.mailbox.fromInvite(peer, m) }
+    this.refs = new Refs({ self, book, chat: this.chat, connectivity, policy, mailbox, group: (ref) => this.groups.match(ref) })
     this.people = new People({
       libp2p,
       store,
@@ -322,11 +323,11 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
     this.files.onConnect(peerId)
   }
 
-  /** One string with our peer id, name and every address a friend could reach us at, relays included. */
+  /** One string with our peer id, name, every address a friend could reach us at (relays included), our mailbox. */
   async invite(): Promise<InviteInfo> {
     const peerId = this.libp2p.peerId.toString()
-    const { invite, addrs } = encodeInvite({ peerId, name: this.name, addrs: this.libp2p.getMultiaddrs() })
-    return { invite, peerId, name: this.name, addrs }
+    const made = encodeInvite({ peerId, name: this.name, addrs: this.libp2p.getMultiaddrs(), mailbox: this.mailbox.ownMailbox() })
+    return { peerId, name: this.name, ...made }
   }
 
   // ---- NodeApi -----------------------------------------------------------------------------------------------

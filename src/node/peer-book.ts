@@ -101,6 +101,17 @@ export class PeerBook {
     return former
   }
 
+  /**
+   * A friend's invite gave the peer's name (node/refs.ts): kept as the name it told us, until its greeting tells
+   * another (a local name we gave still shows first).
+   */
+  async invited(peerId: string, name: string): Promise<void> {
+    if (name === '' || this.ownNames.get(peerId) === name) return
+    this.ownNames.set(peerId, name)
+    if (!this.localNames.has(peerId)) this.names.set(peerId, name)
+    await this.remember(peerId, { name })
+  }
+
   /** Identify told us a peer's listen addresses: kept for p2pnode peers only (a stranger's by its greeting). */
   identified(peerId: string, addrs: string[]): void {
     if (addrs.length > 0 && (this.names.has(peerId) || this.c.chat.greeted(peerId))) void this.remember(peerId, { addrs })

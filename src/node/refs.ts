@@ -9,7 +9,8 @@ import { ErrorCode, isP2pError, P2pError } from '../errors.ts'
 import type { ChatProtocol } from '../protocols/chat/index.ts'
 import type { GroupRecord } from '../store/index.ts'
 import type { Connectivity } from './connectivity.ts'
-import { decodeInvite, isInvite } from './invite.ts'
+import { decodeInvite, type Invite, isInvite } from './invite.ts'
+import type { NodeMailbox } from './mailbox.ts'
 import type { PeerBook } from './peer-book.ts'
 import { isPeerId, matchPeerName, NAME_RANK, parseMultiaddr, peerIdOf, withoutPeerId } from './peer-ref.ts'
 import type { Policy } from './policy.ts'
@@ -19,7 +20,9 @@ export interface RefsComponents {
   book: PeerBook
   chat: Pick<ChatProtocol, 'flush' | 'isConnected'>
   connectivity: Pick<Connectivity, 'dialTyped' | 'dialInvite' | 'checkAddress' | 'failed'>
-  policy: Pick<Policy, 'isContact'>
+  policy: Pick<Policy, 'isContact' | 'allows'>
+  /** Where a mailbox named in an invite goes (the book of mailboxes peers told us). */
+  mailbox: Pick<NodeMailbox, 'fromInvite'>
   /** Our group of that name or id, if any (see NodeGroups.match). */
   group(ref: string): GroupRecord | undefined
 }
@@ -105,12 +108,33 @@ export class Refs {
     return { peerId, name }
   }
 
-  /** Dial a friend's invite (see Connectivity.dialInvite), then wait for its greeting as dial() does. */
+  /**
+   * Dial a friend's invite (see Connectivity.dialInvite), then wait for its greeting as dial() does. The friend's
+   * name and mailbox are taken from the invite first (its greeting then tells us its own): a friend who is away is
+   * remembered all the same, and what we send it goes to its mailbox, as for a contact who told us its mailbox.
+   */
   private async dialInvite(text: string): Promise<DialResult> {
     const { book, chat, connectivity } = this.c
     const invite = decodeInvite(text)
-    await connectivity.dialInvite(invite)
     const peerId = invite.peerId
+    // Not our own invite, nor one we may not reach (blocked, hidden, contacts only): Connectivity says why.
+    const remember = peerId !== this.c.self && this.c.policy.allows(peerId)
+    let mailbox = false
+    if (remember) {
+      await book.invited(peerId, invite.name)
+      if (invite.mailbox != null && invite.mailbox.peerId !== this.c.self) {
+        await this.c.mailbox.fromInvite(peerId, invite.mailbox)
+        mailbox = true
+      }
+    }
+    try {
+      await connectivity.dialInvite(invite)
+    } catch (err) {
+      if (!remember || !isP2pError(err) || err.code !== ErrorCode.DIAL_FAILED) throw err
+      // Away: kept as a peer we write to (redialled, also after a restart), so that `send <name>` finds it.
+      book.markChatted(peerId, true)
+      throw away(err, invite, mailbox)
+    }
     chat.flush(peerId, { probe: true })
     const name = await book.nameOf(peerId)
     if (!chat.isConnected(peerId)) {
@@ -122,4 +146,21 @@ export class Refs {
     book.markChatted(peerId, true)
     return { peerId, name }
   }
+}
+
+/**
+ * The invite's peer did not answer: DIAL_FAILED as before, saying that it is remembered and where messages to it
+ * go meanwhile (details: `{peerId, name, remembered: true, mailbox}`, the mailbox's peer id or null).
+ */
+function away(err: P2pError, invite: Invite, mailbox: boolean): P2pError {
+  const who = invite.name || invite.peerId
+  const send = `p2pnode send ${invite.name || invite.peerId} …`
+  const meanwhile = mailbox
+    ? `messages you send it (${send}) are sealed and left at its mailbox, and reach it when it comes online`
+    : `messages you send it (${send}) wait here until you are both online (its invite names no mailbox)`
+  return new P2pError(ErrorCode.DIAL_FAILED, `${err.message}; ${who} is remembered`, {
+    hint: `${meanwhile}; it is redialled meanwhile. If it should be online, check that it runs (with its relay, if it is behind a NAT)`,
+    details: { peerId: invite.peerId, name: invite.name, remembered: true, mailbox: mailbox ? invite.mailbox?.peerId : null },
+    cause: err
+  })
 }

@@ -107,6 +107,64 @@ describe('invites', () => {
   })
 })
 
+describe('invites with a mailbox', () => {
+  const enc = (o: unknown) => `p2pnode-invite:${Buffer.from(JSON.stringify(o)).toString('base64url')}`
+  const jsonOf = (invite: string) => JSON.parse(Buffer.from(invite.slice('p2pnode-invite:'.length), 'base64url').toString()) as Record<string, unknown>
+
+  it('carries our mailbox (shareable addresses, without /p2p/, at most 8), still as version 1', async () => {
+    const [peerId, box] = [await newId(), await newId()]
+    const boxAddrs = ['/ip4/127.0.0.1/tcp/7', `/ip4/203.0.113.9/tcp/4001/p2p/${box}`, 'not an address',
+      ...Array.from({ length: 12 }, (_, i) => `/ip4/198.51.100.${i + 1}/tcp/4001`)]
+    const made = encodeInvite({ peerId, name: 'alice', addrs: [multiaddr('/ip4/192.168.1.5/tcp/9')], mailbox: { peerId: box, addrs: boxAddrs } })
+    const expected = ['/ip4/203.0.113.9/tcp/4001', ...Array.from({ length: 7 }, (_, i) => `/ip4/198.51.100.${i + 1}/tcp/4001`)]
+    assert.deepEqual(made.mailbox, { peerId: box, addrs: expected })
+    assert.equal(jsonOf(made.invite).v, 1, 'older decoders take it: they check v and ignore the field')
+    assert.deepEqual(jsonOf(made.invite).mailbox, { id: box, addrs: expected })
+    assert.deepEqual(decodeInvite(made.invite), { peerId, name: 'alice', addrs: ['/ip4/192.168.1.5/tcp/9'], mailbox: { peerId: box, addrs: expected } })
+    // A mailbox known only on loopback (tests, the same machine) is given as it is, like our own addresses.
+    const local = encodeInvite({ peerId, name: 'a', addrs: [multiaddr('/ip4/127.0.0.1/tcp/9')], mailbox: { peerId: box, addrs: ['/ip4/127.0.0.1/tcp/7'] } })
+    assert.deepEqual(decodeInvite(local.invite).mailbox, { peerId: box, addrs: ['/ip4/127.0.0.1/tcp/7'] })
+  })
+
+  it('without a mailbox, or one with no address to give, has no mailbox field', async () => {
+    const [peerId, box] = [await newId(), await newId()]
+    const addrs = [multiaddr('/ip4/192.168.1.5/tcp/9')]
+    for (const mailbox of [undefined, { peerId: box, addrs: [] }, { peerId: box, addrs: ['nonsense'] }]) {
+      const made = encodeInvite({ peerId, name: 'alice', addrs, mailbox })
+      assert.equal(made.mailbox, undefined)
+      assert.equal('mailbox' in jsonOf(made.invite), false)
+      assert.equal('mailbox' in decodeInvite(made.invite), false)
+    }
+  })
+
+  it('a malformed mailbox field is ignored; the rest of the invite is still usable', async () => {
+    const [id, box, other] = [await newId(), await newId(), await newId()]
+    const base = { v: 1, id, name: 'alice', addrs: ['/ip4/1.2.3.4/tcp/2'] }
+    const usable = { peerId: id, name: 'alice', addrs: ['/ip4/1.2.3.4/tcp/2'] }
+    const ignored = [
+      'a string',
+      7,
+      null,
+      [box],
+      {},
+      { id: 'not a peer id', addrs: ['/ip4/1.2.3.5/tcp/1'] },
+      { id: 'A'.repeat(200), addrs: ['/ip4/1.2.3.5/tcp/1'] },
+      { id: box, addrs: '/ip4/1.2.3.5/tcp/1' },
+      { id: box, addrs: [] },
+      { id: box, addrs: ['nonsense', 7, { a: 1 }, `/ip4/1.2.3.5/tcp/1/p2p/${other}`, `/dns4/${'a'.repeat(600)}/tcp/1`] },
+      // The inviter cannot be its own mailbox.
+      { id, addrs: ['/ip4/1.2.3.5/tcp/1'] }
+    ]
+    for (const mailbox of ignored) assert.deepEqual(decodeInvite(enc({ ...base, mailbox })), usable, JSON.stringify(mailbox).slice(0, 80))
+    // Good addresses beside bad ones are kept; an address naming the mailbox itself loses its /p2p/ part.
+    const mixed = decodeInvite(enc({ ...base, mailbox: { id: box, addrs: ['nonsense', `/ip4/1.2.3.5/tcp/1/p2p/${box}`, `/ip4/1.2.3.6/tcp/1/p2p/${other}`] } }))
+    assert.deepEqual(mixed.mailbox, { peerId: box, addrs: ['/ip4/1.2.3.5/tcp/1'] })
+    // At most 8 looked at.
+    const many = Array.from({ length: 20 }, (_, i) => `/ip4/1.2.3.${i + 1}/tcp/1`)
+    assert.equal(decodeInvite(enc({ ...base, mailbox: { id: box, addrs: many } })).mailbox?.addrs.length, 8)
+  })
+})
+
 describe('chat greeting with relay addresses (Frame field 10)', () => {
   it('a hello frame carrying reach is still a plain hello; its addresses are bounded', () => {
     const addrs = ['/ip4/1.2.3.4/tcp/1/p2p/12D3KooWHPtfPUvVTarjW1uZ6b67cKDHJ6d8fFq9tWk2276QfPrN/p2p-circuit']
