@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { MailboxStatus } from '../../src/api/mailbox.ts'
-import type { IdInfo } from '../../src/api/types.ts'
+import type { IdInfo, InviteInfo, PeerInfo } from '../../src/api/types.ts'
 import { Fleet, type NodeProcess } from '../helpers/cli.ts'
 
 const LOCAL = ['--no-mdns', '--no-web', '--listen', '/ip4/127.0.0.1/tcp/0']
@@ -54,5 +54,29 @@ describe('p2pnode mailbox through the CLI', () => {
     const usage = await alice.run(['mailbox', 'set'])
     assert.equal(usage.code, 2)
     assert.match(usage.stderr, /missing required argument 'peer'/)
+  })
+
+  it('an invite names the mailbox; dialled while its node is away, it says so, and the peer is remembered with it', async () => {
+    const carol = await fleet.start(await fleet.dir(), ['--name', 'carol'])
+    await carol.json(['mailbox', 'set', boxAddr])
+    const invite = await carol.json<InviteInfo>(['invite'])
+    assert.equal(invite.mailbox?.peerId, box.peerId)
+    assert.equal(await carol.stop(), 0)
+
+    const text = await plain.run(['dial', invite.invite])
+    assert.equal(text.code, 5)
+    assert.match(text.stderr, /error: could not reach carol at any address of the invite; carol is remembered/)
+    assert.match(text.stderr, /hint: messages you send it \(p2pnode send carol …\) are sealed and left at its mailbox/)
+    const json = await plain.run(['dial', invite.invite, '--json'])
+    assert.equal(json.code, 5)
+    const { error } = JSON.parse(json.stdout) as { error: { code: string; details: unknown } }
+    assert.equal(error.code, 'DIAL_FAILED')
+    assert.deepEqual(error.details, { peerId: carol.peerId, name: 'carol', remembered: true, mailbox: box.peerId })
+    assert.ok((await plain.json<PeerInfo[]>(['peers'])).some((p) => p.peerId === carol.peerId && p.name === 'carol'))
+    const sent = await plain.run(['send', 'carol', 'hello while you are away'])
+    assert.equal(sent.code, 0, sent.stderr)
+    assert.match(sent.stdout, /^pending /)
+    const contacts = (await plain.json<MailboxStatus>(['mailbox'])).contacts
+    assert.deepEqual(contacts.find((c) => c.peerId === carol.peerId)?.mailbox, box.peerId)
   })
 })

@@ -1,43 +1,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { PrivateKey } from '@libp2p/interface'
 import { P2pNode } from '../../src/node/index.ts'
 import { messageFrame } from '../../src/protocols/chat/index.ts'
 import { Envelope } from '../../src/protocols/mailbox/pb/mailbox.ts'
 import { sign } from '../../src/protocols/mailbox/seal.ts'
-import type { NodeOptions } from '../../src/node/node.ts'
 import { cleanup, tempDir, waitFor } from '../helpers/cli.ts'
-
-/** Short timings: a message waits 200 ms for its peer before going to the mailbox; collect every 500 ms. */
-function options(dir: string, name: string, extra: Partial<NodeOptions> = {}): NodeOptions {
-  return {
-    dataDir: dir,
-    name,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    mdns: false,
-    reconnectInterval: 60_000,
-    ...extra,
-    mailbox: { depositDelay: 200, interval: 500, ...extra.mailbox }
-  }
-}
-
-/** Every byte of every file under `dir`, as one buffer per file. */
-async function filesUnder(dir: string): Promise<Array<{ path: string; bytes: Buffer }>> {
-  const out: Array<{ path: string; bytes: Buffer }> = []
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue
-    const path = join(entry.parentPath, entry.name)
-    out.push({ path, bytes: await readFile(path) })
-  }
-  return out
-}
-
-async function filesContaining(dir: string, text: string): Promise<string[]> {
-  return (await filesUnder(dir)).filter((f) => f.bytes.includes(Buffer.from(text))).map((f) => f.path)
-}
+import { filesContaining, options } from '../helpers/mailbox.ts'
 
 describe('mailbox: alice and bob are never online at the same time', () => {
   let mailboxDir: string
