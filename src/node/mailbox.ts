@@ -264,11 +264,13 @@ export class NodeMailbox implements MailboxApi {
   }
 
   /**
-   * A friend's invite named its mailbox (node/refs.ts): taken as if the friend had told us over chat, through the
-   * same book; what it tells us there later replaces it.
+   * A friend's invite (node/refs.ts), with the mailbox it names if any: taken as if the friend had told us over chat,
+   * through the same book (what it tells us there later replaces it). Returns the mailbox we now know for the
+   * friend (an invite without one leaves what the friend told us before).
    */
-  async fromInvite(peer: string, mailbox: PeerMailbox): Promise<void> {
-    await this.learn(peer, mailbox)
+  async fromInvite(peer: string, mailbox: PeerMailbox | undefined): Promise<string | undefined> {
+    if (mailbox != null) await this.learn(peer, mailbox)
+    return (await this.mailboxOf(peer).catch(() => undefined))?.peerId
   }
 
   /** Mailboxes heard from peers that have since become contacts or peers we chat with: kept on disk from now on. */

@@ -114,7 +114,7 @@ export class P2pNode extends TypedEventEmitter<NodeEvents> implements NodeCoreAp
       helloWait: options.helloWait ?? 3000
     })
     this.book = book
-    const mailbox = { fromInvite: (peer: string, m: PeerMailbox) => this.mailbox.fromInvite(peer, m) }
+    const mailbox = { fromInvite: (peer: string, m: PeerMailbox | undefined) => this.mailbox.fromInvite(peer, m) }
     this.refs = new Refs({ self, book, chat: this.chat, connectivity, policy, mailbox, group: (ref) => this.groups.match(ref) })
     this.people = new People({
       libp2p,

@@ -119,13 +119,11 @@ export class Refs {
     const peerId = invite.peerId
     // Not our own invite, nor one we may not reach (blocked, hidden, contacts only): Connectivity says why.
     const remember = peerId !== this.c.self && this.c.policy.allows(peerId)
-    let mailbox = false
+    let mailbox: string | undefined
     if (remember) {
       await book.invited(peerId, invite.name)
-      if (invite.mailbox != null && invite.mailbox.peerId !== this.c.self) {
-        await this.c.mailbox.fromInvite(peerId, invite.mailbox)
-        mailbox = true
-      }
+      // Not a mailbox that is this node (a friend we serve as its mailbox: what we hold for it, it collects here).
+      mailbox = await this.c.mailbox.fromInvite(peerId, invite.mailbox?.peerId !== this.c.self ? invite.mailbox : undefined)
     }
     try {
       await connectivity.dialInvite(invite)
@@ -150,17 +148,19 @@ export class Refs {
 
 /**
  * The invite's peer did not answer: DIAL_FAILED as before, saying that it is remembered and where messages to it
- * go meanwhile (details: `{peerId, name, remembered: true, mailbox}`, the mailbox's peer id or null).
+ * go meanwhile (details: `{peerId, name, remembered: true, mailbox}`, the peer id of its mailbox or null).
  */
-function away(err: P2pError, invite: Invite, mailbox: boolean): P2pError {
+function away(err: P2pError, invite: Invite, mailbox: string | undefined): P2pError {
   const who = invite.name || invite.peerId
-  const send = `p2pnode send ${invite.name || invite.peerId} …`
-  const meanwhile = mailbox
-    ? `messages you send it (${send}) are sealed and left at its mailbox, and reach it when it comes online`
-    : `messages you send it (${send}) wait here until you are both online (its invite names no mailbox)`
+  // The name as the user would type it (one word), else the id.
+  const send = `p2pnode send ${/^[\p{L}\p{N}_.-]+$/u.test(invite.name) ? invite.name : invite.peerId} …`
+  const meanwhile =
+    mailbox != null
+      ? `messages you send it (${send}) are sealed and left at its mailbox, and reach it when it comes online`
+      : `messages you send it (${send}) wait here until you are both online (it has no mailbox we know of)`
   return new P2pError(ErrorCode.DIAL_FAILED, `${err.message}; ${who} is remembered`, {
     hint: `${meanwhile}; it is redialled meanwhile. If it should be online, check that it runs (with its relay, if it is behind a NAT)`,
-    details: { peerId: invite.peerId, name: invite.name, remembered: true, mailbox: mailbox ? invite.mailbox?.peerId : null },
+    details: { peerId: invite.peerId, name: invite.name, remembered: true, mailbox: mailbox ?? null },
     cause: err
   })
 }
