@@ -71,7 +71,8 @@ describe('mailbox: alice and bob are never online at the same time', () => {
     let bob = await P2pNode.start(options(bobDir, 'bob'))
     await waitFor(async () => (await bob.history(aliceId)).length === 3, { what: 'bob has alice\'s messages' })
     assert.deepEqual((await bob.history(aliceId)).map((m) => m.text), toBob)
-    assert.equal(hold()?.heldFor(bobId).count, 0, 'collected envelopes are deleted')
+    // Collected envelopes are deleted: bob confirms the batch once it is stored, so just after the history shows it.
+    await waitFor(() => hold()?.heldFor(bobId).count === 0, { what: 'collected envelopes deleted' })
     await waitFor(() => hold()?.heldFor(aliceId).count, { what: 'bob\'s acks at alice\'s mailbox' })
     for (const text of toAlice) await bob.send(aliceId, text, { waitMs: 0 })
     await waitFor(async () => (await bob.mailbox.mailbox()).contacts.find((c) => c.peerId === aliceId)?.deposited === 2, {
